@@ -1,0 +1,25 @@
+"""nlayer: N-layer perceptrons written from scratch in NumPy.
+
+    import nlayer as nl
+    model = nl.MLP(hidden=(256, 128), activation="relu", output="softmax")
+    model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), l2=1e-4, metrics=["accuracy"])
+    model.fit(X_train, y_train, epochs=20, batch_size=128, validation_split=0.1, seed=0)
+"""
+
+from .callbacks import Callback, EarlyStopping, History
+from .errors import ModelFileError, NotFittedError, TrainingDivergedError
+from .gradcheck import check_gradients
+from .io import load
+from .layers import Activation, BatchNorm, Dense, Dropout, Layer
+from .model import MLP, Sequential
+from .optimizers import SGD, Adam, Optimizer, RMSprop
+from .preprocessing import MinMaxScaler, Standardizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
+    "Optimizer", "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping",
+    "Standardizer", "MinMaxScaler", "check_gradients", "load",
+    "TrainingDivergedError", "ModelFileError", "NotFittedError", "__version__",
+]

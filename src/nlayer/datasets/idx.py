@@ -1,0 +1,106 @@
+"""Reader for the IDX file format used by MNIST and Fashion-MNIST.
+
+An IDX file is a 4-byte magic number ``00 00 TT NN`` (``TT`` = element
+type, ``NN`` = number of dimensions), then ``NN`` big-endian uint32 sizes,
+then the elements in C order, big-endian.  Files may be gzip-compressed.
+
+This module also defines the error types shared by the whole package,
+because it is the lowest-level module of ``nlayer.datasets``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DatasetError", "DatasetNotFoundError", "IDX_TYPES", "read_idx"]
+
+
+class DatasetError(ValueError):
+    """Bad or unusable data: corrupt file, wrong format, bad CSV, ..."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """The data could not be found on disk nor downloaded."""
+
+
+#: IDX type code -> big-endian NumPy dtype.
+IDX_TYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read a raw or gzip-compressed IDX file into a native-endian array.
+
+    Raises DatasetError (naming the file) for a bad header, a payload
+    that is shorter or longer than the header says, or corrupt gzip data.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    dtype, shape, offset = _parse_header(data, path)
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    got = len(data) - offset
+    if got < expected:
+        raise DatasetError(
+            f"{path}: IDX payload truncated: expected {expected} bytes got {got}"
+        )
+    if got > expected:
+        raise DatasetError(
+            f"{path}: IDX file has {got - expected} trailing bytes after the "
+            f"{expected}-byte payload (shape {shape})"
+        )
+    flat = np.frombuffer(data, dtype=dtype, offset=offset)
+    return flat.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Return the (decompressed) content of *path*."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            if head == _GZIP_MAGIC:
+                with gzip.GzipFile(fileobj=f) as gz:
+                    return gz.read()
+            return f.read()
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path}: file not found") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(
+            f"{path}: cannot read (corrupt or truncated gzip data?): {exc}"
+        ) from exc
+
+
+def _parse_header(data: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Validate the IDX header; return (dtype, shape, payload offset)."""
+    if len(data) < 4:
+        raise DatasetError(f"{path}: too short for an IDX header ({len(data)} bytes)")
+    zero1, zero2, type_code, ndim = data[:4]
+    if zero1 != 0 or zero2 != 0 or type_code not in IDX_TYPES:
+        raise DatasetError(
+            f"{path}: bad IDX magic number {data[:4].hex()} (expected 0000TTNN "
+            f"with type TT in {sorted(f'{t:02x}' for t in IDX_TYPES)})"
+        )
+    if ndim == 0:
+        raise DatasetError(f"{path}: IDX header declares 0 dimensions")
+    offset = 4 + 4 * ndim
+    if len(data) < offset:
+        raise DatasetError(
+            f"{path}: IDX header declares {ndim} dimensions but the file ends "
+            f"inside the header ({len(data)} of {offset} header bytes)"
+        )
+    shape = struct.unpack(f">{ndim}I", data[4:offset])
+    return IDX_TYPES[type_code], tuple(shape), offset

@@ -1,0 +1,438 @@
+"""Tabular data: the Dataset container, a seeded stratified split, CSV
+loading/encoding with a JSON-serialisable schema, and the digits set."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, NamedTuple
+
+import numpy as np
+
+from .idx import DatasetError, DatasetNotFoundError
+
+__all__ = [
+    "Dataset", "CsvSchema", "split_indices", "load_csv", "encode_csv_rows", "load_digits",
+]
+
+TASKS = ("classification", "regression")
+#: task="auto" picks classification for an integer target with at most this many values.
+MAX_AUTO_CLASSES = 20
+_MISSING = frozenset({"", "na", "nan", "null"})
+_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Dataset:
+    """A train/test split ready for training.
+
+    X arrays are float32 (n, features); y is int64 class ids 0..k-1 for
+    classification and float32 for regression.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    task: str
+    feature_names: list[str]
+    class_names: list[str] | None = None
+    source: str = ""
+    schema: CsvSchema | None = None
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int | None:
+        return None if self.class_names is None else len(self.class_names)
+
+
+# ---------------------------------------------------------------- splitting
+
+def split_indices(y, test_size: float = 0.2, seed: int = 0, stratify: bool = True):
+    """Seeded train/test split; returns (train_idx, test_idx), each shuffled.
+
+    The test part has ceil(test_size * n) rows.  With *stratify* every class
+    gets floor or ceil of its proportional share (never all of its rows).
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if not 0 <= test_size < 1:
+        raise DatasetError(f"test_size must be in [0, 1), got {test_size}")
+    n_test = math.ceil(test_size * n)
+    if n - n_test < 1:
+        raise DatasetError(f"cannot split {n} rows with test_size={test_size}")
+    rng = np.random.default_rng(seed)
+    if stratify:
+        test = _stratified_test_rows(y, n_test, rng)
+    else:
+        test = rng.choice(n, size=n_test, replace=False)
+    in_test = np.zeros(n, dtype=bool)
+    in_test[test] = True
+    return rng.permutation(np.flatnonzero(~in_test)), rng.permutation(np.flatnonzero(in_test))
+
+
+def _stratified_test_rows(y: np.ndarray, n_test: int, rng) -> np.ndarray:
+    """Pick n_test rows so each class is represented in proportion."""
+    _, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
+    share = counts * n_test / len(y)
+    take = np.minimum(np.floor(share).astype(np.int64), counts)
+    # hand out the rows still missing to the largest remainders (ties: random)
+    order = np.lexsort((rng.random(len(counts)), -(share - take)))
+    short = n_test - int(take.sum())
+    for c in order:
+        if short <= 0:
+            break
+        if take[c] + 1 < counts[c]:
+            take[c] += 1
+            short -= 1
+    picks = [rng.permutation(np.flatnonzero(y_idx == c))[:k] for c, k in enumerate(take)]
+    return np.concatenate(picks).astype(np.int64)
+
+
+# ---------------------------------------------------------------- schema
+
+@dataclass
+class CsvSchema:
+    """How CSV columns map to features and target; JSON-serialisable.
+
+    ``columns`` are the feature columns in order, ``kinds[col]`` is
+    "numeric" or "categorical", ``categories[col]`` the sorted one-hot
+    categories of a categorical column.
+    """
+
+    target: str
+    task: str
+    columns: list[str]
+    kinds: dict[str, str]
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    class_names: list[str] | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = []
+        for col in self.columns:
+            if self.kinds[col] == "numeric":
+                names.append(col)
+            else:
+                names.extend(f"{col}={cat}" for cat in self.categories[col])
+        return names
+
+    def to_dict(self) -> dict:
+        return {"format": "nlayer-csv-schema", "version": _SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> CsvSchema:
+        try:
+            schema = cls(
+                target=str(data["target"]),
+                task=str(data["task"]),
+                columns=[str(c) for c in data["columns"]],
+                kinds={str(k): str(v) for k, v in data["kinds"].items()},
+                categories={str(k): [str(c) for c in v] for k, v in data.get("categories", {}).items()},
+                class_names=None if data.get("class_names") is None
+                else [str(c) for c in data["class_names"]],
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DatasetError(f"invalid CSV schema: missing or malformed field {exc}") from None
+        schema._validate()
+        return schema
+
+    def _validate(self) -> None:
+        if self.task not in TASKS:
+            raise DatasetError(f"invalid CSV schema: task {self.task!r} not in {TASKS}")
+        for col in self.columns:
+            kind = self.kinds.get(col)
+            if kind not in ("numeric", "categorical"):
+                raise DatasetError(f"invalid CSV schema: column {col!r} has kind {kind!r}")
+            if kind == "categorical" and col not in self.categories:
+                raise DatasetError(f"invalid CSV schema: no categories for column {col!r}")
+        if self.task == "classification" and not self.class_names:
+            raise DatasetError("invalid CSV schema: classification without class_names")
+
+
+# ---------------------------------------------------------------- reading
+
+class _Table(NamedTuple):
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]  # spreadsheet row number of each data row (header = 1)
+    source: str
+
+    def column(self, name: str) -> list[str]:
+        j = self.header.index(name)
+        return [row[j] for row in self.rows]
+
+    def subset(self, keep: list[int]) -> _Table:
+        return _Table(self.header, [self.rows[i] for i in keep],
+                      [self.lines[i] for i in keep], self.source)
+
+
+def _is_missing(value: str) -> bool:
+    return value.lower() in _MISSING
+
+
+def _to_float(value: str) -> float | None:
+    """float(value) if it is a finite number, else None."""
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _read_csv_file(path: str | os.PathLike) -> _Table:
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            records = [(reader.line_num, rec) for rec in reader if rec]
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path}: CSV file not found") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot parse CSV: {exc}") from None
+    return _make_table([r for _, r in records], [n for n, _ in records], str(path))
+
+
+def _rows_to_table(rows: Iterable) -> _Table:
+    rows = list(rows)
+    if rows and isinstance(rows[0], Mapping):
+        header = [str(k) for k in rows[0].keys()]
+        rows = [header] + [[r.get(h) for h in header] for r in rows]
+    rows = [["" if v is None else str(v) for v in row] for row in rows]
+    return _make_table(rows, list(range(1, len(rows) + 1)), "<rows>")
+
+
+def _make_table(records: list[list[str]], lines: list[int], source: str) -> _Table:
+    """Validate header and row lengths; strip whitespace from every cell."""
+    if not records:
+        raise DatasetError(f"{source}: CSV is empty (a header row is required)")
+    header = [h.strip() for h in records[0]]
+    if len(records) == 1:
+        raise DatasetError(f"{source}: CSV has a header row but no data rows")
+    if "" in header:
+        raise DatasetError(f"{source}: header column {header.index('') + 1} has no name")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DatasetError(f"{source}: duplicate column names in header: {dupes}")
+    rows = []
+    for rec, line in zip(records[1:], lines[1:]):
+        if len(rec) != len(header):
+            raise DatasetError(
+                f"{source}: row {line} has {len(rec)} fields but the header has {len(header)}"
+            )
+        rows.append([v.strip() for v in rec])
+    return _Table(header, rows, lines[1:], source)
+
+
+def _drop_missing(table: _Table, columns: list[str], dropna: bool) -> tuple[_Table, np.ndarray]:
+    """Drop (dropna) or reject rows with a missing value in *columns*."""
+    checked = [(c, table.header.index(c)) for c in table.header if c in columns]
+    keep = []
+    for i, row in enumerate(table.rows):
+        bad = next((c for c, j in checked if _is_missing(row[j])), None)
+        if bad is None:
+            keep.append(i)
+        elif not dropna:
+            raise DatasetError(
+                f"{table.source}: missing value in row {table.lines[i]}, column {bad!r}; "
+                "pass dropna=True (--dropna) to drop rows with missing values"
+            )
+    if not keep:
+        raise DatasetError(f"{table.source}: no rows left after dropping rows with missing values")
+    return table.subset(keep), np.asarray(keep, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- inference
+
+def _infer_schema(table: _Table, target: str, task: str) -> CsvSchema:
+    columns = [c for c in table.header if c != target]
+    if not columns:
+        raise DatasetError(f"{table.source}: no feature columns besides target {target!r}")
+    kinds, categories = {}, {}
+    for col in columns:
+        values = table.column(col)
+        if all(_to_float(v) is not None for v in values):
+            kinds[col] = "numeric"
+        else:
+            kinds[col] = "categorical"
+            categories[col] = sorted(set(values))
+    target_values = table.column(target)
+    task = _resolve_task(target_values, task, table.source, target)
+    class_names = _class_names(target_values) if task == "classification" else None
+    return CsvSchema(target, task, columns, kinds, categories, class_names)
+
+
+def _resolve_task(values: list[str], task: str, source: str, target: str) -> str:
+    if task not in ("auto", *TASKS):
+        raise DatasetError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
+    numbers = [_to_float(v) for v in values]
+    numeric = all(x is not None for x in numbers)
+    if task == "regression" and not numeric:
+        bad = next(v for v, x in zip(values, numbers) if x is None)
+        raise DatasetError(
+            f"{source}: task='regression' needs a numeric target, but column {target!r} "
+            f"contains {bad!r}"
+        )
+    if task != "auto":
+        return task
+    if not numeric:
+        return "classification"
+    few_ints = all(x.is_integer() for x in numbers) and len(set(numbers)) <= MAX_AUTO_CLASSES
+    return "classification" if few_ints else "regression"
+
+
+def _class_names(values: list[str]) -> list[str]:
+    """Sorted distinct labels: numerically if all numeric (first spelling kept)."""
+    numbers = [_to_float(v) for v in values]
+    if any(x is None for x in numbers):
+        return sorted(set(values))
+    first = {}
+    for v, x in zip(values, numbers):
+        first.setdefault(x, v)
+    return [first[x] for x in sorted(first)]
+
+
+# ---------------------------------------------------------------- encoding
+
+def _encode_features(table: _Table, schema: CsvSchema) -> np.ndarray:
+    blocks = [
+        _encode_numeric(table, col) if schema.kinds[col] == "numeric"
+        else _encode_categorical(table, col, schema.categories[col])
+        for col in schema.columns
+    ]
+    return np.hstack(blocks).astype(np.float32, copy=False)
+
+
+def _encode_numeric(table: _Table, col: str) -> np.ndarray:
+    out = np.empty((len(table.rows), 1), dtype=np.float64)
+    for i, value in enumerate(table.column(col)):
+        x = _to_float(value)
+        if x is None:
+            raise DatasetError(
+                f"{table.source}: row {table.lines[i]}, column {col!r}: {value!r} is not a number"
+            )
+        out[i, 0] = x
+    return out
+
+
+def _encode_categorical(table: _Table, col: str, categories: list[str]) -> np.ndarray:
+    position = {cat: k for k, cat in enumerate(categories)}
+    out = np.zeros((len(table.rows), len(categories)), dtype=np.float32)
+    for i, value in enumerate(table.column(col)):
+        if value not in position:
+            raise DatasetError(
+                f"{table.source}: row {table.lines[i]}, column {col!r}: unknown category "
+                f"{value!r}; known categories: {categories}"
+            )
+        out[i, position[value]] = 1.0
+    return out
+
+
+def _encode_target(table: _Table, schema: CsvSchema) -> np.ndarray:
+    values = table.column(schema.target)
+    if schema.task == "regression":
+        return _encode_numeric(table, schema.target)[:, 0].astype(np.float32)
+    exact = {name: k for k, name in enumerate(schema.class_names)}
+    numeric = {_to_float(name): k for k, name in enumerate(schema.class_names)}
+    numeric.pop(None, None)
+    y = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
+        k = exact.get(value, numeric.get(_to_float(value)))
+        if k is None:
+            raise DatasetError(
+                f"{table.source}: row {table.lines[i]}, column {schema.target!r}: unknown class "
+                f"{value!r}; known classes: {schema.class_names}"
+            )
+        y[i] = k
+    return y
+
+
+# ---------------------------------------------------------------- public
+
+def load_csv(
+    path: str | os.PathLike,
+    target: str,
+    task: str = "auto",
+    dropna: bool = False,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> Dataset:
+    """Load a CSV with a header row; *target* names the label column.
+
+    Numeric columns are used as-is, other columns are one-hot encoded.
+    The split is stratified for classification and seeded either way.
+    """
+    table = _read_csv_file(path)
+    if target not in table.header:
+        raise DatasetError(
+            f"{table.source}: target column {target!r} not found; columns are {table.header}"
+        )
+    table, _ = _drop_missing(table, table.header, dropna)
+    schema = _infer_schema(table, target, task)
+    X = _encode_features(table, schema)
+    y = _encode_target(table, schema)
+    train, test = split_indices(y, test_size, seed, stratify=schema.task == "classification")
+    return Dataset(
+        name=Path(path).stem, X_train=X[train], y_train=y[train], X_test=X[test], y_test=y[test],
+        task=schema.task, feature_names=schema.feature_names, class_names=schema.class_names,
+        source=str(path), schema=schema,
+    )
+
+
+def encode_csv_rows(path_or_rows, schema: CsvSchema, require_target: bool = False,
+                    dropna: bool = False):
+    """Encode new data with a saved schema; returns (X, y or None, kept_rows).
+
+    *path_or_rows* is a CSV path, a list of rows whose first row is the
+    header, or a list of dicts.  Extra columns are ignored.  y is returned
+    when the target column is present (and has no missing values unless
+    *require_target*).  kept_rows are 0-based indices of the data rows used.
+    """
+    if isinstance(path_or_rows, (str, os.PathLike)):
+        table = _read_csv_file(path_or_rows)
+    else:
+        table = _rows_to_table(path_or_rows)
+    absent = [c for c in schema.columns if c not in table.header]
+    if absent:
+        raise DatasetError(
+            f"{table.source}: missing feature columns {absent}; expected columns {schema.columns}"
+        )
+    has_target = schema.target in table.header
+    if require_target and not has_target:
+        raise DatasetError(f"{table.source}: target column {schema.target!r} not found; "
+                           f"columns are {table.header}")
+    checked = schema.columns + ([schema.target] if require_target else [])
+    table, kept = _drop_missing(table, checked, dropna)
+    X = _encode_features(table, schema)
+    if has_target and (require_target or not any(map(_is_missing, table.column(schema.target)))):
+        return X, _encode_target(table, schema), kept
+    return X, None, kept
+
+
+def load_digits(test_size: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's 8x8 digits (1797 images), pixels scaled to [0, 1]."""
+    try:
+        from sklearn.datasets import load_digits as sk_load_digits
+    except ImportError as exc:
+        raise ImportError(
+            'the "digits" dataset needs scikit-learn: pip install "nlayer[cli]"'
+        ) from exc
+    bunch = sk_load_digits()
+    X = (bunch.data / 16.0).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    train, test = split_indices(y, test_size, seed)
+    return Dataset(
+        name="digits", X_train=X[train], y_train=y[train], X_test=X[test], y_test=y[test],
+        task="classification",
+        feature_names=[f"pixel_{r}_{c}" for r in range(8) for c in range(8)],
+        class_names=[str(d) for d in range(10)],
+        source="scikit-learn digits (sklearn.datasets.load_digits)",
+    )

@@ -1,0 +1,308 @@
+"""Layers: each owns its forward pass, its backward pass, its parameters and their gradients.
+
+Shapes are row-major: a batch ``A_prev`` has shape (m, n_in), one row per sample.
+Gradients arriving from the loss already carry the cost's 1/m (see ``losses``), so
+the article's ``dW = A_prev^T dZ / m`` is written here as ``A_prev^T dZ``.
+"""
+
+import numpy as np
+
+from . import activations, initializers
+
+__all__ = ["Layer", "Dense", "Activation", "BatchNorm", "Dropout", "from_config"]
+
+
+class Layer:
+    """Base class.
+
+    ``params`` and ``grads`` map the same names to arrays of the same shape; the
+    optimiser updates ``params`` in place from ``grads``. ``weight_names`` lists
+    every array of ``get_weights()`` in Keras order (trainable or not).
+    """
+
+    weight_names = ()
+    trainable_names = ()
+
+    def __init__(self, name=None):
+        self.name = name
+        self.params = {}
+        self.grads = {}
+        self.built = False
+        self.n_in = None
+        self.n_out = None
+
+    # -- building -----------------------------------------------------------
+    def build(self, n_in, dtype, rng):
+        """Create parameters for inputs of width ``n_in``; return the output width."""
+        self.n_in = self.n_out = n_in
+        self.built = True
+        return n_in
+
+    def _alloc_grads(self):
+        self.grads = {k: np.zeros_like(self.params[k]) for k in self.trainable_names}
+
+    # -- passes -------------------------------------------------------------
+    def forward(self, A_prev, training=False, rng=None):
+        raise NotImplementedError
+
+    def backward(self, dA, need_dA_prev=True):
+        raise NotImplementedError
+
+    # -- weights ------------------------------------------------------------
+    def get_weights(self):
+        return [self.params[k].copy() for k in self.weight_names]
+
+    def set_weights(self, weights):
+        if len(weights) != len(self.weight_names):
+            raise ValueError(
+                f"layer {self.name!r} expects {len(self.weight_names)} arrays "
+                f"({', '.join(self.weight_names)}), got {len(weights)}"
+            )
+        for key, w in zip(self.weight_names, weights):
+            target = self.params[key]
+            w = np.asarray(w)
+            if w.shape != target.shape:
+                raise ValueError(
+                    f"layer {self.name!r} {key}: expected shape {target.shape}, got {w.shape}"
+                )
+            target[...] = w  # in place: the optimiser keeps references to these arrays
+
+    def count_params(self):
+        return int(sum(self.params[k].size for k in self.weight_names))
+
+    def get_config(self):
+        return {"class": type(self).__name__, "name": self.name}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Dense(Layer):
+    """Fully connected layer ``Z = A_prev @ W + b``, ``A = g(Z)``.
+
+    Backward, from ``dA`` (or directly from ``dZ`` when the loss is fused with g)::
+
+        dZ      = dA * g'(Z)
+        dW      = A_prev^T dZ + (lambda / m) W      (L2 weight decay, lambda = ``l2``)
+        db      = sum over rows of dZ
+        dA_prev = dZ W^T
+
+    Kernel shape (n_in, units), bias shape (units,), as in Keras.
+    ``units=None`` (last layer only) takes the width of the targets at the first ``fit``.
+    """
+
+    weight_names = ("kernel", "bias")
+    trainable_names = ("kernel", "bias")
+
+    def __init__(self, units, activation=None, init="auto", use_bias=True, name=None):
+        super().__init__(name)
+        if units is not None and (not isinstance(units, (int, np.integer)) or units < 1):
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
+        self.units = None if units is None else int(units)
+        self.activation = activations.get(activation)
+        self.init = init if isinstance(init, (str, dict)) or init is None else init
+        self.use_bias = bool(use_bias)
+        if not use_bias:
+            self.weight_names = self.trainable_names = ("kernel",)
+        self.l2 = 0.0
+        # resolved at build time ("auto" looks at the following activation)
+        self.initializer = None
+
+    def build(self, n_in, dtype, rng, next_activation=None):
+        if self.units is None:
+            raise ValueError(
+                f"layer {self.name!r} has units=None: the output width is only known from the "
+                "targets; call fit() first or give Dense an explicit number of units"
+            )
+        act = self.activation.name if self.activation.name != "linear" else next_activation
+        self.initializer = initializers.get(self.init, act or "linear")
+        self.params = {"kernel": self.initializer((n_in, self.units), rng, dtype)}
+        if self.use_bias:
+            self.params["bias"] = np.zeros(self.units, dtype=dtype)
+        self._alloc_grads()
+        self.n_in, self.n_out, self.built = n_in, self.units, True
+        return self.units
+
+    def forward(self, A_prev, training=False, rng=None):
+        Z = A_prev @ self.params["kernel"]
+        if self.use_bias:
+            Z += self.params["bias"]
+        A = self.activation.forward(Z)
+        # Z is kept after inference too: fused losses evaluate from the logits.
+        self.A_prev, self.Z, self.A = A_prev, Z, A
+        return A
+
+    def backward(self, dA, need_dA_prev=True, is_dZ=False):
+        W = self.params["kernel"]
+        dZ = dA if is_dZ else self.activation.backward(self.Z, self.A, dA)
+        np.matmul(self.A_prev.T, dZ, out=self.grads["kernel"])
+        if self.l2:
+            m = self.A_prev.shape[0]
+            self.grads["kernel"] += W * W.dtype.type(self.l2 / m)
+        if self.use_bias:
+            np.sum(dZ, axis=0, out=self.grads["bias"])
+        return dZ @ W.T if need_dA_prev else None
+
+    def l2_penalty(self):
+        """Sum of squared kernel entries, ||W||^2 (biases are not regularised)."""
+        w = self.params["kernel"].ravel()
+        return float(np.dot(w, w))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation.get_config(),
+            "init": self.initializer.get_config() if self.initializer else _init_config(self.init),
+            "use_bias": self.use_bias,
+        }
+
+    def __repr__(self):
+        return f"Dense({self.units}, activation={self.activation.name!r})"
+
+
+def _init_config(init):
+    if init is None or isinstance(init, (str, dict)):
+        return init
+    return init.get_config()
+
+
+class Activation(Layer):
+    """Element-wise ``A = g(Z)`` as its own layer; backward ``dZ = dA * g'(Z)``."""
+
+    def __init__(self, activation, name=None):
+        super().__init__(name)
+        self.activation = activations.get(activation)
+
+    def forward(self, A_prev, training=False, rng=None):
+        A = self.activation.forward(A_prev)
+        self.Z, self.A = A_prev, A
+        return A
+
+    def backward(self, dA, need_dA_prev=True):
+        return self.activation.backward(self.Z, self.A, dA)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation.get_config()}
+
+    def __repr__(self):
+        return f"Activation({self.activation.name!r})"
+
+
+class BatchNorm(Layer):
+    """Batch normalisation of Z, placed before the activation.
+
+    Training, per feature j over the m rows of the batch::
+
+        mu = mean(Z), var = mean((Z - mu)^2), Z_hat = (Z - mu) / sqrt(var + eps)
+        out = gamma * Z_hat + beta
+        moving_mean     <- momentum * moving_mean     + (1 - momentum) * mu
+        moving_variance <- momentum * moving_variance + (1 - momentum) * var
+
+    Inference uses the moving averages instead of the batch statistics.
+    Backward (exact, through mu and var)::
+
+        dgamma = sum(dout * Z_hat),  dbeta = sum(dout),  dZ_hat = dout * gamma
+        dZ = (1/m) / sqrt(var + eps) * (m dZ_hat - sum(dZ_hat) - Z_hat sum(dZ_hat * Z_hat))
+
+    Defaults (momentum 0.99, epsilon 1e-3) are Keras's.
+    """
+
+    weight_names = ("gamma", "beta", "moving_mean", "moving_variance")
+    trainable_names = ("gamma", "beta")
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
+        super().__init__(name)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"BatchNorm momentum must be in [0, 1), got {momentum}")
+        if not epsilon > 0:
+            raise ValueError(f"BatchNorm epsilon must be > 0, got {epsilon}")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+
+    def build(self, n_in, dtype, rng):
+        self.params = {
+            "gamma": np.ones(n_in, dtype=dtype),
+            "beta": np.zeros(n_in, dtype=dtype),
+            "moving_mean": np.zeros(n_in, dtype=dtype),
+            "moving_variance": np.ones(n_in, dtype=dtype),
+        }
+        self._alloc_grads()
+        return super().build(n_in, dtype, rng)
+
+    def forward(self, Z, training=False, rng=None):
+        p = self.params
+        if not training:
+            scale = p["gamma"] / np.sqrt(p["moving_variance"] + p["gamma"].dtype.type(self.epsilon))
+            return (Z - p["moving_mean"]) * scale + p["beta"]
+        mu = Z.mean(axis=0)
+        Zc = Z - mu
+        var = np.mean(Zc * Zc, axis=0)
+        inv_std = 1.0 / np.sqrt(var + Z.dtype.type(self.epsilon))
+        Z_hat = Zc
+        Z_hat *= inv_std
+        self.Z_hat, self.inv_std = Z_hat, inv_std
+        mom = Z.dtype.type(self.momentum)
+        p["moving_mean"] *= mom
+        p["moving_mean"] += (1 - mom) * mu
+        p["moving_variance"] *= mom
+        p["moving_variance"] += (1 - mom) * var
+        return Z_hat * p["gamma"] + p["beta"]
+
+    def backward(self, dout, need_dA_prev=True):
+        Z_hat, m = self.Z_hat, self.Z_hat.shape[0]
+        np.sum(dout * Z_hat, axis=0, out=self.grads["gamma"])
+        np.sum(dout, axis=0, out=self.grads["beta"])
+        dZ_hat = dout * self.params["gamma"]
+        # dZ = inv_std/m * (m dZ_hat - sum dZ_hat - Z_hat * sum(dZ_hat Z_hat)), grouped as means
+        dZ = dZ_hat - dZ_hat.mean(axis=0)
+        dZ -= Z_hat * np.mean(dZ_hat * Z_hat, axis=0)
+        dZ *= self.inv_std
+        return dZ
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training ``A = A_prev * mask / (1 - rate)``; identity at inference.
+
+    Backward: ``dA_prev = dA * mask / (1 - rate)``.
+    """
+
+    def __init__(self, rate, name=None):
+        super().__init__(name)
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
+        self.rate = rate
+
+    def forward(self, A_prev, training=False, rng=None):
+        if not training or self.rate == 0.0:
+            self.mask = None
+            return A_prev
+        if rng is None:
+            raise ValueError("Dropout needs a random generator in training")
+        keep = rng.random(A_prev.shape, dtype=A_prev.dtype) >= self.rate
+        self.mask = keep * A_prev.dtype.type(1.0 / (1.0 - self.rate))
+        return A_prev * self.mask
+
+    def backward(self, dA, need_dA_prev=True):
+        return dA if self.mask is None else dA * self.mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+    def __repr__(self):
+        return f"Dropout({self.rate})"
+
+
+_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, BatchNorm, Dropout)}
+
+
+def from_config(config):
+    """Rebuild an (unbuilt) layer from ``get_config()`` output."""
+    config = dict(config)
+    cls_name = config.pop("class", None)
+    if cls_name not in _CLASSES:
+        raise ValueError(f"unknown layer class {cls_name!r}; known: {', '.join(_CLASSES)}")
+    return _CLASSES[cls_name](**config)

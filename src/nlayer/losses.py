@@ -1,0 +1,225 @@
+"""Losses J(A, Y) = (1/m) sum_i L(a_i, y_i) and their gradients.
+
+Each loss returns the mean over the m rows of a batch, and gradients that
+already carry that 1/m, so layers compute ``dW = A_prev^T dZ`` (the article's
+``A_prev^T dZ / m`` with the 1/m taken once, here).
+
+Two losses are fused with their natural output activation, which gives the
+short and numerically exact gradient ``dZ = (A - Y) / m``:
+
+- categorical cross-entropy with softmax, evaluated through
+  ``log softmax(Z) = Z - logsumexp(Z)`` so no log of 0 is ever taken;
+- binary cross-entropy with sigmoid, evaluated as
+  ``max(z, 0) - z y + log(1 + e^{-|z|})``.
+
+With any other output activation the loss falls back to ``dA`` and the
+activation's own backward pass.
+"""
+
+import numpy as np
+
+from .preprocessing import one_hot
+
+__all__ = ["Loss", "get", "NAMES"]
+
+_EPS = 1e-7  # keeps log() finite when a non-fused output reaches 0 or 1
+
+
+class Loss:
+    """Base class. ``Y`` is always a 2-D float array of the output layer's shape."""
+
+    name = "loss"
+    fused_activation = None  # name of the output activation the loss fuses with
+    classification = False
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        """Validate labels and return Y of shape (m, n_outputs) in ``dtype``."""
+        raise NotImplementedError
+
+    def loss(self, Z, A, Y):
+        """Mean loss over the m rows; Z is given so fused losses can use it."""
+        raise NotImplementedError
+
+    def dZ(self, A, Y):
+        """Fused gradient dJ/dZ = (A - Y) / (m k) for the paired activation."""
+        return (A - Y) * A.dtype.type(1.0 / self._norm(A))
+
+    def dA(self, A, Y):
+        """Gradient dJ/dA of the output, including the 1/m."""
+        raise NotImplementedError
+
+    def _norm(self, A):
+        return A.shape[0]
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class CategoricalCrossentropy(Loss):
+    """L = -sum_k y_k log a_k. Labels: class ids 0..k-1 or one-hot rows."""
+
+    name = "categorical_crossentropy"
+    fused_activation = "softmax"
+    classification = True
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim == 1:
+            ids = class_ids(y)
+            if n_outputs is not None and ids.size and ids.max() >= n_outputs:
+                raise ValueError(
+                    f"class id {int(ids.max())} is beyond the output layer's {n_outputs} units; "
+                    f"ids must be in 0..{n_outputs - 1} (give the last Dense more units)"
+                )
+            return one_hot(ids, n_outputs, dtype)
+        if y.ndim == 2:
+            _check_finite(y, "y")
+            if not (np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)):
+                raise ValueError(
+                    "2-D labels for categorical_crossentropy must be one-hot rows "
+                    "(each row all 0 with a single 1); or pass integer class ids as a 1-D array"
+                )
+            if n_outputs is not None and y.shape[1] != n_outputs:
+                raise ValueError(
+                    f"one-hot labels have {y.shape[1]} columns but the output layer has "
+                    f"{n_outputs} units"
+                )
+            return y.astype(dtype)
+        raise ValueError(f"labels must be 1-D class ids or 2-D one-hot rows, got shape {y.shape}")
+
+    def loss(self, Z, A, Y):
+        if Z is not None:
+            # log softmax(Z) = Z - max - log sum exp(Z - max)
+            shifted = Z - Z.max(axis=1, keepdims=True)
+            log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        else:
+            log_A = np.log(np.clip(A, _EPS, 1.0))
+        return float(-np.sum(Y * log_A, dtype=np.float64) / A.shape[0])
+
+    def dA(self, A, Y):
+        return -Y / np.clip(A, _EPS, None) / A.shape[0]
+
+
+class BinaryCrossentropy(Loss):
+    """L = -(1/k) sum_k [y log a + (1 - y) log(1 - a)]. Labels: 0/1, shape (m,) or (m, k)."""
+
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+    classification = True
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        Y = _as_2d(y)
+        _check_finite(Y, "y")
+        if not np.all((Y == 0) | (Y == 1)):
+            raise ValueError("binary_crossentropy labels must be 0 or 1")
+        _check_width(Y, n_outputs)
+        return Y.astype(dtype)
+
+    def loss(self, Z, A, Y):
+        if Z is not None:
+            # -[y log s(z) + (1-y) log(1-s(z))] = max(z,0) - z y + log(1 + e^-|z|)
+            per = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
+        else:
+            A = np.clip(A, _EPS, 1 - _EPS)
+            per = -(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+        return float(np.sum(per, dtype=np.float64) / A.size)
+
+    def dA(self, A, Y):
+        A = np.clip(A, _EPS, 1 - _EPS)
+        return (A - Y) / (A * (1 - A)) / A.size
+
+    def _norm(self, A):
+        return A.size
+
+
+class MeanSquaredError(Loss):
+    """L = (1/k) sum_k (a_k - y_k)^2, for (multi-output) regression."""
+
+    name = "mean_squared_error"
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        Y = _as_2d(y)
+        if not np.issubdtype(Y.dtype, np.number) or Y.dtype == np.bool_:
+            raise ValueError(f"regression targets must be numbers, got dtype {Y.dtype}")
+        _check_finite(Y, "y")
+        _check_width(Y, n_outputs)
+        return Y.astype(dtype)
+
+    def loss(self, Z, A, Y):
+        D = A - Y
+        return float(np.sum(D * D, dtype=np.float64) / A.size)
+
+    def dA(self, A, Y):
+        return (A - Y) * A.dtype.type(2.0 / A.size)
+
+
+def class_ids(y):
+    """Validate a 1-D array of class ids and return it as int64."""
+    y = np.asarray(y)
+    if y.size == 0:
+        return y.astype(np.int64)
+    if y.dtype.kind in "iu":
+        ids = y.astype(np.int64)
+    elif y.dtype.kind == "f":
+        _check_finite(y, "y")
+        if not np.all(y == np.round(y)):
+            raise ValueError(
+                "labels for classification must be integer class ids 0..k-1 or one-hot rows; "
+                "got non-integer values (for regression use loss='mse' and a linear output)"
+            )
+        ids = y.astype(np.int64)
+    else:
+        raise ValueError(
+            f"labels must be integer class ids 0..k-1 or one-hot rows, got dtype {y.dtype}; "
+            "encode string labels first (e.g. numpy.unique(y, return_inverse=True))"
+        )
+    if ids.min() < 0:
+        raise ValueError(f"class ids must be >= 0, got {int(ids.min())}")
+    return ids
+
+
+def _as_2d(y):
+    Y = np.asarray(y)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2:
+        raise ValueError(f"targets must be 1-D or 2-D, got shape {Y.shape}")
+    return Y
+
+
+def _check_width(Y, n_outputs):
+    if n_outputs is not None and Y.shape[1] != n_outputs:
+        raise ValueError(
+            f"targets have {Y.shape[1]} columns but the output layer has {n_outputs} units"
+        )
+
+
+def _check_finite(a, what):
+    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+        raise ValueError(f"{what} contains NaN or inf; clean or impute those rows first")
+
+
+_REGISTRY = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+}
+_ALIASES = {"mse": "mean_squared_error", "crossentropy": "categorical_crossentropy"}
+NAMES = tuple(_REGISTRY) + tuple(_ALIASES)
+
+
+def get(spec):
+    """Return a :class:`Loss` from a name or an instance."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, dict):
+        spec = spec.get("name")
+    if not isinstance(spec, str):
+        raise TypeError(f"loss must be a name or Loss, got {type(spec).__name__}")
+    name = _ALIASES.get(spec.lower(), spec.lower())
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise ValueError(f"unknown loss {spec!r}; valid names: {', '.join(NAMES)}") from None

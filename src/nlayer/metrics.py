@@ -1,0 +1,93 @@
+"""Metrics reported during training and evaluation.
+
+Each metric reduces a batch to a few sums (``stats``) so that results over many
+batches are exact, not averages of averages; ``result`` turns the summed stats
+into the number reported.
+"""
+
+import numpy as np
+
+__all__ = ["Metric", "get", "NAMES"]
+
+
+class Metric:
+    name = "metric"
+
+    def stats(self, A, Y):
+        raise NotImplementedError
+
+    def result(self, stats):
+        return float(stats[0] / stats[1]) if stats[1] else float("nan")
+
+
+class CategoricalAccuracy(Metric):
+    """Share of rows whose largest output is the true class."""
+
+    name = "accuracy"
+
+    def stats(self, A, Y):
+        hits = np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1))
+        return np.array([hits, A.shape[0]], dtype=np.float64)
+
+
+class BinaryAccuracy(Metric):
+    """Share of outputs on the right side of 0.5."""
+
+    name = "accuracy"
+
+    def stats(self, A, Y):
+        hits = np.count_nonzero((A > 0.5) == (Y > 0.5))
+        return np.array([hits, A.size], dtype=np.float64)
+
+
+class MeanSquaredError(Metric):
+    name = "mse"
+
+    def stats(self, A, Y):
+        D = (A - Y).astype(np.float64, copy=False)
+        return np.array([np.sum(D * D), A.size])
+
+
+class MeanAbsoluteError(Metric):
+    name = "mae"
+
+    def stats(self, A, Y):
+        return np.array([np.sum(np.abs(A - Y), dtype=np.float64), A.size])
+
+
+class R2(Metric):
+    """Coefficient of determination 1 - SS_res / SS_tot (averaged over outputs)."""
+
+    name = "r2"
+
+    def stats(self, A, Y):
+        Y = Y.astype(np.float64, copy=False)
+        res = np.sum((A - Y) ** 2, axis=0, dtype=np.float64)
+        return np.concatenate([res, Y.sum(axis=0), (Y * Y).sum(axis=0), [Y.shape[0]]])
+
+    def result(self, stats):
+        k = (stats.size - 1) // 3
+        res, s, ss, n = stats[:k], stats[k:2 * k], stats[2 * k:3 * k], stats[-1]
+        tot = ss - s * s / n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(tot > 0, 1.0 - res / np.where(tot > 0, tot, 1.0), 0.0)
+        return float(r2.mean())
+
+
+_ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
+NAMES = ("accuracy", "mse", "mae", "r2")
+
+
+def get(name, loss):
+    """A metric by name; ``accuracy`` follows the loss (argmax for softmax, 0.5 threshold for sigmoid)."""
+    if not isinstance(name, str):
+        raise TypeError(f"metrics are given by name, got {type(name).__name__}")
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key == "accuracy":
+        if not loss.classification:
+            raise ValueError(f"metric 'accuracy' needs a classification loss, not {loss.name!r}")
+        return CategoricalAccuracy() if loss.fused_activation == "softmax" else BinaryAccuracy()
+    table = {"mse": MeanSquaredError, "mae": MeanAbsoluteError, "r2": R2}
+    if key not in table:
+        raise ValueError(f"unknown metric {name!r}; valid names: {', '.join(NAMES)}")
+    return table[key]()

@@ -1,0 +1,538 @@
+"""The model: an ordered stack of layers, the mini-batch training loop, prediction and evaluation.
+
+Forward propagation runs the layers in order, ``A^[l] = layer_l(A^[l-1])``, from
+``A^[0] = X``. The cost of a batch of m rows is
+
+    J = (1/m) sum_i L(a_i, y_i) + (lambda / (2m)) sum_l ||W^[l]||^2
+
+(kernels only). Back propagation starts from the loss's ``dZ = (A - Y)/m`` (fused
+softmax/sigmoid outputs) or ``dA``, and runs the layers' backward passes in
+reverse; each Dense adds its ``(lambda/m) W`` to ``dW``. The optimiser then
+updates every parameter from its gradient.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from . import layers as layers_mod
+from . import losses, metrics as metrics_mod, optimizers
+from .callbacks import CallbackList, History
+from .errors import NotFittedError, TrainingDivergedError
+from .preprocessing import get_normalizer, train_dev_split
+
+__all__ = ["Sequential", "MLP", "batch_orders"]
+
+_DTYPES = ("float32", "float64")
+_EVAL_CHUNK = 4096  # rows per forward pass in predict/evaluate: bounds memory
+
+
+class Sequential:
+    """A stack of layers trained by mini-batch gradient descent.
+
+    ``dtype`` (float32 by default, or float64) is fixed when the model is made:
+    weights, inputs, activations and gradients all use it.
+    """
+
+    def __init__(self, layers=None, dtype="float32", name="sequential"):
+        dtype = np.dtype(dtype).name if dtype is not None else "float32"
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.layers = []
+        self.n_features = None
+        self.compiled = False
+        self.normalizer = None
+        self.history = None
+        self.metadata = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
+        self.stop_training = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- construction --------------------------------------------------------
+    def add(self, layer):
+        if not isinstance(layer, layers_mod.Layer):
+            raise TypeError(f"expected an nlayer layer, got {type(layer).__name__}")
+        if self.built:
+            raise RuntimeError("cannot add layers to a built model")
+        if layer.name is None:
+            prefix = type(layer).__name__.lower()
+            count = sum(type(other) is type(layer) for other in self.layers)
+            layer.name = f"{prefix}_{count + 1}"
+        self.layers.append(layer)
+
+    @property
+    def built(self):
+        return self.n_features is not None
+
+    def build(self, input_shape, seed=None):
+        """Create every layer's weights for inputs of ``input_shape = (None, n_features)``."""
+        n = input_shape[-1] if isinstance(input_shape, (tuple, list)) else input_shape
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"input_shape must end in a positive feature count, got {input_shape!r}")
+        if not self.layers:
+            raise ValueError("the model has no layers; add at least one Dense layer")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        width = int(n)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, layers_mod.Dense):
+                width = layer.build(width, self.dtype, rng, self._next_activation(i))
+            else:
+                width = layer.build(width, self.dtype, rng)
+        self.n_features = int(n)
+        return self
+
+    def _next_activation(self, i):
+        """Name of the first activation after layer i (for init='auto' on a linear Dense)."""
+        for layer in self.layers[i + 1:]:
+            if isinstance(layer, layers_mod.Dense):
+                return None
+            if isinstance(layer, layers_mod.Activation):
+                return layer.activation.name
+        return None
+
+    def compile(self, optimizer="sgd", loss=None, l2=0.0, metrics=None, normalize=None):
+        """Choose the optimiser, the loss, the L2 strength lambda, metrics and input normalisation.
+
+        ``loss=None`` follows the output activation: softmax -> categorical_crossentropy,
+        sigmoid -> binary_crossentropy, anything else -> mean_squared_error.
+        ``normalize`` is ``"standard"``, ``"minmax"`` or None; it is fit on the training
+        rows at the first ``fit`` and stored in the model.
+        """
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss if loss is not None else self._default_loss())
+        l2 = float(l2)
+        if not l2 >= 0 or not math.isfinite(l2):
+            raise ValueError(f"l2 (lambda) must be a finite number >= 0, got {l2}")
+        self.l2 = l2
+        for layer in self._dense_layers():
+            layer.l2 = l2
+        self.metrics = [metrics_mod.get(name, self.loss) for name in (metrics or [])]
+        self.normalizer = get_normalizer(normalize)
+        self.compiled = True
+        return self
+
+    def _default_loss(self):
+        act = self.output_activation
+        return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(
+            act, "mean_squared_error")
+
+    @property
+    def output_activation(self):
+        for layer in reversed(self.layers):
+            if isinstance(layer, (layers_mod.Dense, layers_mod.Activation)):
+                return layer.activation.name
+        return "linear"
+
+    def _dense_layers(self):
+        return [l for l in self.layers if isinstance(l, layers_mod.Dense)]
+
+    @property
+    def n_outputs(self):
+        dense = self._dense_layers()
+        return dense[-1].units if dense else None
+
+    # -- passes ---------------------------------------------------------------
+    def forward(self, X, training=False, rng=None):
+        """A^[L] for inputs already normalised and of the model's dtype."""
+        A = X
+        for layer in self.layers:
+            A = layer.forward(A, training=training, rng=rng)
+        return A
+
+    def _fused_start(self):
+        """Index of the layer whose dZ the loss gives directly, or None (general path)."""
+        fused = self.loss.fused_activation
+        last = self.layers[-1]
+        if isinstance(last, (layers_mod.Dense, layers_mod.Activation)) and \
+                last.activation.name == fused:
+            return len(self.layers) - 1
+        return None
+
+    def _output_logits(self):
+        i = self._fused_start()
+        return None if i is None else self.layers[i].Z
+
+    def backward(self, A, Y):
+        """Back propagation from the output A and targets Y: fills every layer's ``grads``."""
+        start = self._fused_start()
+        if start is None:
+            grad, i, is_dZ = self.loss.dA(A, Y), len(self.layers) - 1, False
+        else:
+            grad, i, is_dZ = self.loss.dZ(A, Y), start, True
+        if is_dZ and isinstance(self.layers[i], layers_mod.Activation):
+            i -= 1  # the activation layer's dZ is the dA of the layer below
+            is_dZ = False
+        for j in range(i, -1, -1):
+            layer, need = self.layers[j], j > 0
+            if is_dZ:
+                grad = layer.backward(grad, need_dA_prev=need, is_dZ=True)
+                is_dZ = False
+            else:
+                grad = layer.backward(grad, need_dA_prev=need)
+
+    def cost(self, A, Y):
+        """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows."""
+        J = self.loss.loss(self._output_logits(), A, Y)
+        if self.l2:
+            J += self.l2 / (2 * A.shape[0]) * sum(l.l2_penalty() for l in self._dense_layers())
+        return J
+
+    @property
+    def trainable_params(self):
+        return [l.params[k] for l in self.layers for k in l.trainable_names]
+
+    @property
+    def trainable_grads(self):
+        return [l.grads[k] for l in self.layers for k in l.trainable_names]
+
+    def train_step(self, Xb, Yb, rng):
+        """One mini-batch: forward, cost, backward, optimiser update. Returns (J, A)."""
+        A = self.forward(Xb, training=True, rng=rng)
+        J = self.cost(A, Yb)
+        if not math.isfinite(J):
+            return J, A
+        self.backward(A, Yb)
+        self.optimizer.step(self._params, self._grads)
+        return J, A
+
+    # -- training ---------------------------------------------------------------
+    def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
+            shuffle=True, seed=None, callbacks=None, verbose=0):
+        """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
+
+        Rows are reshuffled every epoch from the seeded generator and the last
+        partial batch is used. ``validation_split`` holds out a random (stratified
+        for classification) share of the rows as the development set.
+        """
+        self._require_compiled()
+        _check_positive_int(epochs, "epochs", allow_zero=True)
+        _check_positive_int(batch_size, "batch_size")
+        split_rng, init_rng, shuffle_rng, dropout_rng = _generators(seed)
+        X = self._check_X(X)
+        self._check_y(y, X)
+        if not self.built:
+            self._infer_output_units(y)
+            self.build((None, X.shape[1]), seed=init_rng)
+        Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
+        X_train, Y_train, X_dev, Y_dev = self._split(X, Y, validation_split, validation_data,
+                                                     split_rng)
+        if self.normalizer is not None and not self.normalizer.fitted:
+            self.normalizer.fit(X_train)
+        X_train, X_dev = self._normalize(X_train), self._normalize(X_dev)
+        return self._train_loop(X_train, Y_train, X_dev, Y_dev, epochs, batch_size,
+                                shuffle_rng if shuffle else None, dropout_rng, callbacks or [],
+                                verbose)
+
+    def _train_loop(self, X, Y, X_dev, Y_dev, epochs, batch_size, shuffle_rng, rng, callbacks,
+                    verbose):
+        self.history = History()
+        cbs = CallbackList([self.history, *callbacks], self)
+        self._params, self._grads = self.trainable_params, self.trainable_grads
+        self.stop_training = False
+        n = X.shape[0]
+        batch_size = min(batch_size, n)
+        n_batches = -(-n // batch_size)
+        buf_X = np.empty((batch_size, X.shape[1]), dtype=self.dtype)
+        buf_Y = np.empty((batch_size, Y.shape[1]), dtype=self.dtype)
+        cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n})
+        for epoch in range(1, epochs + 1):
+            start, good = time.perf_counter(), self._snapshot()
+            cbs.on_epoch_begin(epoch)
+            order = shuffle_rng.permutation(n) if shuffle_rng is not None else np.arange(n)
+            totals = _Totals(self.metrics)
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                Xb = np.take(X, idx, axis=0, out=buf_X[:idx.size])
+                Yb = np.take(Y, idx, axis=0, out=buf_Y[:idx.size])
+                J, A = self.train_step(Xb, Yb, rng)
+                if not math.isfinite(J):
+                    self._restore(good)
+                    raise TrainingDivergedError(epoch, b + 1, J)
+                totals.add(J, A, Yb)
+                cbs.on_batch_end(b + 1, {"loss": J, "size": idx.size, "epoch": epoch,
+                                         "steps": n_batches})
+                if self.stop_training:
+                    break
+            logs = totals.results()
+            if X_dev is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(X_dev, Y_dev).items()})
+            logs["lr"] = self.optimizer.lr
+            logs["seconds"] = time.perf_counter() - start
+            cbs.on_epoch_end(epoch, logs)
+            if verbose:
+                print(_format_epoch(epoch, epochs, logs))
+            if self.stop_training:
+                self.history.interrupted = epoch < epochs
+                break
+        cbs.on_train_end()
+        return self.history
+
+    def _snapshot(self):
+        state = self.optimizer.get_state()
+        return self.get_weights(), {**state, "slots": [
+            {k: v.copy() for k, v in s.items()} for s in state["slots"]]}
+
+    def _restore(self, snapshot):
+        weights, opt_state = snapshot
+        self.set_weights(weights)
+        self.optimizer.set_state(opt_state)
+
+    def _split(self, X, Y, validation_split, validation_data, rng):
+        if validation_data is not None:
+            if validation_split:
+                raise ValueError("give validation_split or validation_data, not both")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_dev, y_dev)")
+            X_dev = self._check_X(validation_data[0], "validation_data X")
+            self._check_y(validation_data[1], X_dev)
+            Y_dev = self.loss.prepare_targets(validation_data[1], self.n_outputs, self.dtype)
+            return X, Y, X_dev, Y_dev
+        if not validation_split:
+            return X, Y, None, None
+        strata = self._strata(Y)
+        train, dev = train_dev_split(X.shape[0], float(validation_split), rng, strata)
+        return X[train], Y[train], X[dev], Y[dev]
+
+    def _strata(self, Y):
+        if not self.loss.classification:
+            return None
+        return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
+
+    def _infer_output_units(self, y):
+        last = self._dense_layers()[-1] if self._dense_layers() else None
+        if last is not None and last.units is None:
+            last.units = self.loss.prepare_targets(y, None, self.dtype).shape[1]
+
+    # -- inference --------------------------------------------------------------
+    def predict(self, X, batch_size=None):
+        """Outputs A^[L] for raw inputs X: class probabilities, or values for regression."""
+        self._require_built()
+        X = self._normalize(self._check_X(X))
+        chunk = batch_size or _EVAL_CHUNK
+        return _concat([self.forward(X[i:i + chunk]) for i in range(0, X.shape[0], chunk)],
+                       self.n_outputs, self.dtype)
+
+    def evaluate(self, X, y, batch_size=None):
+        """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term."""
+        self._require_compiled()
+        self._require_built()
+        X = self._check_X(X)
+        self._check_y(y, X)
+        Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
+        return self._evaluate_arrays(self._normalize(X), Y, batch_size)
+
+    def _evaluate_arrays(self, X, Y, batch_size=None):
+        chunk = batch_size or _EVAL_CHUNK
+        totals = _Totals(self.metrics)
+        for i in range(0, X.shape[0], chunk):
+            Yc = Y[i:i + chunk]
+            A = self.forward(X[i:i + chunk])
+            totals.add(self.loss.loss(self._output_logits(), A, Yc), A, Yc)
+        logs = totals.results()
+        if self.l2:
+            logs["loss"] += self.l2 / (2 * X.shape[0]) * sum(
+                l.l2_penalty() for l in self._dense_layers())
+        return logs
+
+    # -- input checks -----------------------------------------------------------
+    def _check_X(self, X, what="X"):
+        if X is None:
+            raise ValueError(f"{what} is None; pass a 2-D array (samples, features)")
+        X = np.asarray(X)
+        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+            raise TypeError(f"{what} must be numeric, got dtype {X.dtype}; encode text columns first")
+        if X.ndim != 2:
+            hint = " (use X.reshape(-1, 1) for a single feature)" if X.ndim == 1 else \
+                " (flatten images with X.reshape(len(X), -1))" if X.ndim > 2 else ""
+            raise ValueError(f"{what} must be 2-D (samples, features), got shape {X.shape}{hint}")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"{what} is empty (shape {X.shape}); give at least one row and feature")
+        X = X.astype(self.dtype, copy=False)
+        if not np.isfinite(X).all():
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise ValueError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+                             "impute or drop those rows first")
+        if self.built and X.shape[1] != self.n_features:
+            raise ValueError(f"{what} has {X.shape[1]} features but the model was built for "
+                             f"{self.n_features}")
+        return X
+
+    @staticmethod
+    def _check_y(y, X):
+        if y is None:
+            raise ValueError("y is None; pass the targets, one per row of X")
+        n = np.shape(y)[0] if np.ndim(y) else 0
+        if n != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {n}; they must match")
+
+    def _normalize(self, X):
+        if X is None or self.normalizer is None:
+            return X
+        return self.normalizer.transform(X)
+
+    def _require_compiled(self):
+        if not self.compiled:
+            raise RuntimeError("the model is not compiled; call model.compile(optimizer=..., loss=...) first")
+
+    def _require_built(self):
+        if not self.built:
+            raise NotFittedError("the model has no weights yet; call fit() or build((None, n_features)) first")
+
+    # -- weights ----------------------------------------------------------------
+    def get_weights(self):
+        """Copies of every array in Keras order: Dense kernel, bias; BatchNorm gamma, beta, moving mean/variance."""
+        self._require_built()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Load arrays in :meth:`get_weights` order (cast to the model's dtype)."""
+        self._require_built()
+        weights = list(weights)
+        expected = sum(len(l.weight_names) for l in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"expected {expected} weight arrays, got {len(weights)}")
+        i = 0
+        for layer in self.layers:
+            k = len(layer.weight_names)
+            layer.set_weights([np.asarray(w) for w in weights[i:i + k]])
+            i += k
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers) if self.built else 0
+
+    def summary(self, print_fn=print):
+        """Print layers, output shapes and parameter counts."""
+        rows = [("Layer (type)", "Output shape", "Params")]
+        for layer in self.layers:
+            shape = f"(None, {layer.n_out})" if layer.built else "(unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, f"{layer.count_params():,}"))
+        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
+        line = "-" * sum(widths)
+        out = [f'Model "{self.name}" ({self.dtype.name})', line]
+        for j, row in enumerate(rows):
+            out.append("".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+            if j == 0:
+                out.append(line)
+        trainable = sum(p.size for p in self.trainable_params) if self.built else 0
+        out += [line, f"Total params: {self.count_params():,}",
+                f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {self.count_params() - trainable:,}"]
+        if self.normalizer is not None:
+            out.append(f"Input normalisation: {self.normalizer.name}")
+        print_fn("\n".join(out))
+
+    # -- configuration and files ----------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype.name, "n_features": self.n_features,
+                  "layers": [layer.get_config() for layer in self.layers]}
+        if self.compiled:
+            config["compile"] = {
+                "optimizer": self.optimizer.get_config(), "loss": self.loss.name, "l2": self.l2,
+                "metrics": [m.name for m in self.metrics],
+                "normalize": self.normalizer.name if self.normalizer is not None else None,
+            }
+        return config
+
+    @classmethod
+    def from_config(cls, config, dtype=None):
+        """An unbuilt model with the same layers (and compile settings) as ``config``."""
+        model = cls([layers_mod.from_config(c) for c in config["layers"]],
+                    dtype=dtype or config.get("dtype", "float32"), name=config.get("name", "sequential"))
+        if config.get("compile"):
+            c = config["compile"]
+            model.compile(optimizer=c["optimizer"], loss=c["loss"], l2=c["l2"],
+                          metrics=c["metrics"], normalize=c["normalize"])
+        return model
+
+    def save(self, path):
+        """Write the model to one file (see :func:`nlayer.io.save`)."""
+        from .io import save
+        save(self, path)
+
+    def __repr__(self):
+        return f"Sequential({len(self.layers)} layers, dtype={self.dtype.name})"
+
+
+def MLP(hidden=(100,), activation="relu", output="softmax", n_outputs=None, batchnorm=False,
+        dropout=0.0, init="auto", dtype="float32", name="mlp"):
+    """A multilayer perceptron in one line.
+
+    Each hidden layer is ``Dense -> [BatchNorm] -> Activation -> [Dropout]``
+    (with batch norm the Dense has no bias: BatchNorm's beta replaces it). The
+    output layer is ``Dense(n_outputs, output)``; ``n_outputs=None`` takes the
+    width from the targets at the first ``fit``. ``init="auto"`` is He for the
+    ReLU family and Glorot for tanh/sigmoid.
+    """
+    if isinstance(hidden, (int, np.integer)):
+        hidden = (hidden,)
+    stack = []
+    for units in hidden:
+        if batchnorm:
+            stack += [layers_mod.Dense(units, init=init, use_bias=False), layers_mod.BatchNorm(),
+                      layers_mod.Activation(activation)]
+        else:
+            stack.append(layers_mod.Dense(units, activation=activation, init=init))
+        if dropout:
+            stack.append(layers_mod.Dropout(dropout))
+    stack.append(layers_mod.Dense(n_outputs, activation=output, init=init))
+    return Sequential(stack, dtype=dtype, name=name)
+
+
+def _generators(seed):
+    """Independent generators for the dev split, weight init, shuffling and dropout.
+
+    Kept apart so that, for one seed, the batch order does not depend on whether
+    the model was already built or uses dropout (see :func:`batch_orders`).
+    """
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+
+
+def batch_orders(seed, n_rows, epochs):
+    """The row order of each epoch that ``fit(..., seed=seed, shuffle=True)`` uses.
+
+    ``n_rows`` counts the training rows after the development split. Peers in a
+    comparison use it to see exactly the same batches.
+    """
+    rng = _generators(seed)[2]
+    return [rng.permutation(n_rows) for _ in range(epochs)]
+
+
+class _Totals:
+    """Sums the loss and metric statistics of batches weighted by their rows."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+        self.loss, self.rows = 0.0, 0
+        self.stats = [None] * len(metrics)
+
+    def add(self, J, A, Y):
+        self.loss += J * A.shape[0]
+        self.rows += A.shape[0]
+        for i, m in enumerate(self.metrics):
+            s = m.stats(A, Y)
+            self.stats[i] = s if self.stats[i] is None else self.stats[i] + s
+
+    def results(self):
+        logs = {"loss": self.loss / self.rows if self.rows else float("nan")}
+        for m, s in zip(self.metrics, self.stats):
+            logs[m.name] = m.result(s) if s is not None else float("nan")
+        return logs
+
+
+def _concat(parts, width, dtype):
+    return np.concatenate(parts) if parts else np.empty((0, width or 0), dtype=dtype)
+
+
+def _format_epoch(epoch, epochs, logs):
+    parts = [f"{k}={v:.4f}" for k, v in logs.items() if k not in ("lr", "seconds")]
+    return f"epoch {epoch}/{epochs} - {logs['seconds']:.2f}s - " + " - ".join(parts)
+
+
+def _check_positive_int(value, name, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
+            value < (0 if allow_zero else 1):
+        bound = ">= 0" if allow_zero else ">= 1"
+        raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")

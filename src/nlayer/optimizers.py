@@ -1,0 +1,188 @@
+"""Optimisers: each owns its state and updates parameters in place from their gradients.
+
+``step(params, grads)`` takes two lists of arrays in the same order; ``grads``
+already contains the L2 term ``(lambda/m) W``, so weight decay is part of g.
+"""
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "NAMES"]
+
+
+class Optimizer:
+    """Base class: learning rate ``lr`` and per-parameter state made on first use."""
+
+    name = "optimizer"
+
+    def __init__(self, lr):
+        lr = float(lr)
+        if not lr > 0 or not np.isfinite(lr):
+            raise ValueError(f"learning rate must be a positive number, got {lr}")
+        self.lr = lr
+        self.iterations = 0
+        self.state = None
+
+    def step(self, params, grads):
+        if self.state is None:
+            self.state = [self._init_state(p) for p in params]
+        self.iterations += 1
+        for p, g, s in zip(params, grads, self.state):
+            self._update(p, g, s)
+
+    def _init_state(self, p):
+        return {}
+
+    def _update(self, p, g, s):
+        raise NotImplementedError
+
+    def reset(self):
+        self.state, self.iterations = None, 0
+
+    # -- state for checkpoints (plain arrays, no pickling) ----------------------
+    def get_state(self):
+        arrays = [] if self.state is None else [dict(s) for s in self.state]
+        return {"iterations": self.iterations, "lr": self.lr, "slots": arrays}
+
+    def set_state(self, state):
+        self.iterations, self.lr = int(state["iterations"]), float(state["lr"])
+        slots = state["slots"]
+        self.state = [{k: np.array(v, copy=True) for k, v in s.items()} for s in slots] or None
+
+    def get_config(self):
+        return {"name": self.name, "lr": self.lr}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Mini-batch gradient descent with (Nesterov) momentum, PyTorch/Keras form::
+
+        v <- mu v - lr g
+        w <- w + v                     (nesterov: w <- w + mu v - lr g)
+
+    The article's moving-average form ``v <- beta v + (1 - beta) g; w <- w - alpha v``
+    is the same update with ``mu = beta`` and ``lr = alpha (1 - beta)``: its v is this
+    v scaled by ``-1 / (alpha (1 - beta))``. With ``momentum=0`` it is plain SGD.
+    """
+
+    name = "sgd"
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False):
+        super().__init__(lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def _init_state(self, p):
+        return {"velocity": np.zeros_like(p)} if self.momentum else {}
+
+    def _update(self, p, g, s):
+        lr = p.dtype.type(self.lr)
+        if not self.momentum:
+            p -= lr * g
+            return
+        v, mu = s["velocity"], p.dtype.type(self.momentum)
+        v *= mu
+        v -= lr * g
+        if self.nesterov:
+            p += mu * v - lr * g
+        else:
+            p += v
+
+    def get_config(self):
+        return {"name": self.name, "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba)::
+
+        m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
+        w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    """
+
+    name = "adam"
+
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(lr)
+        for label, b in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Adam {label} must be in [0, 1), got {b}")
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _init_state(self, p):
+        return {"m": np.zeros_like(p), "v": np.zeros_like(p)}
+
+    def _update(self, p, g, s):
+        t, b1, b2 = self.iterations, self.beta_1, self.beta_2
+        dt = p.dtype.type
+        m, v = s["m"], s["v"]
+        m *= dt(b1)
+        m += dt(1 - b1) * g
+        v *= dt(b2)
+        v += dt(1 - b2) * (g * g)
+        denom = np.sqrt(v * dt(1.0 / (1 - b2**t)))
+        denom += dt(self.epsilon)
+        p -= dt(self.lr / (1 - b1**t)) * m / denom
+
+    def get_config(self):
+        return {"name": self.name, "lr": self.lr, "beta_1": self.beta_1,
+                "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop::
+
+        s <- rho s + (1 - rho) g^2
+        w <- w - lr g / (sqrt(s) + eps)
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, lr=0.001, rho=0.9, epsilon=1e-7):
+        super().__init__(lr)
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"RMSprop rho must be in [0, 1), got {rho}")
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def _init_state(self, p):
+        return {"s": np.zeros_like(p)}
+
+    def _update(self, p, g, s):
+        dt = p.dtype.type
+        sq = s["s"]
+        sq *= dt(self.rho)
+        sq += dt(1 - self.rho) * (g * g)
+        denom = np.sqrt(sq)
+        denom += dt(self.epsilon)
+        p -= dt(self.lr) * g / denom
+
+    def get_config(self):
+        return {"name": self.name, "lr": self.lr, "rho": self.rho, "epsilon": self.epsilon}
+
+
+_REGISTRY = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+NAMES = tuple(_REGISTRY)
+
+
+def get(spec):
+    """Return an :class:`Optimizer` from a name, a config dict or an instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = str(spec.pop("name", "")).lower()
+        return _lookup(name)(**spec)
+    if isinstance(spec, str):
+        return _lookup(spec.lower())()
+    raise TypeError(f"optimizer must be a name, dict or Optimizer, got {type(spec).__name__}")
+
+
+def _lookup(name):
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(NAMES)}") from None

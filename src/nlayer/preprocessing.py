@@ -1,0 +1,150 @@
+"""Input normalisation and the development-set split.
+
+Normalisers are fit on training rows only and then applied unchanged to the
+development set, the test set and at prediction time, so no information about
+held-out rows leaks into training. Their state is plain arrays, saved with the model.
+"""
+
+import numpy as np
+
+__all__ = ["Standardizer", "MinMaxScaler", "get_normalizer", "train_dev_split", "one_hot",
+           "NORMALIZERS"]
+
+
+class _Normalizer:
+    """``fit(X)`` learns per-feature statistics; ``transform(X)`` returns a new array."""
+
+    name = "normalizer"
+
+    def __init__(self):
+        self.shift = None
+        self.scale = None
+
+    @property
+    def fitted(self):
+        return self.shift is not None
+
+    def fit(self, X):
+        X = _check_2d(X)
+        if X.shape[0] == 0:
+            raise ValueError("cannot fit a normaliser on 0 rows")
+        self.shift, self.scale = self._statistics(X)
+        return self
+
+    def transform(self, X):
+        """Return ``(X - shift) / scale`` in X's dtype (a new array)."""
+        if not self.fitted:
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(X_train) first")
+        X = _check_2d(X)
+        if X.shape[1] != self.shift.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[1]} features but the normaliser was fit on {self.shift.shape[0]}"
+            )
+        dt = X.dtype if X.dtype.kind == "f" else np.float64
+        out = np.subtract(X, self.shift.astype(dt, copy=False), dtype=dt)
+        out *= (1.0 / self.scale).astype(dt, copy=False)
+        return out
+
+    def fit_transform(self, X):
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X):
+        return np.asarray(X) * self.scale.astype(X.dtype) + self.shift.astype(X.dtype)
+
+    def get_state(self):
+        return {"name": self.name, "shift": self.shift, "scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state):
+        norm = NORMALIZERS[state["name"]]()
+        norm.shift = np.asarray(state["shift"], dtype=np.float64)
+        norm.scale = np.asarray(state["scale"], dtype=np.float64)
+        return norm
+
+    def __repr__(self):
+        return f"{type(self).__name__}(fitted={self.fitted})"
+
+
+class Standardizer(_Normalizer):
+    """x' = (x - mean) / std per feature; a constant feature (std 0) gets scale 1, so x' = 0."""
+
+    name = "standard"
+
+    def _statistics(self, X):
+        mean = X.mean(axis=0, dtype=np.float64)
+        std = X.std(axis=0, dtype=np.float64)
+        std[std < 1e-12] = 1.0
+        return mean, std
+
+
+class MinMaxScaler(_Normalizer):
+    """x' = (x - min) / (max - min) per feature, into [0, 1]; a constant feature maps to 0."""
+
+    name = "minmax"
+
+    def _statistics(self, X):
+        lo = X.min(axis=0).astype(np.float64)
+        span = X.max(axis=0).astype(np.float64) - lo
+        span[span < 1e-12] = 1.0
+        return lo, span
+
+
+NORMALIZERS = {"standard": Standardizer, "minmax": MinMaxScaler}
+
+
+def get_normalizer(spec):
+    """None, ``"standard"``, ``"minmax"`` or a normaliser instance."""
+    if spec is None or isinstance(spec, _Normalizer):
+        return spec
+    if isinstance(spec, str) and spec.lower() in NORMALIZERS:
+        return NORMALIZERS[spec.lower()]()
+    valid = ", ".join(list(NORMALIZERS) + ["None"])
+    raise ValueError(f"unknown normalize {spec!r}; valid values: {valid}")
+
+
+def train_dev_split(n_rows, dev_fraction, rng, strata=None):
+    """Split row indices into (train, dev) at random.
+
+    With ``strata`` (one class id per row) each class contributes
+    ``round(dev_fraction * count)`` rows to the development set (at least one
+    when the class has two or more rows), so both parts keep the class balance.
+    """
+    if not 0.0 < dev_fraction < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), got {dev_fraction}")
+    if strata is None:
+        perm = rng.permutation(n_rows)
+        n_dev = int(round(dev_fraction * n_rows))
+        dev = perm[:n_dev]
+    else:
+        dev = []
+        for cls in np.unique(strata):
+            rows = rng.permutation(np.flatnonzero(strata == cls))
+            n_dev = int(round(dev_fraction * rows.size))
+            if rows.size >= 2:
+                n_dev = min(max(n_dev, 1), rows.size - 1)
+            dev.append(rows[:n_dev])
+        dev = np.concatenate(dev)
+    if dev.size == 0 or dev.size == n_rows:
+        raise ValueError(
+            f"validation_split={dev_fraction} of {n_rows} rows leaves an empty training or "
+            "development set; use more data or another fraction"
+        )
+    mask = np.zeros(n_rows, dtype=bool)
+    mask[dev] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def one_hot(ids, n_classes=None, dtype=np.float32):
+    """Rows of zeros with a 1 at each class id."""
+    ids = np.asarray(ids, dtype=np.int64)
+    k = int(ids.max()) + 1 if n_classes is None else n_classes
+    Y = np.zeros((ids.size, k), dtype=dtype)
+    Y[np.arange(ids.size), ids] = 1
+    return Y
+
+
+def _check_2d(X):
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (samples, features), got shape {X.shape}")
+    return X
