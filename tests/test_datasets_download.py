@@ -67,7 +67,7 @@ def server():
         wrong = GOOD["t10k-labels-idx1-ubyte.gz"] if "images" in name else GOOD["train-images-idx3-ubyte.gz"]
         httpd.routes[f"/bad/{name}"] = (wrong, len(wrong))
         httpd.routes[f"/trunc/{name}"] = (data[: len(data) // 2], len(data))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield httpd

@@ -452,6 +452,11 @@ class Sequential:
         from .io import save
         save(self, path)
 
+    def to_onnx(self, path, **options):
+        """Export for inference with ONNX Runtime (see :func:`nlayer.onnx.export_onnx`)."""
+        from .onnx import export_onnx
+        return export_onnx(self, path, **options)
+
     def __repr__(self):
         return f"Sequential({len(self.layers)} layers, dtype={self.dtype.name})"
 
