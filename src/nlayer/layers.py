@@ -100,7 +100,7 @@ class Dense(Layer):
             raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         self.units = None if units is None else int(units)
         self.activation = activations.get(activation)
-        self.init = init if isinstance(init, (str, dict)) or init is None else init
+        self.init = init
         self.use_bias = bool(use_bias)
         if not use_bias:
             self.weight_names = self.trainable_names = ("kernel",)

@@ -247,7 +247,8 @@ class Sequential:
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 Xb = np.take(X, idx, axis=0, out=buf_X[:idx.size])
                 Yb = np.take(Y, idx, axis=0, out=buf_Y[:idx.size])
-                J, A = self.train_step(Xb, Yb, rng)
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+                    J, A = self.train_step(Xb, Yb, rng)
                 if not math.isfinite(J):
                     self._restore(good)
                     raise TrainingDivergedError(epoch, b + 1, J)

@@ -32,7 +32,7 @@ class _Normalizer:
         return self
 
     def transform(self, X):
-        """Return ``(X - shift) / scale`` in X's dtype (a new array)."""
+        """Return ``(X - shift) * (1 / scale)`` in X's dtype (a new array)."""
         if not self.fitted:
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(X_train) first")
         X = _check_2d(X)
@@ -49,7 +49,8 @@ class _Normalizer:
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X):
-        return np.asarray(X) * self.scale.astype(X.dtype) + self.shift.astype(X.dtype)
+        X = np.asarray(X, dtype=float) if np.asarray(X).dtype.kind != "f" else np.asarray(X)
+        return X * self.scale.astype(X.dtype) + self.shift.astype(X.dtype)
 
     def get_state(self):
         return {"name": self.name, "shift": self.shift, "scale": self.scale}

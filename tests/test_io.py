@@ -1,0 +1,138 @@
+import json
+
+import numpy as np
+import pytest
+
+import nlayer as nl
+
+
+@pytest.fixture
+def trained(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    model = nl.Sequential([nl.Dense(16, use_bias=False), nl.BatchNorm(), nl.Activation("relu"),
+                           nl.Dropout(0.1), nl.Dense(10, activation="softmax")])
+    model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), l2=1e-4, metrics=["accuracy"],
+                  normalize="standard")
+    model.fit(X, y, epochs=2, batch_size=32, validation_split=0.1, seed=0)
+    model.metadata = {"dataset": "digits", "class_names": [str(i) for i in range(10)]}
+    return model, digits[2]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip_gives_identical_predictions(tmp_path, digits, dtype):
+    model = nl.MLP(hidden=(8,), batchnorm=True, dtype=dtype)
+    model.compile(optimizer="adam", metrics=["accuracy"], normalize="minmax")
+    model.fit(digits[0][:200], digits[1][:200], epochs=1, seed=0)
+    model.save(tmp_path / "m.nlayer")
+    again = nl.load(tmp_path / "m.nlayer")
+    np.testing.assert_array_equal(again.predict(digits[2]), model.predict(digits[2]))
+    assert again.dtype == dtype
+
+
+def test_round_trip_keeps_everything(tmp_path, trained):
+    model, X_test = trained
+    path = tmp_path / "model.nlayer"
+    model.save(path)
+    again = nl.load(path)
+    np.testing.assert_array_equal(again.predict(X_test), model.predict(X_test))
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert again.get_config() == model.get_config()
+    assert again.metadata == model.metadata
+    assert again.history.history == model.history.history
+    assert again.normalizer.name == "standard"
+    assert again.l2 == 1e-4 and again.optimizer.momentum == 0.9
+
+
+def test_the_file_is_a_plain_npz_with_json(tmp_path, trained):
+    model, _ = trained
+    model.save(tmp_path / "m.nlayer")
+    with np.load(tmp_path / "m.nlayer", allow_pickle=False) as npz:
+        header = json.loads(npz["__nlayer__"].tobytes())
+        assert header["format"] == "nlayer-model" and header["version"] == 1
+        assert npz["w0"].shape == (64, 16)
+
+
+def rewrite(path, change):
+    """Rewrite an npz member-by-member, letting ``change`` edit the dict of arrays."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def edit_header(arrays, fn):
+    header = json.loads(arrays["__nlayer__"].tobytes())
+    fn(header)
+    arrays["__nlayer__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda a: a.__setitem__("w0", a["w0"] + 1), "checksum mismatch"),
+    (lambda a: a.__setitem__("w0", a["w0"][:, :3]), "the header says"),
+    (lambda a: a.pop("w1"), "do not match the header"),
+    (lambda a: edit_header(a, lambda h: h.__setitem__("version", 99)), "version 99"),
+    (lambda a: edit_header(a, lambda h: h["config"]["layers"][0].__setitem__("units", 17)),
+     "checksum mismatch"),
+    (lambda a: a.pop("__nlayer__"), "not an nlayer model file"),
+])
+def test_tampered_files_are_refused(tmp_path, trained, change, match):
+    model, _ = trained
+    path = tmp_path / "m.nlayer"
+    model.save(path)
+    rewrite(path, change)
+    with pytest.raises(nl.ModelFileError, match=match):
+        nl.load(path)
+
+
+def test_a_pickle_inside_is_never_executed(tmp_path):
+    path = tmp_path / "evil.nlayer"
+    with open(path, "wb") as fh:
+        np.savez(fh, __nlayer__=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(nl.ModelFileError, match="not a readable nlayer model file"):
+        nl.load(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])
+def test_garbage_files_are_refused(tmp_path, content):
+    path = tmp_path / "bad.nlayer"
+    path.write_bytes(content)
+    with pytest.raises(nl.ModelFileError, match="bad.nlayer"):
+        nl.load(path)
+
+
+def test_truncated_file_is_refused(tmp_path, trained):
+    model, _ = trained
+    path = tmp_path / "m.nlayer"
+    model.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(nl.ModelFileError):
+        nl.load(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(nl.ModelFileError, match="no such model file"):
+        nl.load(tmp_path / "nope.nlayer")
+
+
+def test_failed_save_leaves_the_previous_file_intact(tmp_path, trained, monkeypatch):
+    model, _ = trained
+    path = tmp_path / "m.nlayer"
+    model.save(path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nlayer"]  # no temp file left
+
+
+def test_saving_an_unbuilt_model_says_so(tmp_path):
+    with pytest.raises(nl.NotFittedError):
+        nl.MLP(hidden=(3,)).save(tmp_path / "m.nlayer")

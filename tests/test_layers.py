@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+
+import nlayer as nl
+from nlayer import layers
+
+
+def built(layer, n_in, dtype=np.float64, seed=0):
+    layer.name = layer.name or "layer"
+    layer.build(n_in, np.dtype(dtype), np.random.default_rng(seed))
+    return layer
+
+
+def test_dense_forward_is_affine_then_activation(rng):
+    d = built(nl.Dense(3, activation="relu"), 4)
+    X = rng.normal(size=(5, 4))
+    d.params["bias"][:] = [0.1, -0.2, 0.3]
+    np.testing.assert_allclose(d.forward(X), np.maximum(X @ d.params["kernel"] + d.params["bias"], 0))
+    assert d.params["kernel"].shape == (4, 3) and d.params["bias"].shape == (3,)
+
+
+def test_dense_biases_start_at_zero():
+    d = built(nl.Dense(7), 3)
+    np.testing.assert_array_equal(d.params["bias"], np.zeros(7))
+
+
+def test_dense_backward_formulas(rng):
+    d = built(nl.Dense(3), 4)
+    d.l2 = 0.5
+    X, dZ = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))
+    d.forward(X, training=True)
+    dA_prev = d.backward(dZ)
+    W = d.params["kernel"]
+    np.testing.assert_allclose(d.grads["kernel"], X.T @ dZ + 0.5 / 6 * W)
+    np.testing.assert_allclose(d.grads["bias"], dZ.sum(axis=0))
+    np.testing.assert_allclose(dA_prev, dZ @ W.T)
+    assert d.backward(dZ, need_dA_prev=False) is None
+
+
+def test_dense_without_bias_has_only_a_kernel():
+    d = built(nl.Dense(3, use_bias=False), 2)
+    assert list(d.params) == ["kernel"] and d.count_params() == 6
+
+
+def test_batchnorm_normalises_in_training_and_uses_moving_stats_at_inference(rng):
+    bn = built(nl.BatchNorm(momentum=0.9), 3)
+    Z = rng.normal(loc=5.0, scale=3.0, size=(200, 3))
+    out = bn.forward(Z, training=True)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-10)
+    np.testing.assert_allclose(out.var(axis=0), Z.var(axis=0) / (Z.var(axis=0) + 1e-3), rtol=1e-10)
+    np.testing.assert_allclose(bn.params["moving_mean"], 0.1 * Z.mean(axis=0))
+    np.testing.assert_allclose(bn.params["moving_variance"], 0.9 + 0.1 * Z.var(axis=0))
+    inf = bn.forward(Z, training=False)
+    expected = (Z - bn.params["moving_mean"]) / np.sqrt(bn.params["moving_variance"] + 1e-3)
+    np.testing.assert_allclose(inf, expected)
+
+
+def test_batchnorm_backward_matches_finite_differences(rng):
+    bn = built(nl.BatchNorm(), 3)
+    bn.params["gamma"][:] = [0.5, 2.0, -1.0]
+    bn.params["beta"][:] = [0.1, 0.0, 0.3]
+    Z, dout = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    bn.forward(Z, training=True)
+    dZ = bn.backward(dout)
+    eps, numeric = 1e-6, np.zeros_like(Z)
+
+    def out(z):
+        mu, var = z.mean(0), z.var(0)
+        return ((z - mu) / np.sqrt(var + 1e-3)) * bn.params["gamma"] + bn.params["beta"]
+    for idx in np.ndindex(Z.shape):
+        Zp, Zm = Z.copy(), Z.copy()
+        Zp[idx] += eps
+        Zm[idx] -= eps
+        numeric[idx] = np.sum(dout * (out(Zp) - out(Zm))) / (2 * eps)
+    np.testing.assert_allclose(dZ, numeric, rtol=1e-6, atol=1e-9)
+    Z_hat = (Z - Z.mean(0)) / np.sqrt(Z.var(0) + 1e-3)
+    np.testing.assert_allclose(bn.grads["gamma"], np.sum(dout * Z_hat, axis=0))
+    np.testing.assert_allclose(bn.grads["beta"], dout.sum(axis=0))
+
+
+def test_dropout_is_inverted_and_off_at_inference(rng):
+    drop = built(nl.Dropout(0.25), 1000)
+    X = np.ones((200, 1000))
+    out = drop.forward(X, training=True, rng=np.random.default_rng(0))
+    kept = out != 0
+    assert kept.mean() == pytest.approx(0.75, abs=0.01)
+    np.testing.assert_allclose(out[kept], 1 / 0.75)
+    assert out.mean() == pytest.approx(1.0, abs=0.01)  # expected activation unchanged
+    np.testing.assert_array_equal(drop.backward(np.ones_like(X)), out)
+    assert drop.forward(X, training=False) is X
+
+
+def test_set_weights_checks_shapes():
+    d = built(nl.Dense(3), 2)
+    with pytest.raises(ValueError, match=r"kernel: expected shape \(2, 3\), got \(3, 2\)"):
+        d.set_weights([np.zeros((3, 2)), np.zeros(3)])
+    with pytest.raises(ValueError, match="expects 2 arrays"):
+        d.set_weights([np.zeros((2, 3))])
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nl.Dense(0), "positive integer"),
+    (lambda: nl.Dropout(1.0), r"\[0, 1\)"),
+    (lambda: nl.BatchNorm(momentum=1.5), "momentum"),
+    (lambda: nl.Dense(3, activation="swish"), "unknown activation 'swish'"),
+])
+def test_bad_layer_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_config_round_trip():
+    for layer in (nl.Dense(4, activation={"name": "leaky_relu", "alpha": 0.2}, init="xavier",
+                           use_bias=False, name="d"),
+                  nl.BatchNorm(momentum=0.9, epsilon=1e-5, name="bn"), nl.Dropout(0.3, name="x"),
+                  nl.Activation("tanh", name="a")):
+        again = layers.from_config(layer.get_config())
+        assert again.get_config() == layer.get_config()
