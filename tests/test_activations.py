@@ -26,7 +26,7 @@ def test_backward_matches_finite_differences(name, rng):
     Z = rng.normal(size=(4, 5))
     dA = rng.normal(size=(4, 5))
     A = g.forward(Z.copy())
-    analytic = g.backward(Z, A, dA)
+    analytic = g.backward(Z, A, dA.copy())  # backward overwrites its dA
     eps, numeric = 1e-6, np.zeros_like(Z)
     for idx in np.ndindex(Z.shape):
         Zp, Zm = Z.copy(), Z.copy()

@@ -8,7 +8,7 @@ from nlayer import optimizers
 def run(opt, steps, grads):
     w = np.array([1.0, -2.0])
     for g in grads[:steps]:
-        opt.step([w], [np.asarray(g, dtype=float)])
+        opt.step([w], [np.array(g, dtype=float)])  # a step consumes its gradient
     return w
 
 

@@ -3,6 +3,11 @@
 Shapes are row-major: a batch ``A_prev`` has shape (m, n_in), one row per sample.
 Gradients arriving from the loss already carry the cost's 1/m (see ``losses``), so
 the article's ``dW = A_prev^T dZ / m`` is written here as ``A_prev^T dZ``.
+
+Speed without changing the math: forward passes write into per-layer buffers
+reused from batch to batch (``Layer.buffer``), so the arrays a layer returns are
+only valid until its next forward pass; backward passes overwrite the incoming
+``dA``, which no other code reads.
 """
 
 import numpy as np
@@ -40,6 +45,22 @@ class Layer:
 
     def _alloc_grads(self):
         self.grads = {k: np.zeros_like(self.params[k]) for k in self.trainable_names}
+
+    def buffer(self, name, shape, dtype):
+        """A work array reused across batches of the same shape (uninitialised)."""
+        store = self.__dict__.setdefault("_buffers", {})
+        key = (name, shape)
+        buf = store.get(key)
+        if buf is None or buf.dtype != dtype:
+            if len(store) >= 24:  # many batch sizes seen (predict on varied inputs): start over
+                store.clear()
+            buf = store[key] = np.empty(shape, dtype=dtype)
+        return buf
+
+    def __getstate__(self):
+        # copies (deepcopy, pickle by third-party tools) carry parameters, not the last batch
+        transient = ("_buffers", "A_prev", "Z", "A", "Z_hat", "inv_std", "mask")
+        return {k: v for k, v in self.__dict__.items() if k not in transient}
 
     # -- passes -------------------------------------------------------------
     def forward(self, A_prev, training=False, rng=None):
@@ -124,24 +145,28 @@ class Dense(Layer):
         return self.units
 
     def forward(self, A_prev, training=False, rng=None):
-        Z = A_prev @ self.params["kernel"]
+        W = self.params["kernel"]
+        shape = (A_prev.shape[0], self.units)
+        Z = np.matmul(A_prev, W, out=self.buffer("Z", shape, W.dtype))
         if self.use_bias:
             Z += self.params["bias"]
-        A = self.activation.forward(Z)
+        A = self.activation.forward(Z, out=self.buffer("A", shape, W.dtype))
         # Z is kept after inference too: fused losses evaluate from the logits.
         self.A_prev, self.Z, self.A = A_prev, Z, A
         return A
 
     def backward(self, dA, need_dA_prev=True, is_dZ=False):
-        W = self.params["kernel"]
+        W, dW = self.params["kernel"], self.grads["kernel"]
         dZ = dA if is_dZ else self.activation.backward(self.Z, self.A, dA)
-        np.matmul(self.A_prev.T, dZ, out=self.grads["kernel"])
+        np.matmul(self.A_prev.T, dZ, out=dW)
         if self.l2:
             m = self.A_prev.shape[0]
-            self.grads["kernel"] += W * W.dtype.type(self.l2 / m)
+            dW += np.multiply(W, W.dtype.type(self.l2 / m), out=self.buffer("decay", W.shape, W.dtype))
         if self.use_bias:
             np.sum(dZ, axis=0, out=self.grads["bias"])
-        return dZ @ W.T if need_dA_prev else None
+        if not need_dA_prev:
+            return None
+        return np.matmul(dZ, W.T, out=self.buffer("dA_prev", self.A_prev.shape, W.dtype))
 
     def l2_penalty(self):
         """Sum of squared kernel entries, ||W||^2 (biases are not regularised)."""
@@ -175,7 +200,7 @@ class Activation(Layer):
         self.activation = activations.get(activation)
 
     def forward(self, A_prev, training=False, rng=None):
-        A = self.activation.forward(A_prev)
+        A = self.activation.forward(A_prev, out=self.buffer("A", A_prev.shape, A_prev.dtype))
         self.Z, self.A = A_prev, A
         return A
 
@@ -230,32 +255,40 @@ class BatchNorm(Layer):
         return super().build(n_in, dtype, rng)
 
     def forward(self, Z, training=False, rng=None):
-        p = self.params
+        p, dt = self.params, Z.dtype.type
+        out = self.buffer("out", Z.shape, Z.dtype)
         if not training:
-            scale = p["gamma"] / np.sqrt(p["moving_variance"] + p["gamma"].dtype.type(self.epsilon))
-            return (Z - p["moving_mean"]) * scale + p["beta"]
+            scale = p["gamma"] / np.sqrt(p["moving_variance"] + dt(self.epsilon))
+            np.subtract(Z, p["moving_mean"], out=out)
+            out *= scale
+            out += p["beta"]
+            return out
         mu = Z.mean(axis=0)
-        Zc = Z - mu
-        var = np.mean(Zc * Zc, axis=0)
-        inv_std = 1.0 / np.sqrt(var + Z.dtype.type(self.epsilon))
-        Z_hat = Zc
+        Z_hat = np.subtract(Z, mu, out=self.buffer("Z_hat", Z.shape, Z.dtype))
+        var = np.multiply(Z_hat, Z_hat, out=self.buffer("tmp", Z.shape, Z.dtype)).mean(axis=0)
+        inv_std = 1.0 / np.sqrt(var + dt(self.epsilon))
         Z_hat *= inv_std
         self.Z_hat, self.inv_std = Z_hat, inv_std
-        mom = Z.dtype.type(self.momentum)
+        mom = dt(self.momentum)
         p["moving_mean"] *= mom
         p["moving_mean"] += (1 - mom) * mu
         p["moving_variance"] *= mom
         p["moving_variance"] += (1 - mom) * var
-        return Z_hat * p["gamma"] + p["beta"]
+        np.multiply(Z_hat, p["gamma"], out=out)
+        out += p["beta"]
+        return out
 
     def backward(self, dout, need_dA_prev=True):
-        Z_hat, m = self.Z_hat, self.Z_hat.shape[0]
-        np.sum(dout * Z_hat, axis=0, out=self.grads["gamma"])
+        Z_hat, tmp = self.Z_hat, self.buffer("tmp", self.Z_hat.shape, self.Z_hat.dtype)
+        np.multiply(dout, Z_hat, out=tmp).sum(axis=0, out=self.grads["gamma"])
         np.sum(dout, axis=0, out=self.grads["beta"])
-        dZ_hat = dout * self.params["gamma"]
+        dZ = dout
+        dZ *= self.params["gamma"]  # now dZ_hat
         # dZ = inv_std/m * (m dZ_hat - sum dZ_hat - Z_hat * sum(dZ_hat Z_hat)), grouped as means
-        dZ = dZ_hat - dZ_hat.mean(axis=0)
-        dZ -= Z_hat * np.mean(dZ_hat * Z_hat, axis=0)
+        mean_dZ_hat = dZ.mean(axis=0)
+        mean_dZ_hat_Z_hat = np.multiply(dZ, Z_hat, out=tmp).mean(axis=0)
+        dZ -= mean_dZ_hat
+        dZ -= np.multiply(Z_hat, mean_dZ_hat_Z_hat, out=tmp)
         dZ *= self.inv_std
         return dZ
 
@@ -282,12 +315,16 @@ class Dropout(Layer):
             return A_prev
         if rng is None:
             raise ValueError("Dropout needs a random generator in training")
-        keep = rng.random(A_prev.shape, dtype=A_prev.dtype) >= self.rate
-        self.mask = keep * A_prev.dtype.type(1.0 / (1.0 - self.rate))
-        return A_prev * self.mask
+        shape, dt = A_prev.shape, A_prev.dtype
+        draw = rng.random(shape, dtype=dt, out=self.buffer("mask", shape, dt))
+        keep = np.greater_equal(draw, dt.type(self.rate), out=self.buffer("keep", shape, np.bool_))
+        self.mask = np.multiply(keep, dt.type(1.0 / (1.0 - self.rate)), out=draw)
+        return np.multiply(A_prev, self.mask, out=self.buffer("out", shape, dt))
 
     def backward(self, dA, need_dA_prev=True):
-        return dA if self.mask is None else dA * self.mask
+        if self.mask is not None:
+            dA *= self.mask
+        return dA
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate}

@@ -313,8 +313,10 @@ class Sequential:
         self._require_built()
         X = self._normalize(self._check_X(X))
         chunk = batch_size or _EVAL_CHUNK
-        return _concat([self.forward(X[i:i + chunk]) for i in range(0, X.shape[0], chunk)],
-                       self.n_outputs, self.dtype)
+        out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
+        for i in range(0, X.shape[0], chunk):
+            out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse their buffers
+        return out
 
     def evaluate(self, X, y, batch_size=None):
         """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term."""
@@ -526,10 +528,6 @@ class _Totals:
         for m, s in zip(self.metrics, self.stats):
             logs[m.name] = m.result(s) if s is not None else float("nan")
         return logs
-
-
-def _concat(parts, width, dtype):
-    return np.concatenate(parts) if parts else np.empty((0, width or 0), dtype=dtype)
 
 
 def _format_epoch(epoch, epochs, logs):

@@ -1,0 +1,385 @@
+"""scikit-learn estimators backed by nlayer networks.
+
+``NLayerClassifier`` and ``NLayerRegressor`` wrap :func:`nlayer.MLP` so that an
+N-layer perceptron can be used wherever scikit-learn expects an estimator:
+pipelines, grid searches, cross-validation, ``clone`` and pickling::
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from nlayer.sklearn import NLayerClassifier
+
+    clf = make_pipeline(StandardScaler(),
+                        NLayerClassifier(hidden_layer_sizes=(64,), random_state=0))
+    clf.fit(X_train, y_train).score(X_test, y_test)
+
+scikit-learn is an optional dependency (``pip install nlayer[sklearn]``); it is
+imported only by this module.
+
+Training follows the network's own ``fit``: mini-batch gradient descent with
+the chosen optimiser for ``max_epochs`` epochs, rows reshuffled every epoch.
+With ``early_stopping=True`` a stratified (classifier) or random (regressor)
+``validation_fraction`` of the rows is held out, training stops once the
+development loss has not improved for ``patience`` epochs, and the weights of
+the best epoch are kept.
+
+The same ``random_state`` gives the same weights, the same batches and
+therefore identical predictions.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, X="no_validation", y="no_validation", reset=True,
+                       **check_params):
+        return estimator._validate_data(X, y, reset=reset, **check_params)
+
+from .callbacks import EarlyStopping
+from .model import MLP
+from .optimizers import SGD, Adam, RMSprop
+
+__all__ = ["NLayerClassifier", "NLayerRegressor"]
+
+# float32 inputs stay float32, everything else numeric becomes float64 (then the
+# network casts to its own dtype).
+_X_DTYPES = (np.float64, np.float32)
+_OPTIMIZERS = ("sgd", "adam", "rmsprop")
+
+
+class _BaseNLayer(BaseEstimator):
+    """Parameters and training shared by the classifier and the regressor."""
+
+    # Set by subclasses.
+    _output = None
+    _loss = None
+    _score_metric = None
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
+                 batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,
+                 momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
+                 early_stopping=False, patience=10, validation_fraction=0.1,
+                 normalize="standard", random_state=None, dtype="float32",
+                 warm_start=False, verbose=0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.init = init
+        self.batchnorm = batchnorm
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.l2 = l2
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.normalize = normalize
+        self.random_state = random_state
+        self.dtype = dtype
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # -- parameter checks (done at fit time, scikit-learn convention) ----------
+    def _hidden(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            raise ValueError("hidden_layer_sizes must be an int or a sequence of ints, "
+                             f"got {self.hidden_layer_sizes!r}") from None
+        for units in sizes:
+            if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
+                raise ValueError("hidden_layer_sizes must contain positive integers, "
+                                 f"got {self.hidden_layer_sizes!r}")
+        return tuple(int(u) for u in sizes)
+
+    def _batch_size(self, n_samples):
+        if isinstance(self.batch_size, str) and self.batch_size == "auto":
+            return min(200, n_samples)
+        if isinstance(self.batch_size, bool) or \
+                not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int or 'auto', got {self.batch_size!r}")
+        return int(self.batch_size)
+
+    def _max_epochs(self):
+        if isinstance(self.max_epochs, bool) or \
+                not isinstance(self.max_epochs, numbers.Integral) or self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
+        return int(self.max_epochs)
+
+    def _check_early_stopping(self):
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError("validation_fraction must be in (0, 1), "
+                             f"got {self.validation_fraction!r}")
+
+    def _make_optimizer(self):
+        name = self.optimizer.lower() if isinstance(self.optimizer, str) else self.optimizer
+        if name == "sgd":
+            return SGD(lr=self.learning_rate, momentum=self.momentum)
+        if name == "adam":
+            return Adam(lr=self.learning_rate)
+        if name == "rmsprop":
+            return RMSprop(lr=self.learning_rate)
+        raise ValueError(f"optimizer must be one of {', '.join(_OPTIMIZERS)}, got {self.optimizer!r}")
+
+    def _build(self, n_outputs):
+        model = MLP(hidden=self._hidden(), activation=self.activation, output=self._output,
+                    n_outputs=n_outputs, batchnorm=self.batchnorm, dropout=self.dropout,
+                    init=self.init, dtype=self.dtype)
+        model.compile(optimizer=self._make_optimizer(), loss=self._loss, l2=self.l2,
+                      metrics=[self._score_metric], normalize=self.normalize)
+        return model
+
+    # -- training ----------------------------------------------------------------
+    def _continues(self, incremental):
+        """Whether this call trains the existing network further."""
+        return (incremental or self.warm_start) and hasattr(self, "model_")
+
+    def _train(self, X, targets, n_outputs, incremental):
+        """Fit the network on validated X and encoded targets; set the fitted attributes."""
+        continuing = self._continues(incremental)
+        epochs = 1 if incremental else self._max_epochs()
+        batch_size = self._batch_size(X.shape[0])
+        early = bool(self.early_stopping) and not incremental
+        if early:
+            self._check_early_stopping()
+        if continuing:
+            model = self.model_
+            if model.n_outputs != n_outputs:
+                raise ValueError(f"the network has {model.n_outputs} outputs but the targets "
+                                 f"need {n_outputs}; fit with warm_start=False to start anew")
+            # The learning rate may be changed between calls (e.g. a manual schedule);
+            # the optimiser's state (momentum, moment estimates) is kept.
+            model.optimizer.lr = self._make_optimizer().lr
+            done = self.n_iter_
+            losses, scores = list(self.loss_curve_), self.validation_scores_
+            scores = None if scores is None else list(scores)
+        else:
+            model = self._build(n_outputs)
+            done, losses, scores = 0, [], None
+
+        # One int seed per call: the same random_state repeats a fit exactly, while a
+        # continuing call (partial_fit, warm start) gets fresh batch orders.
+        draw = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = int(np.random.SeedSequence([draw, done]).generate_state(1)[0])
+        callbacks = []
+        if early:
+            callbacks.append(EarlyStopping(monitor="val_loss", patience=self.patience,
+                                           restore_best_weights=True))
+        history = model.fit(X, targets, epochs=epochs, batch_size=batch_size,
+                            validation_split=self.validation_fraction if early else 0.0,
+                            seed=seed, callbacks=callbacks, verbose=self.verbose)
+
+        run = len(history.epoch)
+        log = history.history
+        if early:
+            scores = (scores if scores is not None else [float("nan")] * done)
+            scores += [float(v) for v in log[f"val_{self._score_metric}"]]
+        elif scores is not None:
+            scores += [float("nan")] * run
+        self.model_ = model
+        self.history_ = history
+        self.n_iter_ = done + run
+        self.loss_curve_ = losses + [float(v) for v in log["loss"]]
+        self.validation_scores_ = scores
+        self.best_epoch_ = done + history.best_epoch if history.best_epoch is not None else None
+        return self
+
+    def _forward(self, X):
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=_X_DTYPES)
+        return self.model_.predict(X).astype(np.float64)
+
+
+class NLayerClassifier(ClassifierMixin, _BaseNLayer):
+    """Multilayer perceptron classifier trained with nlayer.
+
+    The network is ``MLP(hidden_layer_sizes, activation)`` with a softmax output
+    unit per class (two for binary problems) and categorical cross-entropy loss.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+        Width of each hidden layer; ``()`` gives multinomial logistic regression.
+    activation : {"relu", "leaky_relu", "tanh", "sigmoid", "linear"}, default="relu"
+        Activation of the hidden layers.
+    init : str, default="auto"
+        Kernel initialiser (``"auto"``: He for the ReLU family, Glorot otherwise).
+    batchnorm : bool, default=False
+        Batch normalisation before each hidden activation.
+    dropout : float, default=0.0
+        Dropout rate after each hidden layer.
+    optimizer : {"sgd", "adam", "rmsprop"}, default="sgd"
+    learning_rate : float, default=0.01
+    momentum : float, default=0.9
+        Momentum of SGD (ignored by the other optimisers).
+    l2 : float, default=1e-4
+        L2 penalty strength lambda on the kernels.
+    batch_size : int or "auto", default=32
+        Rows per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
+    max_epochs : int, default=200
+        Epochs (passes over the training rows) of ``fit``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified), stop when the
+        development loss has not improved for ``patience`` epochs and keep the
+        best epoch's weights.
+    patience : int, default=10
+    validation_fraction : float, default=0.1
+    normalize : {"standard", "minmax", None}, default="standard"
+        Input normalisation learned on the training rows of the first fit.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, the development split, shuffling and dropout.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the network.
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the previous network (same
+        architecture, optimiser state and input normalisation) instead of
+        starting anew.
+    verbose : int, default=0
+        Print one line per epoch when non-zero.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X had string column names.
+    model_ : nlayer.Sequential
+        The trained network.
+    history_ : nlayer.History
+        Record of the last ``fit``/``partial_fit`` call.
+    n_iter_ : int
+        Epochs trained since the network was created (warm starts and
+        ``partial_fit`` calls add up).
+    loss_curve_ : list of float
+        Training loss (with the L2 term) of each of those epochs.
+    validation_scores_ : list of float or None
+        Development-set accuracy of each epoch once early stopping has been
+        used (NaN for epochs trained without a development set), else None.
+    best_epoch_ : int
+        Epoch (counted like ``n_iter_``) with the lowest development loss in the
+        last call with early stopping -- the weights kept -- or else the lowest
+        training loss.
+    """
+
+    _output = "softmax"
+    _loss = "categorical_crossentropy"
+    _score_metric = "accuracy"
+
+    def fit(self, X, y):
+        """Train on (X, y) for up to ``max_epochs`` epochs; returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y), continuing from the previous call.
+
+        ``classes`` (all labels that can ever appear) is required on the first call.
+        """
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _fit(self, X, y, incremental, classes=None):
+        continuing = self._continues(incremental)
+        X, y = _validate_data(self, X, y, reset=not continuing, dtype=_X_DTYPES)
+        check_classification_targets(y)
+        if continuing:
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"classes={classes!r} differs from the classes of the first "
+                                 f"call, {self.classes_!r}")
+            if not incremental and not np.array_equal(np.unique(y), self.classes_):
+                raise ValueError("warm_start can only be used when y has the same classes "
+                                 "as in the previous call to fit")
+            classes_ = self.classes_
+        elif incremental:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            classes_ = np.unique(classes)
+        else:
+            classes_ = np.unique(y)
+        if len(classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, but "
+                             f"the data contains only one class: {classes_[0]!r}")
+        unseen = ~np.isin(y, classes_)
+        if unseen.any():
+            raise ValueError(f"y contains labels not in classes: {np.unique(y[unseen])!r}")
+        ids = np.searchsorted(classes_, y)
+        self._train(X, ids, len(classes_), incremental)
+        self.classes_ = classes_
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        P = self._forward(X)
+        P /= P.sum(axis=1, keepdims=True)  # exact sums in float64
+        return P
+
+    def predict_log_proba(self, X):
+        """Natural log of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The most probable class of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class NLayerRegressor(RegressorMixin, _BaseNLayer):
+    """Multilayer perceptron regressor trained with nlayer.
+
+    The network is ``MLP(hidden_layer_sizes, activation)`` with a linear output
+    unit per target and mean squared error loss. A 1-D ``y`` gives 1-D
+    predictions; a 2-D ``y`` (multi-output) gives 2-D predictions. Targets are
+    not rescaled: for targets far from unit scale, wrap the regressor in
+    ``sklearn.compose.TransformedTargetRegressor``.
+
+    Parameters and attributes are those of :class:`NLayerClassifier` (without
+    ``classes_``), plus ``n_outputs_``; ``validation_scores_`` holds the
+    development-set R^2 (averaged over outputs).
+    """
+
+    _output = "linear"
+    _loss = "mean_squared_error"
+    _score_metric = "r2"
+
+    def fit(self, X, y):
+        """Train on (X, y) for up to ``max_epochs`` epochs; returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the previous call."""
+        return self._fit(X, y, incremental=True)
+
+    def _fit(self, X, y, incremental):
+        continuing = self._continues(incremental)
+        X, y = _validate_data(self, X, y, reset=not continuing, dtype=_X_DTYPES,
+                              multi_output=True, y_numeric=True)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if continuing and (y.ndim == 1) != self._y_1d:
+            raise ValueError("y must have the same number of dimensions as in the first call")
+        self._train(X, Y, Y.shape[1], incremental)
+        self.n_outputs_ = Y.shape[1]
+        self._y_1d = y.ndim == 1
+        return self
+
+    def predict(self, X):
+        """Predicted targets: shape (n_samples,) if fit on 1-D y, else (n_samples, n_outputs)."""
+        Y = self._forward(X)
+        return Y.ravel() if self._y_1d else Y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self):  # pragma: no cover - scikit-learn < 1.6
+        return {"multioutput": True}
