@@ -182,7 +182,7 @@ def test_dtype_is_kept_end_to_end(dtype, rng):
     model.fit(X.astype(np.float64), y, epochs=2, batch_size=8, seed=0)
     assert all(w.dtype == dtype for w in model.get_weights())
     assert all(g.dtype == dtype for g in model.trainable_grads)
-    assert all(a.dtype == dtype for s in model.optimizer.state for a in s.values())
+    assert all(a.dtype == dtype for s in model.optimizer.state.values() for a in s.values())
     assert model.predict(X).dtype == dtype
 
 

@@ -68,7 +68,7 @@ def test_updates_keep_float32():
     for opt in (nl.SGD(lr=0.1, momentum=0.9), nl.Adam(), nl.RMSprop()):
         opt.step([w], [np.full(3, 0.5, dtype=np.float32)])
         assert w.dtype == np.float32
-        assert all(a.dtype == np.float32 for s in opt.state for a in s.values())
+        assert all(a.dtype == np.float32 for s in opt.state.values() for a in s.values())
 
 
 @pytest.mark.parametrize("kwargs, match", [

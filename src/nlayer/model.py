@@ -155,8 +155,13 @@ class Sequential:
         i = self._fused_start()
         return None if i is None else self.layers[i].Z
 
-    def backward(self, A, Y):
-        """Back propagation from the output A and targets Y: fills every layer's ``grads``."""
+    def backward(self, A, Y, on_layer=None):
+        """Back propagation from the output A and targets Y: fills every layer's ``grads``.
+
+        ``on_layer(layer)`` runs right after each layer's backward pass (training
+        uses it to update that layer while its gradients are in cache; the layer's
+        weights have already been used for ``dA_prev``).
+        """
         start = self._fused_start()
         if start is None:
             grad, i, is_dZ = self.loss.dA(A, Y), len(self.layers) - 1, False
@@ -172,6 +177,8 @@ class Sequential:
                 is_dZ = False
             else:
                 grad = layer.backward(grad, need_dA_prev=need)
+            if on_layer is not None:
+                on_layer(layer)
 
     def cost(self, A, Y):
         """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows."""
@@ -189,14 +196,28 @@ class Sequential:
         return [l.grads[k] for l in self.layers for k in l.trainable_names]
 
     def train_step(self, Xb, Yb, rng):
-        """One mini-batch: forward, cost, backward, optimiser update. Returns (J, A)."""
+        """One mini-batch: forward, cost, backward with the optimiser's update. Returns (J, A)."""
         A = self.forward(Xb, training=True, rng=rng)
         J = self.cost(A, Yb)
         if not math.isfinite(J):
             return J, A
-        self.backward(A, Yb)
-        self.optimizer.step(self._params, self._grads)
+        self.optimizer.begin_step()
+        self.backward(A, Yb, on_layer=self._update_layer)
         return J, A
+
+    def _update_layer(self, layer):
+        for slot, p, g in self._slots[id(layer)]:
+            self.optimizer.update(slot, p, g)
+
+    def _assign_slots(self):
+        """Number every trainable array once, so the optimiser's state follows it."""
+        self._slots, slot = {}, 0
+        for layer in self.layers:
+            entries = []
+            for key in layer.trainable_names:
+                entries.append((slot, layer.params[key], layer.grads[key]))
+                slot += 1
+            self._slots[id(layer)] = entries
 
     # -- training ---------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
@@ -230,7 +251,7 @@ class Sequential:
                     verbose):
         self.history = History()
         cbs = CallbackList([self.history, *callbacks], self)
-        self._params, self._grads = self.trainable_params, self.trainable_grads
+        self._assign_slots()
         self.stop_training = False
         n = X.shape[0]
         batch_size = min(batch_size, n)
@@ -272,9 +293,7 @@ class Sequential:
         return self.history
 
     def _snapshot(self):
-        state = self.optimizer.get_state()
-        return self.get_weights(), {**state, "slots": [
-            {k: v.copy() for k, v in s.items()} for s in state["slots"]]}
+        return self.get_weights(), self.optimizer.get_state()
 
     def _restore(self, snapshot):
         weights, opt_state = snapshot

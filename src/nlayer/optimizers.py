@@ -22,14 +22,28 @@ class Optimizer:
             raise ValueError(f"learning rate must be a positive number, got {lr}")
         self.lr = lr
         self.iterations = 0
-        self.state = None
+        self.state = {}  # slot number -> that parameter's arrays (velocity, moments)
 
     def step(self, params, grads):
-        if self.state is None:
-            self.state = [self._init_state(p) for p in params]
+        """Update every parameter once: ``begin_step`` then ``update`` per slot."""
+        self.begin_step()
+        for slot, (p, g) in enumerate(zip(params, grads)):
+            self.update(slot, p, g)
+
+    def begin_step(self):
+        """Count an iteration (Adam's bias correction uses it)."""
         self.iterations += 1
-        for p, g, s in zip(params, grads, self.state):
-            self._update(p, g, s)
+
+    def update(self, slot, p, g):
+        """Update parameter ``p`` in place from its gradient ``g``; ``slot`` names its state.
+
+        The model calls this per layer as soon as the layer's gradients are known,
+        while they are still in the CPU cache.
+        """
+        s = self.state.get(slot)
+        if s is None:
+            s = self.state[slot] = self._init_state(p)
+        self._update(p, g, s)
 
     def _init_state(self, p):
         return {}
@@ -38,17 +52,18 @@ class Optimizer:
         raise NotImplementedError
 
     def reset(self):
-        self.state, self.iterations = None, 0
+        self.state, self.iterations = {}, 0
 
     # -- state for checkpoints (plain arrays, no pickling) ----------------------
     def get_state(self):
-        arrays = [] if self.state is None else [dict(s) for s in self.state]
-        return {"iterations": self.iterations, "lr": self.lr, "slots": arrays}
+        """Copies of the iteration count, learning rate and every slot's arrays."""
+        slots = {i: {k: v.copy() for k, v in s.items()} for i, s in self.state.items()}
+        return {"iterations": self.iterations, "lr": self.lr, "slots": slots}
 
     def set_state(self, state):
         self.iterations, self.lr = int(state["iterations"]), float(state["lr"])
-        slots = state["slots"]
-        self.state = [{k: np.array(v, copy=True) for k, v in s.items()} for s in slots] or None
+        self.state = {int(i): {k: np.array(v, copy=True) for k, v in s.items()}
+                      for i, s in state["slots"].items()}
 
     def get_config(self):
         return {"name": self.name, "lr": self.lr}
