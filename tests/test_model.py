@@ -261,7 +261,14 @@ def test_unfitted_and_uncompiled_models_say_what_to_do():
     with pytest.raises(RuntimeError, match="compile"):
         model.fit(np.zeros((2, 2)), [0, 1])
     with pytest.raises(nl.NotFittedError, match="fit"):
-        model.predict(np.zeros((2, 2)))
+        model.predict(np.zeros((2, 2)))  # output width unknown until fit sees the labels
+
+
+def test_predict_builds_a_model_whose_sizes_are_known():
+    model = nl.MLP(hidden=(4,), n_outputs=3)
+    P = model.predict(np.ones((2, 5)))
+    assert model.built and model.n_features == 5 and P.shape == (2, 3)
+    np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, match", [

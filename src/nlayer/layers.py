@@ -299,7 +299,11 @@ class BatchNorm(Layer):
 class Dropout(Layer):
     """Inverted dropout: in training ``A = A_prev * mask / (1 - rate)``; identity at inference.
 
-    Backward: ``dA_prev = dA * mask / (1 - rate)``.
+    Backward: ``dA_prev = dA * mask / (1 - rate)``. Each unit is dropped when a
+    16-bit random integer falls below ``round(rate * 65536)``, so the rate is
+    applied at 1/65536 resolution and the scale uses that exact rate (the
+    expected activation is unchanged). Drawing raw bits is 3x faster than
+    drawing floats, and dropout's random numbers are most of its cost.
     """
 
     def __init__(self, rate, name=None):
@@ -308,17 +312,19 @@ class Dropout(Layer):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
         self.rate = rate
+        self._threshold = round(rate * 65536)
 
     def forward(self, A_prev, training=False, rng=None):
-        if not training or self.rate == 0.0:
+        if not training or self._threshold == 0:
             self.mask = None
             return A_prev
         if rng is None:
             raise ValueError("Dropout needs a random generator in training")
-        shape, dt = A_prev.shape, A_prev.dtype
-        draw = rng.random(shape, dtype=dt, out=self.buffer("mask", shape, dt))
-        keep = np.greater_equal(draw, dt.type(self.rate), out=self.buffer("keep", shape, np.bool_))
-        self.mask = np.multiply(keep, dt.type(1.0 / (1.0 - self.rate)), out=draw)
+        shape, dt, size = A_prev.shape, A_prev.dtype, A_prev.size
+        bits = rng.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size].reshape(shape)
+        keep = np.greater_equal(bits, self._threshold, out=self.buffer("keep", shape, np.bool_))
+        scale = dt.type(65536 / (65536 - self._threshold))
+        self.mask = np.multiply(keep, scale, out=self.buffer("mask", shape, dt))
         return np.multiply(A_prev, self.mask, out=self.buffer("out", shape, dt))
 
     def backward(self, dA, need_dA_prev=True):

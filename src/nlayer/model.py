@@ -328,9 +328,17 @@ class Sequential:
 
     # -- inference --------------------------------------------------------------
     def predict(self, X, batch_size=None):
-        """Outputs A^[L] for raw inputs X: class probabilities, or values for regression."""
+        """Outputs A^[L] for raw inputs X: class probabilities, or values for regression.
+
+        An unbuilt model with known layer sizes builds its (untrained) weights here, as in Keras.
+        """
+        X = self._check_X(X)
+        if not self.built and self.n_outputs is not None and self.layers:
+            self.build((None, X.shape[1]))
         self._require_built()
-        X = self._normalize(self._check_X(X))
+        if self.normalizer is not None and not self.normalizer.fitted:
+            raise NotFittedError("the input normaliser is not fitted yet; call fit() first")
+        X = self._normalize(X)
         chunk = batch_size or _EVAL_CHUNK
         out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
         for i in range(0, X.shape[0], chunk):
