@@ -40,12 +40,29 @@ class CallbackList:
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             cb.set_model(model)
+        # on_batch_end runs every batch: call only the callbacks that override it
+        self.batch_hooks = [cb.on_batch_end for cb in self.callbacks
+                             if type(cb).on_batch_end is not Callback.on_batch_end]
 
-    def __getattr__(self, hook):
-        def call(*args, **kwargs):
-            for cb in self.callbacks:
-                getattr(cb, hook)(*args, **kwargs)
-        return call
+    def on_train_begin(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        for hook in self.batch_hooks:
+            hook(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
 
 
 class History(Callback):
