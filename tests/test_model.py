@@ -281,3 +281,38 @@ def test_predict_builds_a_model_whose_sizes_are_known():
 def test_bad_compile_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         nl.MLP(hidden=(4,)).compile(**kwargs)
+
+
+# -- memory and dtype guards (what the speed work relies on; no timing here) --------------------
+def test_training_allocates_no_copy_of_the_data():
+    """An epoch reuses its batch buffers: peak allocation stays far below one copy of X."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.random((20000, 200), dtype=np.float32)  # 16 MB
+    y = rng.integers(0, 10, size=20000)
+    model = nl.MLP(hidden=(64, 32), batchnorm=True, dropout=0.1)
+    model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), metrics=["accuracy"])
+    model.fit(X, y, epochs=1, batch_size=128, seed=0)  # builds the weights and buffers
+    tracemalloc.start()
+    try:
+        model.fit(X, y, epochs=3, batch_size=128, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # targets as one-hot float32 (0.8 MB), the epoch's permutation (0.16 MB), buffers
+    assert peak < 3_000_000, f"fit allocated {peak / 1e6:.1f} MB at its peak"
+
+
+def test_parameters_live_in_one_buffer_that_the_optimiser_updates():
+    model = nl.MLP(hidden=(8,), batchnorm=True, n_outputs=3).build((None, 4))
+    flat = model._flat_params
+    for layer in model.layers:
+        for key in layer.trainable_names:
+            assert np.shares_memory(layer.params[key], flat)
+            assert layer.params[key].flags.c_contiguous
+    assert not np.shares_memory(model.layers[1].params["moving_mean"], flat)
+    before = model.get_weights()
+    model.compile(optimizer=nl.SGD(lr=0.1))
+    model.fit(np.random.default_rng(0).normal(size=(16, 4)), np.arange(16) % 3, epochs=1)
+    assert not np.array_equal(before[0], model.get_weights()[0])

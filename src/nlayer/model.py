@@ -82,7 +82,30 @@ class Sequential:
             else:
                 width = layer.build(width, self.dtype, rng)
         self.n_features = int(n)
+        self._pack_parameters()
         return self
+
+    def _pack_parameters(self):
+        """Move every trainable array into one contiguous buffer, and its gradient into another.
+
+        Layers keep their ``params``/``grads`` dicts, now views into the two buffers, so
+        the math reads the same while the optimiser updates all parameters in a handful
+        of NumPy calls instead of a handful per array.
+        """
+        entries = [(layer, key) for layer in self.layers for key in layer.trainable_names]
+        starts, total = [], 0
+        for layer, key in entries:
+            total = -(-total // 16) * 16  # each array starts 64-byte aligned, as BLAS likes
+            starts.append(total)
+            total += layer.params[key].size
+        self._flat_params = np.zeros(total, dtype=self.dtype)  # gaps stay 0 forever
+        self._flat_grads = np.zeros(total, dtype=self.dtype)
+        for (layer, key), start in zip(entries, starts):
+            shape, size = layer.params[key].shape, layer.params[key].size
+            view = self._flat_params[start:start + size].reshape(shape)
+            view[...] = layer.params[key]
+            layer.params[key] = view
+            layer.grads[key] = self._flat_grads[start:start + size].reshape(shape)
 
     def _next_activation(self, i):
         """Name of the first activation after layer i (for init='auto' on a linear Dense)."""
@@ -155,13 +178,8 @@ class Sequential:
         i = self._fused_start()
         return None if i is None else self.layers[i].Z
 
-    def backward(self, A, Y, on_layer=None):
-        """Back propagation from the output A and targets Y: fills every layer's ``grads``.
-
-        ``on_layer(layer)`` runs right after each layer's backward pass (training
-        uses it to update that layer while its gradients are in cache; the layer's
-        weights have already been used for ``dA_prev``).
-        """
+    def backward(self, A, Y):
+        """Back propagation from the output A and targets Y: fills every layer's ``grads``."""
         start = self._fused_start()
         if start is None:
             grad, i, is_dZ = self.loss.dA(A, Y), len(self.layers) - 1, False
@@ -177,8 +195,6 @@ class Sequential:
                 is_dZ = False
             else:
                 grad = layer.backward(grad, need_dA_prev=need)
-            if on_layer is not None:
-                on_layer(layer)
 
     def cost(self, A, Y):
         """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows."""
@@ -201,23 +217,10 @@ class Sequential:
         J = self.cost(A, Yb)
         if not math.isfinite(J):
             return J, A
-        self.optimizer.begin_step()
-        self.backward(A, Yb, on_layer=self._update_layer)
+        self.backward(A, Yb)
+        # one update of the packed parameters from the packed gradients (see _pack_parameters)
+        self.optimizer.step([self._flat_params], [self._flat_grads])
         return J, A
-
-    def _update_layer(self, layer):
-        for slot, p, g in self._slots[id(layer)]:
-            self.optimizer.update(slot, p, g)
-
-    def _assign_slots(self):
-        """Number every trainable array once, so the optimiser's state follows it."""
-        self._slots, slot = {}, 0
-        for layer in self.layers:
-            entries = []
-            for key in layer.trainable_names:
-                entries.append((slot, layer.params[key], layer.grads[key]))
-                slot += 1
-            self._slots[id(layer)] = entries
 
     # -- training ---------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
@@ -251,7 +254,6 @@ class Sequential:
                     verbose):
         self.history = History()
         cbs = CallbackList([self.history, *callbacks], self)
-        self._assign_slots()
         self.stop_training = False
         n = X.shape[0]
         batch_size = min(batch_size, n)

@@ -35,11 +35,7 @@ class Optimizer:
         self.iterations += 1
 
     def update(self, slot, p, g):
-        """Update parameter ``p`` in place from its gradient ``g``; ``slot`` names its state.
-
-        The model calls this per layer as soon as the layer's gradients are known,
-        while they are still in the CPU cache.
-        """
+        """Update parameter ``p`` in place from its gradient ``g``; ``slot`` names its state."""
         s = self.state.get(slot)
         if s is None:
             s = self.state[slot] = self._init_state(p)
