@@ -1,0 +1,203 @@
+"""The argument parser and ``main``: dispatch to a command, turn errors into one line.
+
+Every problem the user can fix (bad flags, files, data, a diverged run) is
+printed as ``nlayer: error: ...`` on stderr with exit code 2, never a traceback.
+"""
+
+import argparse
+import sys
+
+from rich.console import Console
+
+import nlayer as nl
+from nlayer.datasets import DatasetError
+
+from . import config
+from .errors import CLIError
+
+EPILOG = ("Run 'nlayer COMMAND --help' for a command's options. "
+          "Defaults per dataset: see 'nlayer train --help'.")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting (one-line errors)."""
+
+    def error(self, message):
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _cell(key, value):
+    if key == "hidden":
+        return " ".join(map(str, value))
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def _defaults_help():
+    """The per-dataset defaults as a small text table for ``train --help``."""
+    keys = ("hidden", "optimizer", "lr", "batch_size", "epochs", "patience", "l2", "dropout")
+    rows = [("dataset", *keys)]
+    rows += [(name, *(_cell(k, row[k]) for k in keys))
+             for name, row in config.defaults_table().items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(keys) + 1)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return ("Train an MLP and write a run directory.\n\n"
+            "Built-in defaults (--config and flags override them); every dataset also uses\n"
+            "relu, he_normal, momentum 0.9, dev split 0.1, normalize standard, float32, seed 0:\n"
+            + "\n".join(lines) + "\n\nl2 is lambda in J = mean loss + lambda/(2m) sum ||W||^2 "
+            "(m = rows in the batch).\npatience 0 = no early stopping.")
+
+
+def add_data_flags(p, csv=True):
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=config.DATASETS, help="built-in dataset (default digits)")
+    if csv:
+        g.add_argument("--csv", metavar="FILE", help="train on a CSV file with a header row")
+        g.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
+        g.add_argument("--task", choices=config.TASKS, help="auto (default), classification "
+                       "or regression")
+        g.add_argument("--dropna", action="store_true", help="drop CSV rows with missing values")
+    g.add_argument("--data-dir", metavar="DIR", help="folder holding the MNIST/Fashion-MNIST files")
+    g.add_argument("--no-download", dest="download", action="store_false",
+                   help="never download datasets")
+    return g
+
+
+def add_model_flags(p):
+    g = p.add_argument_group("network and training")
+    g.add_argument("--hidden", type=int, nargs="*", metavar="UNITS", help="hidden layer widths")
+    g.add_argument("--activation", choices=config.ACTIVATIONS)
+    g.add_argument("--init", choices=config.INITS, help="weight initialiser")
+    g.add_argument("--batchnorm", action=argparse.BooleanOptionalAction,
+                   help="batch normalisation in hidden layers")
+    g.add_argument("--dropout", type=float, metavar="RATE")
+    g.add_argument("--optimizer", choices=config.OPTIMIZERS)
+    g.add_argument("--lr", type=float, metavar="RATE", help="learning rate")
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
+    g.add_argument("--l2", type=float, metavar="LAMBDA", help="L2 regularisation strength")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--patience", type=int, help="early-stopping patience (0: no early stopping)")
+    g.add_argument("--dev-split", type=float, metavar="FRACTION",
+                   help="share of the training rows held out as the development set")
+    g.add_argument("--normalize", choices=config.NORMALIZERS, help="input normalisation")
+    g.add_argument("--dtype", choices=config.DTYPES)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--config", metavar="FILE", default=None,
+                   help="TOML file with the same keys; explicit flags override it")
+    return g
+
+
+def add_output_flags(p, out_help):
+    p.add_argument("--out", metavar="DIR", default=None, help=out_help)
+    p.add_argument("--overwrite", action="store_true", default=False,
+                   help="reuse a non-empty --out, replacing only the files this run writes")
+    add_verbosity_flags(p)
+
+
+def add_verbosity_flags(p):
+    p.add_argument("--quiet", "-q", action="store_true", default=False,
+                   help="print only the summary")
+    p.add_argument("--json", action="store_true", default=False,
+                   help="print the result as JSON only (on stdout)")
+
+
+def _train_parser(sub):
+    p = sub.add_parser("train", help="train an MLP and write a run directory",
+                       description=_defaults_help(), argument_default=argparse.SUPPRESS,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_flags(p)
+    add_model_flags(p)
+    add_output_flags(p, "run directory (default runs/<dataset>-<YYYYmmdd-HHMMSS>)")
+    p.set_defaults(command="train")
+
+
+def _compare_parser(sub):
+    p = sub.add_parser("compare", help="train the same network with nlayer and other libraries",
+                       argument_default=argparse.SUPPRESS)
+    add_data_flags(p, csv=False)
+    add_model_flags(p)
+    p.add_argument("--peers", nargs="*", default=None, metavar="NAME",
+                   help="other systems to run (default: keras pytorch sklearn)")
+    add_output_flags(p, "output directory (default runs/compare-<dataset>-<YYYYmmdd-HHMMSS>)")
+    p.set_defaults(command="compare")
+
+
+def _model_commands(sub):
+    p = sub.add_parser("evaluate", help="metrics of a saved model on a test set")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--dataset", choices=config.DATASETS,
+                   help="default: the dataset recorded in the model")
+    p.add_argument("--csv", metavar="FILE", help="labelled CSV to evaluate on (all rows)")
+    p.add_argument("--target", metavar="COLUMN", help="label column of --csv (image models: "
+                   "default 'label')")
+    p.add_argument("--data-dir", metavar="DIR")
+    p.add_argument("--no-download", action="store_true")
+    add_verbosity_flags(p)
+
+    p = sub.add_parser("predict", help="predict the rows of a CSV file")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--csv", metavar="FILE", required=True, help="rows to predict")
+    p.add_argument("--out", metavar="FILE", default=None, help="output CSV (default: stdout)")
+    p.add_argument("--dropna", action="store_true", help="skip rows with missing values")
+    p.add_argument("--quiet", "-q", action="store_true")
+
+    p = sub.add_parser("info", help="architecture, preprocessing and training record of a model")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="export a model to ONNX")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("output", metavar="OUTPUT.onnx")
+    add_verbosity_flags(p)
+
+
+def build_parser():
+    parser = Parser(prog="nlayer", description="N-layer perceptrons in NumPy.", epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"nlayer {nl.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _train_parser(sub)
+    _compare_parser(sub)
+    _model_commands(sub)
+    return parser
+
+
+def parse(argv):
+    """Parsed arguments; no command means ``train`` with every default."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["train", *argv]
+    return build_parser().parse_args(argv)
+
+
+def _one_line(exc):
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
+
+
+USER_ERRORS = (CLIError, DatasetError, nl.ModelFileError, nl.TrainingDivergedError,
+               nl.NotFittedError, ValueError, OSError)
+
+
+def run(args):
+    from . import commands, comparison, train
+    console = Console(highlight=False)
+    handlers = {"train": train.run, "compare": comparison.run, "evaluate": commands.evaluate,
+                "predict": commands.predict, "info": commands.info, "export": commands.export}
+    return handlers[args.command](args, console)
+
+
+def main(argv=None):
+    """Entry point of the ``nlayer`` command; returns the exit code."""
+    try:
+        return run(parse(argv))
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # e.g. `nlayer predict ... | head`
+        return 0
+    except USER_ERRORS as exc:
+        print(f"nlayer: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nlayer: aborted", file=sys.stderr)
+        return 130

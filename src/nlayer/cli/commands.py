@@ -1,0 +1,167 @@
+"""``nlayer evaluate``, ``predict``, ``info`` and ``export``: commands on a saved model."""
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+from rich.table import Table
+
+import nlayer as nl
+
+from . import data, report
+from .errors import CLIError
+
+
+def load_model(path):
+    """nl.load; a missing or corrupt file raises ModelFileError (a one-line CLI error)."""
+    return nl.load(path)
+
+
+def evaluate(args, console):
+    model = load_model(args.model)
+    X, y, where = data.test_split(model, dataset=args.dataset, csv_path=args.csv,
+                                  data_dir=args.data_dir, download=not args.no_download,
+                                  target=args.target)
+    if X.shape[1] != model.n_features:
+        raise CLIError(f"{where} has {X.shape[1]} features but the model takes "
+                       f"{model.n_features}; is it the data the model was trained on?")
+    metrics = model.evaluate(X, y)
+    result = {"model": str(args.model), "data": where, "rows": int(len(y)),
+              "task": data.task_of(model), "metrics": metrics,
+              **{f"test_{k}": v for k, v in metrics.items()}}
+    if args.json:
+        report.print_json(result)
+        return 0
+    console.print(f"evaluating {args.model} on {where}", markup=False, highlight=False,
+                  soft_wrap=True)
+    console.print(report.metrics_table({"test": metrics}, result["task"], title="Evaluation"))
+    return 0
+
+
+def prediction_rows(model, X, kept):
+    """Header and rows: probability per class plus the class name, or predicted values."""
+    outputs = model.predict(X)
+    if data.task_of(model) == "classification":
+        names = data.class_names_of(model)
+        header = ["row", *(f"p_{n}" for n in names), "predicted"]
+        rows = [[int(r), *(f"{p:.6g}" for p in out), names[int(out.argmax())]]
+                for r, out in zip(kept, outputs)]
+        return header, rows
+    target = data.schema_of(model).target if model.metadata.get("csv_schema") else "value"
+    header = ["row", *([f"predicted_{target}"] if outputs.shape[1] == 1 else
+                       [f"predicted_{target}_{j}" for j in range(outputs.shape[1])])]
+    return header, [[int(r), *(f"{v:.6g}" for v in out)] for r, out in zip(kept, outputs)]
+
+
+def predict(args, console):
+    model = load_model(args.model)
+    X, _, kept = data.encode(model, args.csv, dropna=args.dropna)
+    header, rows = prediction_rows(model, X, kept)
+    if args.out is None:
+        _write_csv(sys.stdout, header, rows)
+        return 0
+    out = Path(args.out)
+    try:
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            _write_csv(fh, header, rows)
+    except OSError as exc:
+        raise CLIError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if not args.quiet:
+        print(f"wrote {len(rows)} predictions to {out}", file=sys.stderr)
+    return 0
+
+
+def _write_csv(fh, header, rows):
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def _summary_text(model):
+    buffer = io.StringIO()
+    model.summary(print_fn=lambda text: buffer.write(text + "\n"))
+    return buffer.getvalue().rstrip("\n")
+
+
+def model_info(model, path):
+    """What ``info --json`` prints: architecture, preprocessing, data and training record."""
+    meta = dict(model.metadata)
+    history = model.history.to_dict() if model.history is not None else None
+    return {
+        "model": str(path), "summary": _summary_text(model), "config": model.get_config(),
+        "params": model.count_params(),
+        "normalizer": model.normalizer.name if model.normalizer is not None else None,
+        "task": data.task_of(model), "dataset": meta.get("dataset"),
+        "class_names": meta.get("class_names"),
+        "csv_schema": meta.get("csv_schema"),
+        "training": meta.get("training"), "settings": meta.get("config"),
+        "history": None if history is None else {
+            k: history[k] for k in ("best_epoch", "stopped_epoch", "interrupted")}
+        | {"epochs_run": len(history["epoch"])},
+    }
+
+
+def info(args, console):
+    model = load_model(args.model)
+    facts = model_info(model, args.model)
+    if args.json:
+        report.print_json(facts)
+        return 0
+    console.print(facts["summary"], markup=False, highlight=False, soft_wrap=True)
+    console.print(_info_table(facts))
+    return 0
+
+
+def _info_table(facts):
+    table = Table(title="Model", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    compile_cfg = facts["config"].get("compile") or {}
+    opt = compile_cfg.get("optimizer") or {}
+    rows = [("task", facts["task"]), ("dataset", facts["dataset"]),
+            ("input normalisation", facts["normalizer"] or "none"),
+            ("loss", compile_cfg.get("loss")),
+            ("optimizer", ", ".join(f"{k}={v}" for k, v in opt.items())),
+            ("l2", compile_cfg.get("l2"))]
+    if facts["class_names"]:
+        rows.append(("classes", ", ".join(facts["class_names"])))
+    if facts["csv_schema"]:
+        schema = facts["csv_schema"]
+        rows.append(("CSV target", schema["target"]))
+        rows.append(("CSV columns", ", ".join(f"{c} ({schema['kinds'][c]})"
+                                             for c in schema["columns"])))
+    rows += _training_rows(facts)
+    for name, value in rows:
+        table.add_row(name, "—" if value is None else str(value))
+    return table
+
+
+def _training_rows(facts):
+    rows = []
+    history = facts["history"] or {}
+    for key in ("epochs_run", "best_epoch", "stopped_epoch"):
+        if key in history:
+            rows.append((key.replace("_", " "), history[key]))
+    training = facts["training"] or {}
+    for name, value in (training.get("test") or {}).items():
+        rows.append((f"test {name}", f"{value:.4f}"))
+    if "interrupted" in training:
+        rows.append(("interrupted", "yes" if training["interrupted"] else "no"))
+    return rows
+
+
+def export(args, console):
+    model = load_model(args.model)
+    try:
+        model.to_onnx(args.output)
+    except ImportError as exc:
+        raise CLIError(str(exc) or "ONNX export needs the onnx package: "
+                       "pip install 'nlayer[onnx]'") from None
+    except (TypeError, nl.NotFittedError) as exc:
+        raise CLIError(f"cannot export {args.model} to ONNX: {exc}") from None
+    if not (args.quiet or args.json):
+        console.print(f"wrote {args.output}", markup=False, highlight=False, soft_wrap=True)
+    if args.json:
+        report.print_json({"model": str(args.model), "onnx": str(args.output)})
+    return 0

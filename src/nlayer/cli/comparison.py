@@ -1,0 +1,129 @@
+"""``nlayer compare``: the same network trained by nlayer and by other libraries.
+
+The CLI makes the data identical for everyone (dev rows split off the training
+set, a Standardizer fit on the remaining training rows) and hands it to
+:func:`nlayer.compare.run_comparison`, which trains every system.
+"""
+
+import os
+
+import numpy as np
+from rich.table import Table
+
+import nlayer as nl
+from nlayer.datasets import load_dataset
+from nlayer.preprocessing import train_dev_split
+
+from . import config, data, plots, report, rundir
+from .errors import CLIError
+from .progress import epoch_line
+
+DEFAULT_PEERS = ("keras", "pytorch", "sklearn")
+FILES = ("comparison.png", "comparison.json")
+SCALERS = {"standard": nl.Standardizer, "minmax": nl.MinMaxScaler}
+
+
+def split_and_normalise(ds, cfg):
+    """(X_train, y_train, X_dev, y_dev, X_test, y_test); the scaler is fit on training rows."""
+    if not cfg["dev_split"] > 0:
+        raise CLIError("compare needs a development set: --dev-split must be > 0")
+    rng = np.random.default_rng(cfg["seed"])
+    train, dev = train_dev_split(len(ds.y_train), cfg["dev_split"], rng, strata=ds.y_train)
+    parts = [ds.X_train[train], ds.X_train[dev], ds.X_test]
+    if cfg["normalize"] in SCALERS:
+        scaler = SCALERS[cfg["normalize"]]().fit(parts[0])
+        parts = [scaler.transform(X) for X in parts]
+    return parts[0], ds.y_train[train], parts[1], ds.y_train[dev], parts[2], ds.y_test
+
+
+def make_spec(cfg):
+    """The ComparisonSpec of the resolved settings (every system trains with SGD)."""
+    from nlayer.compare import ComparisonSpec
+    return ComparisonSpec(
+        hidden=tuple(cfg["hidden"]), activation=cfg["activation"], init=cfg["init"],
+        batchnorm=cfg["batchnorm"], dropout=cfg["dropout"], output="softmax", lr=cfg["lr"],
+        momentum=cfg["momentum"], nesterov=cfg["nesterov"], l2=cfg["l2"],
+        batch_size=cfg["batch_size"], epochs=cfg["epochs"],
+        patience=cfg["patience"] or None, seed=cfg["seed"], dtype=cfg["dtype"])
+
+
+def resolve(args):
+    """Train settings, with SGD forced: the comparison module trains every peer with SGD."""
+    explicit = {k: v for k, v in vars(args).items() if k in config.CHECKS}
+    if explicit.get("optimizer", "sgd") != "sgd":
+        raise CLIError("compare trains every system with SGD (momentum, nesterov); "
+                       f"--optimizer {explicit['optimizer']} is not supported")
+    explicit["optimizer"] = "sgd"
+    return config.resolve(explicit, args.config)
+
+
+def peer_list(peers):
+    chosen = ["nlayer", *(DEFAULT_PEERS if peers is None else peers)]
+    return list(dict.fromkeys(chosen))  # nlayer first, no duplicates
+
+
+def _num(value, fmt):
+    return "—" if value is None else format(value, fmt)
+
+
+def results_table(results):
+    table = Table(title="Comparison (same data, same network)")
+    for header in ("System", "Test acc", "Test loss", "Epochs", "Best", "s/epoch", "Total s"):
+        table.add_column(header, justify="left" if header == "System" else "right")
+    notes = []
+    for r in results:
+        if r["note"]:
+            notes.append(f"{r['name']}: {r['note']}")
+        if not r["available"]:
+            continue
+        table.add_row(r["name"], _num(r["test_accuracy"], ".4f"), _num(r["test_loss"], ".4f"),
+                      _num(r["epochs_run"], "d"), _num(r["best_epoch"], "d"),
+                      _num(r["seconds_per_epoch"], ".2f"), _num(r["total_seconds"], ".1f"))
+    return table, notes
+
+
+def epoch_printer(console, epochs):
+    """run_comparison's progress hook: one line per system and epoch."""
+    def show(peer, epoch, logs):
+        if epoch == 0:
+            console.print(f"training {peer} ...", markup=False)
+        else:
+            console.print(f"{peer:>8} {epoch_line(epoch, epochs, logs)}", markup=False,
+                          soft_wrap=True)
+    return show
+
+
+def run(args, console):
+    from nlayer.compare import run_comparison
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
+    cfg = resolve(args)
+    if cfg["csv"]:
+        raise CLIError("compare works on the built-in datasets; use --dataset")
+    out = rundir.choose(args.out, f"compare-{cfg['dataset']}", args.overwrite)
+    ds = load_dataset(cfg["dataset"], data_dir=cfg["data_dir"], download=cfg["download"],
+                      test_size=data.TEST_SIZE, seed=data.SPLIT_SEED)
+    arrays = split_and_normalise(ds, cfg)
+    peers = peer_list(args.peers)
+    quiet = args.quiet or args.json
+    if not quiet:
+        console.print(f"nlayer compare: {ds.name}, systems: {' '.join(peers)}", markup=False)
+    with np.errstate(all="ignore"):
+        results = run_comparison(make_spec(cfg), *arrays, peers=peers,
+                                 progress=None if quiet else epoch_printer(console, cfg['epochs']))
+    results = [rundir.jsonable(r.to_dict()) for r in results]
+    rundir.make(out)
+    plots.comparison(out / "comparison.png",
+                     {r["name"]: r["history"] or {} for r in results if r["history"]})
+    summary = {"dataset": ds.name, "config": cfg, "peers": peers, "results": results,
+               "out": str(out), "files": list(FILES)}
+    rundir.write_json(out / "comparison.json", summary)
+    if args.json:
+        report.print_json(summary)
+        return 0
+    table, notes = results_table(results)
+    console.print(table)
+    for line in notes:
+        console.print(line, markup=False, soft_wrap=True)
+    console.print(f"wrote {out / 'comparison.png'} and {out / 'comparison.json'}",
+                  markup=False, soft_wrap=True)
+    return 0

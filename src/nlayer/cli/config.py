@@ -1,0 +1,168 @@
+"""Training settings: built-in defaults per dataset, a TOML file, explicit flags.
+
+Precedence, lowest first: ``COMMON`` < ``DEFAULTS[dataset]`` < ``--config FILE`` <
+flags given on the command line. Keys are snake_case; kebab-case works in files.
+"""
+
+import math
+import tomllib
+from pathlib import Path
+
+from .errors import CLIError
+
+DATASETS = ("digits", "mnist", "fashion-mnist")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+INITS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "xavier",
+         "random_normal")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+NORMALIZERS = ("standard", "minmax", "none")
+DTYPES = ("float32", "float64")
+TASKS = ("auto", "classification", "regression")
+
+#: Settings shared by every dataset (a row of DEFAULTS overrides them).
+COMMON = {
+    "dataset": "digits", "csv": None, "target": None, "task": "auto", "dropna": False,
+    "data_dir": None, "download": True,
+    "hidden": [256, 128], "activation": "relu", "init": "he_normal", "batchnorm": False,
+    "dropout": 0.0, "optimizer": "sgd", "lr": None, "momentum": 0.9, "nesterov": False,
+    "l2": 1e-4, "epochs": 30, "batch_size": 128, "patience": 5, "dev_split": 0.1,
+    "normalize": "standard", "dtype": "float32", "seed": 0,
+}
+
+#: The recipe each dataset trains with when no flag says otherwise.
+DEFAULTS = {
+    "digits":        {"optimizer": "sgd", "lr": 0.05, "l2": 0.1, "batch_size": 32,
+                      "epochs": 100, "patience": 10},
+    "mnist":         {"optimizer": "sgd", "lr": 0.01, "dropout": 0.2, "epochs": 30,
+                      "patience": 0},
+    "fashion-mnist": {"optimizer": "sgd", "lr": 0.01, "dropout": 0.2, "epochs": 30,
+                      "patience": 0},
+    "csv":           {"hidden": [64, 32], "optimizer": "adam", "lr": 0.01, "batch_size": 32,
+                      "epochs": 300, "patience": 20, "l2": 0.0},
+}
+
+#: Learning rate when the optimizer is not the one a DEFAULTS row was tuned for.
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "rmsprop": 0.001}
+
+#: Spellings accepted in files besides the canonical keys.
+ALIASES = {"no_download": "download", "dev": "dev_split", "validation_split": "dev_split"}
+
+
+def _choice(options):
+    def check(key, v):
+        if not isinstance(v, str) or v.lower() not in options:
+            raise CLIError(f"{key} must be one of {', '.join(options)}, got {v!r}")
+        return v.lower()
+    return check
+
+
+def _integer(low):
+    def check(key, v):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise CLIError(f"{key} must be a whole number >= {low}, got {v!r}")
+        return v
+    return check
+
+
+def _number(low, high=math.inf, low_open=False, high_open=True):
+    def check(key, v):
+        ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+        ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+        if not ok:
+            lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+            raise CLIError(f"{key} must be a number in {lo}{low}, {high}{hi}, got {v!r}")
+        return float(v)
+    return check
+
+
+def _boolean(key, v):
+    if not isinstance(v, bool):
+        raise CLIError(f"{key} must be true or false, got {v!r}")
+    return v
+
+
+def _text(key, v):
+    if v is not None and not isinstance(v, str):
+        raise CLIError(f"{key} must be a string, got {v!r}")
+    return v
+
+
+def _hidden(key, v):
+    v = [v] if isinstance(v, int) and not isinstance(v, bool) else v
+    if not isinstance(v, list) or not all(isinstance(u, int) and not isinstance(u, bool)
+                                          and u >= 1 for u in v):
+        raise CLIError(f"{key} must be a list of layer widths >= 1 (e.g. [256, 128]), got {v!r}")
+    return list(v)
+
+
+def _lr(key, v):
+    return None if v is None else _number(0, low_open=True)(key, v)
+
+
+CHECKS = {
+    "dataset": _choice(DATASETS), "csv": _text, "target": _text, "task": _choice(TASKS),
+    "dropna": _boolean, "data_dir": _text, "download": _boolean,
+    "hidden": _hidden, "activation": _choice(ACTIVATIONS), "init": _choice(INITS),
+    "batchnorm": _boolean, "dropout": _number(0, 1), "optimizer": _choice(OPTIMIZERS),
+    "lr": _lr, "momentum": _number(0, 1), "nesterov": _boolean, "l2": _number(0),
+    "epochs": _integer(1), "batch_size": _integer(1), "patience": _integer(0),
+    "dev_split": _number(0, 1), "normalize": _choice(NORMALIZERS), "dtype": _choice(DTYPES),
+    "seed": _integer(0),
+}
+KEYS = tuple(CHECKS)
+
+
+def read_toml(path):
+    """The settings in a TOML file, keys normalised to snake_case and checked."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise CLIError(f"config file {path} not found") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read config file {path}: {exc}") from None
+    settings = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_").lower()
+        if name == "no_download" and isinstance(value, bool):
+            value = not value
+        name = ALIASES.get(name, name)
+        if name not in CHECKS:
+            raise CLIError(f"{path}: unknown key {key!r}; valid keys: {', '.join(KEYS)}")
+        settings[name] = value
+    return settings
+
+
+def _data_source(from_file, explicit):
+    """File and flag settings merged; a --dataset or --csv flag replaces the file's choice."""
+    chosen = {**from_file, **explicit}
+    for flag, other in (("csv", "dataset"), ("dataset", "csv")):
+        if flag in explicit and other not in explicit:
+            chosen.pop(other, None)
+    if chosen.get("csv") and "dataset" in chosen:
+        raise CLIError("give --dataset or --csv, not both")
+    return chosen
+
+
+def resolve(explicit, config_path=None):
+    """Merge defaults, the file and explicit flags into one checked dict of every key."""
+    explicit = {k: v for k, v in explicit.items() if k in CHECKS}
+    chosen = _data_source(read_toml(config_path) if config_path else {}, explicit)
+    table = "csv" if chosen.get("csv") else CHECKS["dataset"]("dataset",
+                                                              chosen.get("dataset", "digits"))
+    row = DEFAULTS[table]
+    cfg = {key: CHECKS[key](key, value) for key, value in {**COMMON, **row, **chosen}.items()}
+    if chosen.get("lr") is None:  # the row's lr was tuned for the row's optimizer only
+        tuned = row.get("lr") if cfg["optimizer"] == row.get("optimizer") else None
+        cfg["lr"] = tuned or DEFAULT_LR[cfg["optimizer"]]
+    if cfg["csv"]:
+        cfg["dataset"] = None
+        if not cfg["target"]:
+            raise CLIError("--csv needs --target COLUMN (the column to predict)")
+    return cfg
+
+
+def defaults_table():
+    """Rows (dataset, settings) of the effective built-in recipe, for docs and --help."""
+    return {name: {**COMMON, **row} for name, row in DEFAULTS.items()}

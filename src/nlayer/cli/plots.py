@@ -1,0 +1,88 @@
+"""Figures written into run directories (matplotlib, Agg backend: no display needed)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+DPI = 100
+CURVES_SIZE = (10, 4)      # inches -> 1000 x 400 pixels
+CONFUSION_SIZE = (7, 6)    # -> 700 x 600
+COMPARISON_SIZE = (10, 5)  # -> 1000 x 500
+METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error", "r2": "R²"}
+
+
+def _save(fig, path):
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def _panel(ax, epochs, history, key, title, best_epoch):
+    ax.plot(epochs, history[key], marker=".", label="train")
+    if f"val_{key}" in history:
+        ax.plot(epochs, history[f"val_{key}"], marker=".", label="dev")
+    if best_epoch:
+        ax.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch ({best_epoch})")
+    ax.set(title=title, xlabel="epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
+def learning_curves(path, history, best_epoch, metric):
+    """Two panels: train vs dev loss, and train vs dev ``metric``; the best epoch marked."""
+    epochs = list(range(1, len(history.get("loss", [])) + 1))
+    fig, (left, right) = plt.subplots(1, 2, figsize=CURVES_SIZE)
+    _panel(left, epochs, history, "loss", "Loss", best_epoch)
+    if metric in history:
+        _panel(right, epochs, history, metric, METRIC_TITLES.get(metric, metric), best_epoch)
+    else:
+        right.set_axis_off()
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def confusion_counts(y_true, y_pred, n_classes):
+    """counts[i, j] = rows of true class i predicted as class j."""
+    flat = np.asarray(y_true, dtype=np.int64) * n_classes + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def confusion_matrix(path, counts, class_names, title="Confusion matrix (test set)"):
+    """A heat map of counts with class names on both axes and each count written in."""
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=CONFUSION_SIZE)
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ax.set_xticks(range(n), labels=class_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=class_names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    threshold = counts.max() / 2 if counts.size else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if counts[i, j] > threshold else "black")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def comparison(path, curves):
+    """Every system's train (solid) and dev (dashed) loss per epoch on one chart.
+
+    ``curves`` maps a system's name to its history dict (``loss``, ``val_loss``).
+    """
+    fig, ax = plt.subplots(figsize=COMPARISON_SIZE)
+    for k, (name, history) in enumerate(curves.items()):
+        color = f"C{k % 10}"
+        for key, style, part in (("loss", "-", "train"), ("val_loss", "--", "dev")):
+            values = history.get(key) or []
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, color=color,
+                        label=f"{name} {part}")
+    ax.set(title="Train and dev loss per epoch", xlabel="epoch", ylabel="loss")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)

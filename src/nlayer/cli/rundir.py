@@ -1,0 +1,117 @@
+"""Run directories: choosing one safely, and writing config, history and summary files.
+
+An existing non-empty directory is never reused unless ``--overwrite`` is given,
+and then only the files a run writes are replaced; nothing is ever deleted.
+"""
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CLIError
+
+RUN_FILES = ("model.nlayer", "config.toml", "history.csv", "learning_curves.png",
+             "confusion_matrix.png", "summary.json")
+
+
+def _non_empty(path):
+    return path.is_dir() and any(path.iterdir())
+
+
+def choose(out, name, overwrite=False, root="runs"):
+    """The directory to write: ``out``, or ``runs/<name>-<YYYYmmdd-HHMMSS>`` (made unique)."""
+    if out is None:
+        base = Path(root) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path, k = base, 1
+        while path.exists():
+            k += 1
+            path = base.with_name(f"{base.name}-{k}")
+        return path
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"--out {path} exists and is not a directory")
+    if _non_empty(path) and not overwrite:
+        raise CLIError(f"--out {path} already exists and is not empty; choose another --out "
+                       "or pass --overwrite to replace the files this run writes")
+    return path
+
+
+def make(path):
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def jsonable(value):
+    """Plain JSON values: numpy scalars become numbers, NaN/inf become null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def dumps(value):
+    return json.dumps(jsonable(value), indent=2, allow_nan=False)
+
+
+def write_json(path, value):
+    Path(path).write_text(dumps(value) + "\n", encoding="utf-8")
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def toml_text(settings):
+    """TOML for a flat dict of scalars and lists; None values are left out (TOML has no null)."""
+    lines = ["# nlayer train settings; rerun with: nlayer train --config config.toml"]
+    lines += [f"{key} = {_toml_value(v)}" for key, v in settings.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def write_config(path, settings):
+    Path(path).write_text(toml_text(settings), encoding="utf-8")
+
+
+def history_columns(history):
+    """epoch, loss, val_loss, each metric and val_ metric, lr, seconds (those present)."""
+    keys = list(history)
+    metrics = [k for k in keys if not k.startswith("val_") and k not in ("loss", "lr", "seconds")]
+    order = ["loss", "val_loss"] + [m for k in metrics for m in (k, f"val_{k}")] + ["lr", "seconds"]
+    return ["epoch"] + [k for k in order if k in history]
+
+
+def write_history(path, history):
+    columns = history_columns(history)
+    n = len(history.get("loss", []))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for i in range(n):
+            writer.writerow([i + 1] + [_cell(history[k][i]) for k in columns[1:]])
+
+
+def _cell(value):
+    value = float(value)
+    return "" if not math.isfinite(value) else repr(value)
