@@ -66,7 +66,7 @@ def write_run(out, model, ds, cfg, summary):
     rundir.write_history(out / "history.csv", history.history)
     metric = "accuracy" if ds.task == "classification" else "mae"
     plots.learning_curves(out / "learning_curves.png", history.history,
-                          summary["weights_epoch"], metric)
+                          summary["best_epoch"], metric)
     if ds.task == "classification":
         predicted = model.predict(ds.X_test).argmax(axis=1)
         counts = plots.confusion_counts(ds.y_test, predicted, len(ds.class_names))
