@@ -266,22 +266,22 @@ class Sequential:
             cbs.on_epoch_begin(epoch)
             order = shuffle_rng.permutation(n) if shuffle_rng is not None else np.arange(n)
             totals = _Totals(self.metrics)
-            for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
-                Xb = np.take(X, idx, axis=0, out=buf_X[:idx.size], mode="clip")
-                Yb = np.take(Y, idx, axis=0, out=buf_Y[:idx.size], mode="clip")
-                with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+                for b in range(n_batches):
+                    idx = order[b * batch_size:(b + 1) * batch_size]
+                    # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
+                    Xb = np.take(X, idx, axis=0, out=buf_X[:idx.size], mode="clip")
+                    Yb = np.take(Y, idx, axis=0, out=buf_Y[:idx.size], mode="clip")
                     J, A = self.train_step(Xb, Yb, rng)
-                if not math.isfinite(J):
-                    self._restore(good)
-                    raise TrainingDivergedError(epoch, b + 1, J)
-                totals.add(J, A, Yb)
-                if cbs.batch_hooks:  # skip building the logs dict when nobody reads it
-                    cbs.on_batch_end(b + 1, {"loss": J, "size": idx.size, "epoch": epoch,
-                                             "steps": n_batches})
-                if self.stop_training:
-                    break
+                    if not math.isfinite(J):
+                        self._restore(good)
+                        raise TrainingDivergedError(epoch, b + 1, J)
+                    totals.add(J, A, Yb)
+                    if cbs.batch_hooks:  # skip building the logs dict when nobody reads it
+                        cbs.on_batch_end(b + 1, {"loss": J, "size": idx.size, "epoch": epoch,
+                                                 "steps": n_batches})
+                    if self.stop_training:
+                        break
             logs = totals.results()
             if X_dev is not None:
                 logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(X_dev, Y_dev).items()})
