@@ -23,6 +23,8 @@ Why each helps or hurts gradients:
 
 import numpy as np
 
+from ._registry import build
+
 __all__ = ["Activation", "get", "NAMES"]
 
 
@@ -165,21 +167,4 @@ def get(spec):
     """Return an :class:`Activation` from a name, a config dict or an instance (None is linear)."""
     if spec is None:
         return Linear()
-    if isinstance(spec, Activation):
-        return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name", None)
-        return _lookup(name)(**spec)
-    if isinstance(spec, str):
-        return _lookup(spec.lower())()
-    raise TypeError(f"activation must be a name, dict or Activation, got {type(spec).__name__}")
-
-
-def _lookup(name):
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; valid names: {', '.join(NAMES)}"
-        ) from None
+    return build(spec, Activation, _REGISTRY, "activation")

@@ -17,6 +17,8 @@ Biases always start at zero.
 
 import numpy as np
 
+from ._registry import build
+
 __all__ = ["Initializer", "get", "NAMES", "auto_for"]
 
 
@@ -135,18 +137,4 @@ def get(spec, activation_name="linear"):
     """Return an :class:`Initializer` from a name, a config dict, an instance or ``"auto"``."""
     if spec is None or spec == "auto":
         return auto_for(activation_name)
-    if isinstance(spec, Initializer):
-        return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        return _lookup(spec.pop("name", None))(**spec)
-    if isinstance(spec, str):
-        return _lookup(spec.lower())()
-    raise TypeError(f"init must be a name, dict or Initializer, got {type(spec).__name__}")
-
-
-def _lookup(name):
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown initializer {name!r}; valid names: {', '.join(NAMES)}") from None
+    return build(spec, Initializer, _REGISTRY, "initializer", NAMES)

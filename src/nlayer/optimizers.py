@@ -8,6 +8,8 @@ every weight, which is most of the element-wise work of a training step).
 
 import numpy as np
 
+from ._registry import build
+
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "NAMES"]
 
 
@@ -184,19 +186,4 @@ NAMES = tuple(_REGISTRY)
 
 def get(spec):
     """Return an :class:`Optimizer` from a name, a config dict or an instance."""
-    if isinstance(spec, Optimizer):
-        return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = str(spec.pop("name", "")).lower()
-        return _lookup(name)(**spec)
-    if isinstance(spec, str):
-        return _lookup(spec.lower())()
-    raise TypeError(f"optimizer must be a name, dict or Optimizer, got {type(spec).__name__}")
-
-
-def _lookup(name):
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(NAMES)}") from None
+    return build(spec, Optimizer, _REGISTRY, "optimizer")
