@@ -316,3 +316,28 @@ def test_parameters_live_in_one_buffer_that_the_optimiser_updates():
     model.compile(optimizer=nl.SGD(lr=0.1))
     model.fit(np.random.default_rng(0).normal(size=(16, 4)), np.arange(16) % 3, epochs=1)
     assert not np.array_equal(before[0], model.get_weights()[0])
+
+
+def test_explicit_validation_data_is_used_as_the_development_set(rng):
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    X_dev, y_dev = rng.normal(size=(20, 4)), np.arange(20) % 3
+    model = classifier(hidden=(8,))
+    h = model.fit(X, y, epochs=2, batch_size=16, validation_data=(X_dev, y_dev), seed=0)
+    assert h.history["val_loss"][-1] == pytest.approx(model.evaluate(X_dev, y_dev)["loss"])
+    with pytest.raises(ValueError, match="not both"):
+        model.fit(X, y, validation_split=0.2, validation_data=(X_dev, y_dev))
+    with pytest.raises(ValueError, match="pair"):
+        model.fit(X, y, validation_data=X_dev)
+
+
+def test_without_shuffling_batches_follow_the_row_order(rng):
+    X, y = rng.normal(size=(12, 3)), np.arange(12) % 2
+    firsts = []
+
+    class FirstRow(nl.Callback):
+        def on_batch_end(self, batch, logs=None):
+            firsts.append(self.model.layers[0].A_prev[0].copy())
+
+    model = classifier(hidden=(4,))
+    model.fit(X, y, epochs=1, batch_size=4, shuffle=False, callbacks=[FirstRow()])
+    np.testing.assert_allclose(np.array(firsts), X[[0, 4, 8]].astype(np.float32))
