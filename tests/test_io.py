@@ -136,3 +136,24 @@ def test_failed_save_leaves_the_previous_file_intact(tmp_path, trained, monkeypa
 def test_saving_an_unbuilt_model_says_so(tmp_path):
     with pytest.raises(nl.NotFittedError):
         nl.MLP(hidden=(3,)).save(tmp_path / "m.nlayer")
+
+
+@pytest.mark.parametrize("optimizer", [lambda: nl.SGD(lr=0.05, momentum=0.9), lambda: nl.Adam(lr=0.01)])
+def test_training_resumes_from_a_saved_model_exactly(tmp_path, digits, optimizer):
+    """Optimiser state (momentum, Adam moments) is saved: save + load + fit == fit + fit."""
+    X, y = digits[0][:300], digits[1][:300]
+
+    def trained():
+        model = nl.MLP(hidden=(16,), batchnorm=True)
+        model.compile(optimizer=optimizer(), metrics=["accuracy"], normalize="standard")
+        model.fit(X, y, epochs=2, batch_size=32, seed=0)
+        return model
+
+    straight = trained()
+    straight.fit(X, y, epochs=1, batch_size=32, seed=1)
+    resumed = trained()
+    resumed.save(tmp_path / "m.nlayer")
+    resumed = nl.load(tmp_path / "m.nlayer")
+    resumed.fit(X, y, epochs=1, batch_size=32, seed=1)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)

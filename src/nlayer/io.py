@@ -7,7 +7,9 @@ The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
   history, user metadata, the list of weight arrays and a SHA-256 digest of
   everything else;
 - ``w0, w1, ...``: the weights in ``get_weights()`` order;
-- ``norm_shift``, ``norm_scale``: the normaliser's statistics, when there is one.
+- ``norm_shift``, ``norm_scale``: the normaliser's statistics, when there is one;
+- ``opt<slot>_<name>``: the optimiser's state (momentum velocity, Adam moments), so
+  training resumes from a loaded model exactly where it stopped.
 
 ``load`` reads it with ``allow_pickle=False`` and checks the digest, the array
 names, shapes and dtypes, so a malformed or tampered file is refused with a
@@ -40,6 +42,13 @@ def save(model, path):
     norm = model.normalizer
     if norm is not None and norm.fitted:
         arrays["norm_shift"], arrays["norm_scale"] = norm.shift, norm.scale
+    optimizer_state = None
+    if model.compiled:
+        state = model.optimizer.get_state()
+        optimizer_state = {"iterations": state["iterations"],
+                           "slots": {str(i): sorted(s) for i, s in state["slots"].items()}}
+        for i, slot in state["slots"].items():
+            arrays.update({f"opt{i}_{key}": a for key, a in slot.items()})
     header = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -47,6 +56,7 @@ def save(model, path):
         "normalizer": norm.name if norm is not None and norm.fitted else None,
         "history": model.history.to_dict() if model.history is not None else None,
         "metadata": model.metadata,
+        "optimizer_state": optimizer_state,
         "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype.name} for k, a in arrays.items()},
     }
     header["sha256"] = _digest(header, arrays)
@@ -89,7 +99,21 @@ def load(path):
     if header.get("history"):
         model.history = History.from_dict(header["history"])
     model.metadata = header.get("metadata") or {}
+    if header.get("optimizer_state") and model.compiled:
+        _restore_optimizer(path, model, header["optimizer_state"], arrays)
     return model
+
+
+def _restore_optimizer(path, model, saved, arrays):
+    slots = {}
+    for slot, keys in saved["slots"].items():
+        slots[int(slot)] = {key: arrays[f"opt{slot}_{key}"] for key in keys}
+        for key, a in slots[int(slot)].items():
+            if a.shape != model._flat_params.shape:
+                raise ModelFileError(f"{path}: optimiser array opt{slot}_{key} has shape "
+                                     f"{a.shape}, the parameters {model._flat_params.shape}")
+    model.optimizer.set_state({"iterations": saved["iterations"], "lr": model.optimizer.lr,
+                               "slots": slots})
 
 
 def _read(path):
