@@ -27,21 +27,13 @@ class Optimizer:
         self.state = {}  # slot number -> that parameter's arrays (velocity, moments)
 
     def step(self, params, grads):
-        """Update every parameter once: ``begin_step`` then ``update`` per slot."""
-        self.begin_step()
-        for slot, (p, g) in enumerate(zip(params, grads)):
-            self.update(slot, p, g)
-
-    def begin_step(self):
-        """Count an iteration (Adam's bias correction uses it)."""
+        """Update every parameter in place from its gradient (slot i's state follows params[i])."""
         self.iterations += 1
-
-    def update(self, slot, p, g):
-        """Update parameter ``p`` in place from its gradient ``g``; ``slot`` names its state."""
-        s = self.state.get(slot)
-        if s is None:
-            s = self.state[slot] = self._init_state(p)
-        self._update(p, g, s)
+        for slot, (p, g) in enumerate(zip(params, grads)):
+            state = self.state.get(slot)
+            if state is None:
+                state = self.state[slot] = self._init_state(p)
+            self._update(p, g, state)
 
     def _init_state(self, p):
         return {}
