@@ -93,9 +93,9 @@ def load(path):
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: the architecture and the stored arrays disagree: {exc}") from exc
     if header.get("normalizer"):
-        norm = NORMALIZERS[header["normalizer"]]()
-        norm.shift, norm.scale = arrays["norm_shift"], arrays["norm_scale"]
-        model.normalizer = norm
+        model.normalizer = NORMALIZERS[header["normalizer"]].from_state(
+            {"name": header["normalizer"], "shift": arrays["norm_shift"],
+             "scale": arrays["norm_scale"]})
     if header.get("history"):
         model.history = History.from_dict(header["history"])
     model.metadata = header.get("metadata") or {}

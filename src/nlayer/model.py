@@ -198,10 +198,13 @@ class Sequential:
 
     def cost(self, A, Y):
         """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows."""
-        J = self.loss.loss(self._output_logits(), A, Y)
-        if self.l2:
-            J += self.l2 / (2 * A.shape[0]) * sum(l.l2_penalty() for l in self._dense_layers())
-        return J
+        return self.loss.loss(self._output_logits(), A, Y) + self._l2_term(A.shape[0])
+
+    def _l2_term(self, m):
+        """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
+        if not self.l2:
+            return 0.0
+        return self.l2 / (2 * m) * sum(l.l2_penalty() for l in self._dense_layers())
 
     @property
     def trainable_params(self):
@@ -366,9 +369,7 @@ class Sequential:
             A = self.forward(X[i:i + chunk])
             totals.add(self.loss.loss(self._output_logits(), A, Yc), A, Yc)
         logs = totals.results()
-        if self.l2:
-            logs["loss"] += self.l2 / (2 * X.shape[0]) * sum(
-                l.l2_penalty() for l in self._dense_layers())
+        logs["loss"] += self._l2_term(X.shape[0])
         return logs
 
     # -- input checks -----------------------------------------------------------
