@@ -76,10 +76,10 @@ def test_a_wrong_gradient_is_caught(monkeypatch):
     model = make_model("tanh", "categorical_crossentropy", "glorot_uniform", 0.5, False, 2)
     original = nl.Dense.backward
 
-    def no_l2(self, dA, need_dA_prev=True, is_dZ=False):
+    def no_l2(self, dA, need_dA_prev=True, scale=1.0, is_dZ=False):
         saved, self.l2 = self.l2, 0.0
         try:
-            return original(self, dA, need_dA_prev, is_dZ)
+            return original(self, dA, need_dA_prev, scale, is_dZ)
         finally:
             self.l2 = saved
 

@@ -21,6 +21,18 @@ def test_cross_entropy_stays_finite_for_huge_logits():
     assert J == pytest.approx(2e4, rel=1e-6)
 
 
+@pytest.mark.parametrize("gap", [0.0, 30.0, 80.0, 86.0, 95.0, 120.0])
+def test_cross_entropy_is_exact_on_both_sides_of_the_underflow_of_a_y(gap):
+    """a_y = e^-gap / S is read off A while it is a normal float32, recomputed from Z after."""
+    Z = np.array([[gap, 0.0, -1.0], [1.0, 2.0, 3.0]], dtype=np.float32)
+    Y = np.array([[0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    A = activations.get("softmax").forward(Z)
+    Z64 = Z.astype(np.float64)
+    lse = np.log(np.exp(Z64 - Z64.max(axis=1, keepdims=True)).sum(axis=1)) + Z64.max(axis=1)
+    expected = np.mean(lse - (Y * Z64).sum(axis=1))
+    assert losses.get("categorical_crossentropy").loss(Z, A, Y) == pytest.approx(expected, rel=1e-6)
+
+
 def test_binary_cross_entropy_from_logits(rng):
     Z = rng.normal(size=(5, 1)) * 3
     A = 1 / (1 + np.exp(-Z))

@@ -341,3 +341,34 @@ def test_without_shuffling_batches_follow_the_row_order(rng):
     model = classifier(hidden=(4,))
     model.fit(X, y, epochs=1, batch_size=4, shuffle=False, callbacks=[FirstRow()])
     np.testing.assert_allclose(np.array(firsts), X[[0, 4, 8]].astype(np.float32))
+
+
+def test_backward_with_a_scale_gives_scaled_gradients_including_l2_and_batchnorm(rng):
+    X, y = rng.normal(size=(16, 5)), rng.integers(0, 3, size=16)
+    model = nl.MLP((8, 6), n_outputs=3, batchnorm=True, dtype="float64")
+    model.compile(optimizer=nl.SGD(lr=0.1), l2=0.3)
+    model.build((None, 5), seed=0)
+    Y = model.loss.prepare_targets(y, 3, model.dtype)
+    A = model.forward(X, training=True)
+    model.backward(A, Y)
+    plain = model._flat_grads.copy()
+    A = model.forward(X, training=True)
+    model.backward(A, Y, scale=0.01)
+    np.testing.assert_allclose(model._flat_grads, 0.01 * plain, rtol=1e-10, atol=1e-15)
+    assert np.abs(plain).max() > 0
+
+
+def test_sgd_training_equals_the_textbook_update_with_the_learning_rate_folded_in(rng):
+    """fit() starts back propagation from lr * dZ; the weights must be those of w -= lr g."""
+    X, y = rng.normal(size=(8, 4)), rng.integers(0, 2, size=8)
+    model = nl.MLP((5,), n_outputs=2, dtype="float64")
+    model.compile(optimizer=nl.SGD(lr=0.2), l2=0.1)
+    model.build((None, 4), seed=1)
+    twin = nl.MLP((5,), n_outputs=2, dtype="float64")
+    twin.compile(optimizer=nl.SGD(lr=0.2), l2=0.1)
+    twin.build((None, 4), seed=1)
+    model.fit(X, y, epochs=1, batch_size=8, shuffle=False)
+    Y = twin.loss.prepare_targets(y, 2, twin.dtype)
+    twin.backward(twin.forward(X, training=True), Y)  # plain gradients, scale 1
+    expected = twin._flat_params - 0.2 * twin._flat_grads
+    np.testing.assert_allclose(model._flat_params, expected, rtol=1e-12, atol=1e-15)

@@ -83,3 +83,29 @@ def test_bad_hyperparameters(kwargs, match):
 def test_unknown_optimizer_lists_valid_names():
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'.*sgd, adam, rmsprop"):
         optimizers.get("lbfgs")
+
+
+def test_sgd_asks_for_gradients_scaled_by_its_learning_rate():
+    assert nl.SGD(lr=0.05, momentum=0.9).gradient_scale == 0.05
+    assert nl.Adam(lr=0.05).gradient_scale == 1.0
+
+
+@pytest.mark.parametrize("make", [lambda: nl.SGD(lr=0.1), lambda: nl.SGD(lr=0.1, momentum=0.9),
+                                  lambda: nl.SGD(lr=0.1, momentum=0.9, nesterov=True),
+                                  lambda: nl.Adam(lr=0.1), lambda: nl.RMSprop(lr=0.01)])
+@pytest.mark.parametrize("scale", [0.1, 4.0])
+def test_a_step_told_the_gradient_scale_makes_the_same_update(make, scale):
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(5, 3))
+    plain, scaled = make(), make()
+    w_plain, w_scaled = np.ones(3), np.ones(3)
+    for g in grads:
+        plain.step([w_plain], [g.copy()])
+        scaled.step([w_scaled], [scale * g], scale=scale)
+    np.testing.assert_allclose(w_scaled, w_plain, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan")])
+def test_a_bad_gradient_scale_is_refused(scale):
+    with pytest.raises(ValueError, match="gradient scale"):
+        nl.SGD(lr=0.1).step([np.ones(2)], [np.ones(2)], scale=scale)

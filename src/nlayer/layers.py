@@ -12,7 +12,7 @@ only valid until its next forward pass; backward passes overwrite the incoming
 
 import numpy as np
 
-from . import activations, initializers
+from . import _fastpaths, activations, initializers
 
 __all__ = ["Layer", "Dense", "Activation", "BatchNorm", "Dropout", "from_config"]
 
@@ -66,7 +66,9 @@ class Layer:
     def forward(self, A_prev, training=False, rng=None):
         raise NotImplementedError
 
-    def backward(self, dA, need_dA_prev=True):
+    def backward(self, dA, need_dA_prev=True, scale=1.0):
+        """dA_prev from dA, filling ``grads``. ``dA`` carries the factor ``scale``
+        (see ``Sequential.backward``); only terms not derived from dA need it."""
         raise NotImplementedError
 
     # -- weights ------------------------------------------------------------
@@ -155,15 +157,16 @@ class Dense(Layer):
         self.A_prev, self.Z, self.A = A_prev, Z, A
         return A
 
-    def backward(self, dA, need_dA_prev=True, is_dZ=False):
+    def backward(self, dA, need_dA_prev=True, scale=1.0, is_dZ=False):
         W, dW = self.params["kernel"], self.grads["kernel"]
         dZ = dA if is_dZ else self.activation.backward(self.Z, self.A, dA)
+        m = dZ.shape[0]
         np.matmul(self.A_prev.T, dZ, out=dW)
-        if self.l2:
-            m = self.A_prev.shape[0]
-            dW += np.multiply(W, W.dtype.type(self.l2 / m), out=self.buffer("decay", W.shape, W.dtype))
+        if self.l2:  # dZ carries `scale`, so the decay term must too
+            decay = W.dtype.type(scale * self.l2 / m)
+            dW += np.multiply(W, decay, out=self.buffer("decay", W.shape, W.dtype))
         if self.use_bias:
-            np.sum(dZ, axis=0, out=self.grads["bias"])
+            _fastpaths.column_sums(dZ, out=self.grads["bias"])  # db = 1^T dZ
         if not need_dA_prev:
             return None
         return np.matmul(dZ, W.T, out=self.buffer("dA_prev", self.A_prev.shape, W.dtype))
@@ -204,7 +207,7 @@ class Activation(Layer):
         self.Z, self.A = A_prev, A
         return A
 
-    def backward(self, dA, need_dA_prev=True):
+    def backward(self, dA, need_dA_prev=True, scale=1.0):
         return self.activation.backward(self.Z, self.A, dA)
 
     def get_config(self):
@@ -263,9 +266,9 @@ class BatchNorm(Layer):
             out *= scale
             out += p["beta"]
             return out
-        mu = Z.mean(axis=0)
+        mu = _column_means(Z)
         Z_hat = np.subtract(Z, mu, out=self.buffer("Z_hat", Z.shape, Z.dtype))
-        var = np.multiply(Z_hat, Z_hat, out=self.buffer("tmp", Z.shape, Z.dtype)).mean(axis=0)
+        var = _column_means(np.multiply(Z_hat, Z_hat, out=self.buffer("tmp", Z.shape, Z.dtype)))
         inv_std = 1.0 / np.sqrt(var + dt(self.epsilon))
         Z_hat *= inv_std
         self.Z_hat, self.inv_std = Z_hat, inv_std
@@ -278,15 +281,15 @@ class BatchNorm(Layer):
         out += p["beta"]
         return out
 
-    def backward(self, dout, need_dA_prev=True):
+    def backward(self, dout, need_dA_prev=True, scale=1.0):
         Z_hat, tmp = self.Z_hat, self.buffer("tmp", self.Z_hat.shape, self.Z_hat.dtype)
-        np.multiply(dout, Z_hat, out=tmp).sum(axis=0, out=self.grads["gamma"])
-        np.sum(dout, axis=0, out=self.grads["beta"])
+        _fastpaths.column_sums(np.multiply(dout, Z_hat, out=tmp), out=self.grads["gamma"])
+        _fastpaths.column_sums(dout, out=self.grads["beta"])
         dZ = dout
         dZ *= self.params["gamma"]  # now dZ_hat
         # dZ = inv_std/m * (m dZ_hat - sum dZ_hat - Z_hat * sum(dZ_hat Z_hat)), grouped as means
-        mean_dZ_hat = dZ.mean(axis=0)
-        mean_dZ_hat_Z_hat = np.multiply(dZ, Z_hat, out=tmp).mean(axis=0)
+        mean_dZ_hat = _column_means(dZ)
+        mean_dZ_hat_Z_hat = _column_means(np.multiply(dZ, Z_hat, out=tmp))
         dZ -= mean_dZ_hat
         dZ -= np.multiply(Z_hat, mean_dZ_hat_Z_hat, out=tmp)
         dZ *= self.inv_std
@@ -294,6 +297,13 @@ class BatchNorm(Layer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+def _column_means(X):
+    """Mean of each column, (1/m) 1^T X."""
+    means = _fastpaths.column_sums(X)
+    means *= X.dtype.type(1.0 / X.shape[0])
+    return means
 
 
 class Dropout(Layer):
@@ -327,7 +337,7 @@ class Dropout(Layer):
         self.mask = np.multiply(keep, scale, out=self.buffer("mask", shape, dt))
         return np.multiply(A_prev, self.mask, out=self.buffer("out", shape, dt))
 
-    def backward(self, dA, need_dA_prev=True):
+    def backward(self, dA, need_dA_prev=True, scale=1.0):
         if self.mask is not None:
             dA *= self.mask
         return dA

@@ -7,8 +7,9 @@ already carry that 1/m, so layers compute ``dW = A_prev^T dZ`` (the article's
 Two losses are fused with their natural output activation, which gives the
 short and numerically exact gradient ``dZ = (A - Y) / m``:
 
-- categorical cross-entropy with softmax, evaluated through
-  ``log softmax(Z) = Z - logsumexp(Z)`` so no log of 0 is ever taken;
+- categorical cross-entropy with softmax, evaluated as ``-log a_y`` while the
+  probability of the true class is a normal float, and otherwise through
+  ``log softmax(Z) = Z - logsumexp(Z)``, so no log of 0 is ever taken;
 - binary cross-entropy with sigmoid, evaluated as
   ``max(z, 0) - z y + log(1 + e^{-|z|})``.
 
@@ -18,11 +19,13 @@ activation's own backward pass.
 
 import numpy as np
 
+from . import _fastpaths
 from .preprocessing import one_hot
 
 __all__ = ["Loss", "get", "NAMES"]
 
 _EPS = 1e-7  # keeps log() finite when a non-fused output reaches 0 or 1
+_TINY = {np.dtype(t): float(np.finfo(t).tiny) for t in ("float32", "float64")}  # smallest normal
 
 
 class Loss:
@@ -40,12 +43,14 @@ class Loss:
         """Mean loss over the m rows; Z is given so fused losses can use it."""
         raise NotImplementedError
 
-    def dZ(self, A, Y):
-        """Fused gradient dJ/dZ = (A - Y) / (m k) for the paired activation."""
-        return (A - Y) * A.dtype.type(1.0 / self._norm(A))
+    def dZ(self, A, Y, scale=1.0):
+        """Fused gradient dJ/dZ = (A - Y) / (m k) for the paired activation, times ``scale``."""
+        dZ = np.subtract(A, Y)
+        dZ *= A.dtype.type(scale / self._norm(A))
+        return dZ
 
-    def dA(self, A, Y):
-        """Gradient dJ/dA of the output, including the 1/m."""
+    def dA(self, A, Y, scale=1.0):
+        """Gradient dJ/dA of the output, including the 1/m, times ``scale``."""
         raise NotImplementedError
 
     def _norm(self, A):
@@ -90,16 +95,22 @@ class CategoricalCrossentropy(Loss):
         raise ValueError(f"labels must be 1-D class ids or 2-D one-hot rows, got shape {y.shape}")
 
     def loss(self, Z, A, Y):
+        m = A.shape[0]
         if Z is not None:
-            # log softmax(Z) = Z - max - log sum exp(Z - max)
-            shifted = Z - Z.max(axis=1, keepdims=True)
+            # One-hot rows make L = -log a_y. Read a_y off the softmax output when every
+            # a_y is a normal float (then it is exact to rounding): cheaper than a second
+            # softmax. Otherwise log softmax(Z) = Z - max - log sum exp(Z - max).
+            a_y = np.multiply(Y, A) @ _fastpaths.ones(A.shape[1], A.dtype)
+            if a_y.min() >= _TINY[A.dtype]:
+                return float(-np.log(a_y).sum(dtype=np.float64) / m)
+            shifted = Z - _fastpaths.row_max(Z)[:, None]
             log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         else:
             log_A = np.log(np.clip(A, _EPS, 1.0))
-        return float(-np.sum(Y * log_A, dtype=np.float64) / A.shape[0])
+        return float(-np.sum(Y * log_A, dtype=np.float64) / m)
 
-    def dA(self, A, Y):
-        return -Y / np.clip(A, _EPS, None) / A.shape[0]
+    def dA(self, A, Y, scale=1.0):
+        return -Y / np.clip(A, _EPS, None) * A.dtype.type(scale / A.shape[0])
 
 
 class BinaryCrossentropy(Loss):
@@ -126,9 +137,9 @@ class BinaryCrossentropy(Loss):
             per = -(Y * np.log(A) + (1 - Y) * np.log(1 - A))
         return float(np.sum(per, dtype=np.float64) / A.size)
 
-    def dA(self, A, Y):
+    def dA(self, A, Y, scale=1.0):
         A = np.clip(A, _EPS, 1 - _EPS)
-        return (A - Y) / (A * (1 - A)) / A.size
+        return (A - Y) / (A * (1 - A)) * A.dtype.type(scale / A.size)
 
     def _norm(self, A):
         return A.size
@@ -151,8 +162,8 @@ class MeanSquaredError(Loss):
         D = A - Y
         return float(np.sum(D * D, dtype=np.float64) / A.size)
 
-    def dA(self, A, Y):
-        return (A - Y) * A.dtype.type(2.0 / A.size)
+    def dA(self, A, Y, scale=1.0):
+        return (A - Y) * A.dtype.type(2.0 * scale / A.size)
 
 
 def class_ids(y):

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from . import _fastpaths
 from . import layers as layers_mod
 from . import losses, metrics as metrics_mod, optimizers
 from .callbacks import CallbackList, History
@@ -98,8 +99,9 @@ class Sequential:
             total = -(-total // 16) * 16  # each array starts 64-byte aligned, as BLAS likes
             starts.append(total)
             total += layer.params[key].size
-        self._flat_params = np.zeros(total, dtype=self.dtype)  # gaps stay 0 forever
-        self._flat_grads = np.zeros(total, dtype=self.dtype)
+        # gaps stay 0 forever; huge pages make the optimiser's sweeps cheaper
+        self._flat_params = _fastpaths.zeros_on_huge_pages(total, self.dtype)
+        self._flat_grads = _fastpaths.zeros_on_huge_pages(total, self.dtype)
         for (layer, key), start in zip(entries, starts):
             shape, size = layer.params[key].shape, layer.params[key].size
             view = self._flat_params[start:start + size].reshape(shape)
@@ -178,23 +180,28 @@ class Sequential:
         i = self._fused_start()
         return None if i is None else self.layers[i].Z
 
-    def backward(self, A, Y):
-        """Back propagation from the output A and targets Y: fills every layer's ``grads``."""
+    def backward(self, A, Y, scale=1.0):
+        """Back propagation from the output A and targets Y: fills every layer's ``grads``.
+
+        The passes are linear in the loss gradient they start from, so starting from
+        ``scale * dJ/dZ`` fills ``grads`` with ``scale`` times the gradients (the
+        optimiser's :attr:`~nlayer.optimizers.Optimizer.gradient_scale`).
+        """
         start = self._fused_start()
         if start is None:
-            grad, i, is_dZ = self.loss.dA(A, Y), len(self.layers) - 1, False
+            grad, i, is_dZ = self.loss.dA(A, Y, scale), len(self.layers) - 1, False
         else:
-            grad, i, is_dZ = self.loss.dZ(A, Y), start, True
+            grad, i, is_dZ = self.loss.dZ(A, Y, scale), start, True
         if is_dZ and isinstance(self.layers[i], layers_mod.Activation):
             i -= 1  # the activation layer's dZ is the dA of the layer below
             is_dZ = False
         for j in range(i, -1, -1):
             layer, need = self.layers[j], j > 0
             if is_dZ:
-                grad = layer.backward(grad, need_dA_prev=need, is_dZ=True)
+                grad = layer.backward(grad, need_dA_prev=need, scale=scale, is_dZ=True)
                 is_dZ = False
             else:
-                grad = layer.backward(grad, need_dA_prev=need)
+                grad = layer.backward(grad, need_dA_prev=need, scale=scale)
 
     def cost(self, A, Y):
         """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows."""
@@ -220,9 +227,10 @@ class Sequential:
         J = self.cost(A, Yb)
         if not math.isfinite(J):
             return J, A
-        self.backward(A, Yb)
+        scale = self.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
+        self.backward(A, Yb, scale)
         # one update of the packed parameters from the packed gradients (see _pack_parameters)
-        self.optimizer.step([self._flat_params], [self._flat_grads])
+        self.optimizer.step([self._flat_params], [self._flat_grads], scale)
         return J, A
 
     # -- training ---------------------------------------------------------------
@@ -273,8 +281,8 @@ class Sequential:
                 for b in range(n_batches):
                     idx = order[b * batch_size:(b + 1) * batch_size]
                     # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
-                    Xb = np.take(X, idx, axis=0, out=buf_X[:idx.size], mode="clip")
-                    Yb = np.take(Y, idx, axis=0, out=buf_Y[:idx.size], mode="clip")
+                    Xb = X.take(idx, axis=0, out=buf_X[:idx.size], mode="clip")
+                    Yb = Y.take(idx, axis=0, out=buf_Y[:idx.size], mode="clip")
                     J, A = self.train_step(Xb, Yb, rng)
                     if not math.isfinite(J):
                         self._restore(good)
