@@ -159,6 +159,7 @@ def test_loader_scales_and_flattens(tmp_path, offline):
     assert ds.X_train.dtype == np.float32 and ds.y_train.dtype == np.int64
     expected = arrays["train-images-idx3-ubyte.gz"].reshape(4, -1) / 255.0
     np.testing.assert_allclose(ds.X_train, expected, rtol=1e-6)
+    assert ds.pixel_scale == 255.0  # what raw pixels from elsewhere must be divided by
     assert ds.class_names == [str(d) for d in range(10)]
     assert str(tmp_path / "data") in ds.source
 

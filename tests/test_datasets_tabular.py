@@ -25,6 +25,7 @@ def test_digits_shapes_and_scaling(digits):
     assert digits.X_train.shape == (1437, 64) and digits.X_test.shape == (360, 64)
     assert digits.X_train.dtype == np.float32 and digits.y_train.dtype == np.int64
     assert digits.X_train.min() == 0.0 and digits.X_train.max() == 1.0
+    assert digits.pixel_scale == 16.0
     assert digits.class_names == [str(d) for d in range(10)]
     assert digits.task == "classification" and len(digits.feature_names) == 64
     assert digits.n_features == 64 and digits.n_classes == 10

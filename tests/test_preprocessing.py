@@ -53,7 +53,35 @@ def test_split_is_seeded_and_rejects_bad_fractions():
         with pytest.raises(ValueError, match=r"\(0, 1\)"):
             train_dev_split(50, bad, np.random.default_rng(0))
     with pytest.raises(ValueError, match="empty"):
-        train_dev_split(2, 0.1, np.random.default_rng(0))
+        train_dev_split(1, 0.5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="test_size must be"):
+        train_dev_split(50, 1.5, np.random.default_rng(0), name="test_size")
+
+
+@pytest.mark.parametrize("n, fraction, expected", [(30, 0.1, 3), (10, 0.25, 3), (1000, 0.2, 200),
+                                                   (7, 0.5, 4)])
+def test_dev_size_is_the_ceiling_as_in_keras_and_scikit_learn(n, fraction, expected):
+    for strata in (None, np.arange(n) % 3):
+        train, dev = train_dev_split(n, fraction, np.random.default_rng(0), strata=strata)
+        assert dev.size == expected and train.size == n - expected
+        assert np.all(np.diff(train) > 0) and np.all(np.diff(dev) > 0)  # ascending, disjoint
+        assert np.union1d(train, dev).tolist() == list(range(n))
+
+
+def test_every_class_gets_its_share_to_within_one_row():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 7, size=997) ** 2  # uneven classes, ids need not be 0..k-1
+    train, dev = train_dev_split(y.size, 0.15, np.random.default_rng(1), strata=y)
+    assert dev.size == 150
+    for cls in np.unique(y):
+        share = np.count_nonzero(y == cls) * 150 / y.size
+        assert abs(np.count_nonzero(y[dev] == cls) - share) < 1
+
+
+def test_no_class_gives_all_its_rows_to_the_development_set():
+    y = np.array([0] * 10 + [1])
+    train, dev = train_dev_split(11, 0.5, np.random.default_rng(0), strata=y)
+    assert 1 in y[train] and 1 not in y[dev]
 
 
 def test_one_hot():

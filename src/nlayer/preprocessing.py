@@ -5,6 +5,8 @@ development set, the test set and at prediction time, so no information about
 held-out rows leaks into training. Their state is plain arrays, saved with the model.
 """
 
+import math
+
 import numpy as np
 
 __all__ = ["Standardizer", "MinMaxScaler", "get_normalizer", "train_dev_split", "one_hot",
@@ -103,36 +105,49 @@ def get_normalizer(spec):
     raise ValueError(f"unknown normalize {spec!r}; valid values: {valid}")
 
 
-def train_dev_split(n_rows, dev_fraction, rng, strata=None):
-    """Split row indices into (train, dev) at random.
+def train_dev_split(n_rows, dev_fraction, rng, strata=None, name="validation_split"):
+    """Split the row indices 0..n_rows-1 at random into (train, dev), each in ascending order.
 
-    With ``strata`` (one class id per row) each class contributes
-    ``round(dev_fraction * count)`` rows to the development set (at least one
-    when the class has two or more rows), so both parts keep the class balance.
+    The development part gets ``ceil(dev_fraction * n_rows)`` rows, as Keras's
+    ``validation_split`` and scikit-learn's ``train_test_split`` count them. With
+    ``strata`` (one class id per row) every class first gives the whole part of
+    its proportional share; the rows still missing come from the classes with the
+    largest remainders (ties at random). So each class's share of either part is
+    within one row of its share of the data, and no class gives all its rows.
+    ``name`` is the caller's name for the fraction, used in error messages.
     """
     if not 0.0 < dev_fraction < 1.0:
-        raise ValueError(f"validation_split must be in (0, 1), got {dev_fraction}")
+        raise ValueError(f"{name} must be in (0, 1), got {dev_fraction}")
+    n_dev = math.ceil(round(dev_fraction * n_rows, 9))  # round: 0.1 * 30 is 3.0000000000000004
     if strata is None:
-        perm = rng.permutation(n_rows)
-        n_dev = int(round(dev_fraction * n_rows))
-        dev = perm[:n_dev]
+        dev = rng.permutation(n_rows)[:n_dev]
     else:
-        dev = []
-        for cls in np.unique(strata):
-            rows = rng.permutation(np.flatnonzero(strata == cls))
-            n_dev = int(round(dev_fraction * rows.size))
-            if rows.size >= 2:
-                n_dev = min(max(n_dev, 1), rows.size - 1)
-            dev.append(rows[:n_dev])
-        dev = np.concatenate(dev)
+        dev = _stratified_rows(np.asarray(strata), n_dev, rng)
     if dev.size == 0 or dev.size == n_rows:
         raise ValueError(
-            f"validation_split={dev_fraction} of {n_rows} rows leaves an empty training or "
+            f"{name}={dev_fraction} of {n_rows} rows leaves an empty training or "
             "development set; use more data or another fraction"
         )
-    mask = np.zeros(n_rows, dtype=bool)
-    mask[dev] = True
-    return np.flatnonzero(~mask), np.flatnonzero(mask)
+    in_dev = np.zeros(n_rows, dtype=bool)
+    in_dev[dev] = True
+    return np.flatnonzero(~in_dev), np.flatnonzero(in_dev)
+
+
+def _stratified_rows(strata, n_pick, rng):
+    """n_pick row indices (fewer only if every class would be emptied), classes in proportion."""
+    _, class_of_row, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    share = counts * (n_pick / strata.size)
+    take = np.floor(share).astype(np.int64)
+    order = np.lexsort((rng.random(counts.size), -(share - take)))  # largest remainder first
+    short = n_pick - int(take.sum())
+    for c in order:
+        if short <= 0:
+            break
+        take[c] += 1
+        short -= 1
+    take = np.minimum(take, counts - 1)  # every class keeps a training row
+    picks = [rng.permutation(np.flatnonzero(class_of_row == c))[:k] for c, k in enumerate(take)]
+    return np.concatenate(picks)
 
 
 def one_hot(ids, n_classes=None, dtype=np.float32):

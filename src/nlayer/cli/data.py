@@ -18,8 +18,6 @@ TEST_SIZE = 0.2
 #: The train/test split of digits and CSV files is fixed (not --seed), so every run of a
 #: dataset is scored on the same test rows; --seed drives the dev split, init and shuffling.
 SPLIT_SEED = 0
-#: Raw intensity of a white pixel in each image dataset (the loaders scale to [0, 1]).
-PIXEL_SCALE = {"digits": 16.0, "mnist": 255.0, "fashion-mnist": 255.0}
 IMAGE_TARGET = "label"
 
 
@@ -42,7 +40,7 @@ def describe(ds, cfg):
         meta["dropna"] = cfg["dropna"]
     else:
         meta["feature_names"] = list(ds.feature_names)
-        meta["pixel_scale"] = PIXEL_SCALE.get(ds.name, 1.0)
+        meta["pixel_scale"] = ds.pixel_scale or 1.0
     return meta
 
 

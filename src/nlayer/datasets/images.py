@@ -21,6 +21,7 @@ __all__ = ["IMAGE_DATASETS", "FILES", "MIRRORS", "CHECKSUMS", "SYSTEM_DIRS", "CL
            "find_image_files", "load_images"]
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
+WHITE = 255.0  # raw value of a white pixel in the IDX files; the loader scales to [0, 1]
 
 #: role -> file name (a copy without ".gz" is accepted too)
 FILES = {
@@ -182,7 +183,7 @@ def _build(name: str, paths: dict[str, Path]) -> Dataset:
         task="classification",
         feature_names=[f"pixel_{r}_{c}" for r in range(28) for c in range(28)],
         class_names=list(CLASS_NAMES[name]),
-        source=", ".join(str(p) for p in paths.values()),
+        source=", ".join(str(p) for p in paths.values()), pixel_scale=WHITE,
     )
 
 
@@ -204,5 +205,5 @@ def _load_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     if labels.size and labels.max() > 9:
         raise DatasetError(f"{labels_path}: label {int(labels.max())} outside 0..9")
     X = images.reshape(len(images), -1).astype(np.float32)
-    X /= 255.0
+    X /= WHITE
     return X, labels.astype(np.int64)

@@ -13,6 +13,7 @@ from typing import Iterable, NamedTuple
 
 import numpy as np
 
+from ..preprocessing import train_dev_split
 from .idx import DatasetError, DatasetNotFoundError
 
 __all__ = [
@@ -24,6 +25,7 @@ TASKS = ("classification", "regression")
 MAX_AUTO_CLASSES = 20
 _MISSING = frozenset({"", "na", "nan", "null"})
 _SCHEMA_VERSION = 1
+DIGITS_WHITE = 16.0  # the digits images have 17 grey levels, 0..16
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Dataset:
     class_names: list[str] | None = None
     source: str = ""
     schema: CsvSchema | None = None
+    #: Image sets: the raw value of a white pixel, which the loader divided by to reach [0, 1]
+    #: (raw pixels from elsewhere need the same division before they reach the model).
+    pixel_scale: float | None = None
 
     @property
     def n_features(self) -> int:
@@ -57,44 +62,21 @@ class Dataset:
 # ---------------------------------------------------------------- splitting
 
 def split_indices(y, test_size: float = 0.2, seed: int = 0, stratify: bool = True):
-    """Seeded train/test split; returns (train_idx, test_idx), each shuffled.
+    """Seeded train/test split of the rows of y; returns (train_idx, test_idx), ascending.
 
-    The test part has ceil(test_size * n) rows.  With *stratify* every class
-    gets floor or ceil of its proportional share (never all of its rows).
+    The same split as ``fit``'s development set (:func:`nlayer.preprocessing.train_dev_split`):
+    ceil(test_size * n) test rows, stratified by class when *stratify*.
     """
-    y = np.asarray(y)
     n = len(y)
     if not 0 <= test_size < 1:
         raise DatasetError(f"test_size must be in [0, 1), got {test_size}")
-    n_test = math.ceil(test_size * n)
-    if n - n_test < 1:
-        raise DatasetError(f"cannot split {n} rows with test_size={test_size}")
-    rng = np.random.default_rng(seed)
-    if stratify:
-        test = _stratified_test_rows(y, n_test, rng)
-    else:
-        test = rng.choice(n, size=n_test, replace=False)
-    in_test = np.zeros(n, dtype=bool)
-    in_test[test] = True
-    return rng.permutation(np.flatnonzero(~in_test)), rng.permutation(np.flatnonzero(in_test))
-
-
-def _stratified_test_rows(y: np.ndarray, n_test: int, rng) -> np.ndarray:
-    """Pick n_test rows so each class is represented in proportion."""
-    _, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
-    share = counts * n_test / len(y)
-    take = np.minimum(np.floor(share).astype(np.int64), counts)
-    # hand out the rows still missing to the largest remainders (ties: random)
-    order = np.lexsort((rng.random(len(counts)), -(share - take)))
-    short = n_test - int(take.sum())
-    for c in order:
-        if short <= 0:
-            break
-        if take[c] + 1 < counts[c]:
-            take[c] += 1
-            short -= 1
-    picks = [rng.permutation(np.flatnonzero(y_idx == c))[:k] for c, k in enumerate(take)]
-    return np.concatenate(picks).astype(np.int64)
+    if test_size == 0:
+        return np.arange(n), np.arange(0)
+    try:
+        return train_dev_split(n, test_size, np.random.default_rng(seed),
+                               strata=np.asarray(y) if stratify else None, name="test_size")
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- schema
@@ -426,7 +408,7 @@ def load_digits(test_size: float = 0.2, seed: int = 0) -> Dataset:
             'the "digits" dataset needs scikit-learn: pip install "nlayer[cli]"'
         ) from exc
     bunch = sk_load_digits()
-    X = (bunch.data / 16.0).astype(np.float32)
+    X = (bunch.data / DIGITS_WHITE).astype(np.float32)
     y = bunch.target.astype(np.int64)
     train, test = split_indices(y, test_size, seed)
     return Dataset(
@@ -434,5 +416,5 @@ def load_digits(test_size: float = 0.2, seed: int = 0) -> Dataset:
         task="classification",
         feature_names=[f"pixel_{r}_{c}" for r in range(8) for c in range(8)],
         class_names=[str(d) for d in range(10)],
-        source="scikit-learn digits (sklearn.datasets.load_digits)",
+        source="scikit-learn digits (sklearn.datasets.load_digits)", pixel_scale=DIGITS_WHITE,
     )
