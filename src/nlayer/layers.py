@@ -232,6 +232,7 @@ class BatchNorm(Layer):
 
         dgamma = sum(dout * Z_hat),  dbeta = sum(dout),  dZ_hat = dout * gamma
         dZ = (1/m) / sqrt(var + eps) * (m dZ_hat - sum(dZ_hat) - Z_hat sum(dZ_hat * Z_hat))
+           = gamma / sqrt(var + eps) * (dout - (dbeta + Z_hat dgamma) / m)
 
     Defaults (momentum 0.99, epsilon 1e-3) are Keras's.
     """
@@ -283,16 +284,17 @@ class BatchNorm(Layer):
 
     def backward(self, dout, need_dA_prev=True, scale=1.0):
         Z_hat, tmp = self.Z_hat, self.buffer("tmp", self.Z_hat.shape, self.Z_hat.dtype)
-        _fastpaths.column_sums(np.multiply(dout, Z_hat, out=tmp), out=self.grads["gamma"])
-        _fastpaths.column_sums(dout, out=self.grads["beta"])
+        dgamma, dbeta = self.grads["gamma"], self.grads["beta"]
+        _fastpaths.column_sums(np.multiply(dout, Z_hat, out=tmp), out=dgamma)
+        _fastpaths.column_sums(dout, out=dbeta)
+        # With dZ_hat = dout * gamma, the means over the batch in the formula above are
+        # mean(dZ_hat) = gamma dbeta / m and mean(dZ_hat Z_hat) = gamma dgamma / m, so
+        #   dZ = gamma inv_std (dout - (dbeta + Z_hat dgamma) / m)
+        inv_m = Z_hat.dtype.type(1.0 / Z_hat.shape[0])
         dZ = dout
-        dZ *= self.params["gamma"]  # now dZ_hat
-        # dZ = inv_std/m * (m dZ_hat - sum dZ_hat - Z_hat * sum(dZ_hat Z_hat)), grouped as means
-        mean_dZ_hat = _column_means(dZ)
-        mean_dZ_hat_Z_hat = _column_means(np.multiply(dZ, Z_hat, out=tmp))
-        dZ -= mean_dZ_hat
-        dZ -= np.multiply(Z_hat, mean_dZ_hat_Z_hat, out=tmp)
-        dZ *= self.inv_std
+        dZ -= dbeta * inv_m
+        dZ -= np.multiply(Z_hat, dgamma * inv_m, out=tmp)
+        dZ *= self.params["gamma"] * self.inv_std
         return dZ
 
     def get_config(self):
