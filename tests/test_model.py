@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -372,3 +375,18 @@ def test_sgd_training_equals_the_textbook_update_with_the_learning_rate_folded_i
     twin.backward(twin.forward(X, training=True), Y)  # plain gradients, scale 1
     expected = twin._flat_params - 0.2 * twin._flat_grads
     np.testing.assert_allclose(model._flat_params, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("copier", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+def test_a_copied_model_keeps_training_like_the_original(copier, rng):
+    """Parameters are views into one packed buffer; a copy must be packed again."""
+    X, y = rng.normal(size=(64, 5)), rng.integers(0, 3, size=64)
+    model = nl.MLP((8,), n_outputs=3, batchnorm=True)
+    model.compile(optimizer=nl.SGD(lr=0.1, momentum=0.9), l2=1e-3)
+    model.fit(X, y, epochs=2, seed=0)
+    twin = copier(model)
+    model.fit(X, y, epochs=2, seed=1)
+    twin.fit(X, y, epochs=2, seed=1)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert np.shares_memory(twin.layers[0].params["kernel"], twin._flat_params)

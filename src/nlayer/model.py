@@ -9,6 +9,11 @@ Forward propagation runs the layers in order, ``A^[l] = layer_l(A^[l-1])``, from
 softmax/sigmoid outputs) or ``dA``, and runs the layers' backward passes in
 reverse; each Dense adds its ``(lambda/m) W`` to ``dW``. The optimiser then
 updates every parameter from its gradient.
+
+Every backward pass is linear in the gradient it receives, so ``fit`` starts
+back propagation from ``s dZ`` with the optimiser's ``gradient_scale`` s (SGD:
+its learning rate) and every gradient arrives already multiplied by s, which
+saves the optimiser a pass over all the weights (see ``optimizers``).
 """
 
 import math
@@ -108,6 +113,16 @@ class Sequential:
             view[...] = layer.params[key]
             layer.params[key] = view
             layer.grads[key] = self._flat_grads[start:start + size].reshape(shape)
+
+    def __getstate__(self):
+        # copies (deepcopy, pickle) cannot keep the layers' arrays as views into the packed
+        # buffers; they carry the layers' arrays and pack them again in __setstate__
+        return {k: v for k, v in self.__dict__.items() if k not in ("_flat_params", "_flat_grads")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.built:
+            self._pack_parameters()
 
     def _next_activation(self, i):
         """Name of the first activation after layer i (for init='auto' on a linear Dense)."""
