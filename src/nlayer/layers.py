@@ -7,7 +7,9 @@ the article's ``dW = A_prev^T dZ / m`` is written here as ``A_prev^T dZ``.
 Speed without changing the math: forward passes write into per-layer buffers
 reused from batch to batch (``Layer.buffer``), so the arrays a layer returns are
 only valid until its next forward pass; backward passes overwrite the incoming
-``dA``, which no other code reads.
+``dA``, which no other code reads. ``dA`` may carry a constant factor (the
+optimiser's gradient scale, see ``Sequential.backward``); every gradient a layer
+derives from it carries the same factor, and Dense multiplies its L2 term by it.
 """
 
 import numpy as np
