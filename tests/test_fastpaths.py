@@ -25,7 +25,10 @@ def test_column_sums_equal_numpy_to_rounding(dtype, rng):
 
 def test_shared_zeros_and_ones_cannot_be_written():
     z = _fastpaths.zeros((4, 3), np.dtype(np.float32))
-    assert z is _fastpaths.zeros((4, 3), np.dtype(np.float32))  # made once
+    big = _fastpaths.zeros((50, 7), np.dtype(np.float32))
+    assert z.shape == (4, 3) and big.shape == (50, 7) and not big.any()
+    small = _fastpaths.zeros((2, 5), np.dtype(np.float32))
+    assert np.shares_memory(small, big)  # one array per dtype, the largest asked for
     with pytest.raises(ValueError, match="read-only"):
         z[0, 0] = 1.0
     with pytest.raises(ValueError, match="read-only"):

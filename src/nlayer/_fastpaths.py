@@ -16,6 +16,7 @@
 """
 
 import functools
+import math
 
 import numpy as np
 
@@ -23,10 +24,20 @@ _HUGE_PAGE = 2 << 20      # bytes in an x86-64 / arm64 transparent huge page
 _NUMPY_MADVISE = 4 << 20  # NumPy asks for huge pages on allocations of at least this size
 
 
-@functools.lru_cache(maxsize=32)
+_ZEROS = {}  # dtype -> one flat read-only array of zeros, as large as the largest asked for
+
+
 def zeros(shape, dtype):
-    """Zeros of ``shape`` (int or tuple) and ``dtype``, not writeable."""
-    return _frozen(np.zeros(shape, dtype=dtype))
+    """Zeros of ``shape`` (a tuple) and ``dtype``, not writeable.
+
+    Views of one shared array per dtype, so the memory kept is one array of the
+    largest shape seen, however many shapes are asked for.
+    """
+    size = math.prod(shape)
+    flat = _ZEROS.get(dtype)
+    if flat is None or flat.size < size:
+        flat = _ZEROS[dtype] = _frozen(np.zeros(size, dtype=dtype))
+    return flat[:size].reshape(shape)
 
 
 @functools.lru_cache(maxsize=32)
