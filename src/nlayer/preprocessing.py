@@ -134,7 +134,10 @@ def train_dev_split(n_rows, dev_fraction, rng, strata=None, name="validation_spl
 
 
 def _stratified_rows(strata, n_pick, rng):
-    """About n_pick row indices, each class in proportion (fewer where a class would give all its rows)."""
+    """About n_pick row indices, each class in proportion.
+
+    Fewer than n_pick only where a class would otherwise give all its rows.
+    """
     _, class_of_row, counts = np.unique(strata, return_inverse=True, return_counts=True)
     share = counts * (n_pick / strata.size)
     take = np.floor(share).astype(np.int64)
