@@ -109,3 +109,12 @@ def test_a_step_told_the_gradient_scale_makes_the_same_update(make, scale):
 def test_a_bad_gradient_scale_is_refused(scale):
     with pytest.raises(ValueError, match="gradient scale"):
         nl.SGD(lr=0.1).step([np.ones(2)], [np.ones(2)], scale=scale)
+
+
+def test_from_settings_gives_momentum_to_sgd_only():
+    sgd = optimizers.from_settings("SGD", 0.05, momentum=0.9, nesterov=True)
+    assert isinstance(sgd, nl.SGD) and (sgd.lr, sgd.momentum, sgd.nesterov) == (0.05, 0.9, True)
+    adam = optimizers.from_settings("adam", 0.01, momentum=0.9)
+    assert isinstance(adam, nl.Adam) and adam.lr == 0.01
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        optimizers.from_settings("lbfgs", 0.1)

@@ -217,3 +217,12 @@ NAMES = tuple(_REGISTRY)
 def get(spec):
     """Return an :class:`Optimizer` from a name, a config dict or an instance."""
     return build(spec, Optimizer, _REGISTRY, "optimizer")
+
+
+def from_settings(name, lr, momentum=0.0, nesterov=False):
+    """The optimiser called ``name`` with learning rate ``lr``; momentum and nesterov are SGD's
+    (the flat settings of the command line and the scikit-learn estimators)."""
+    spec = {"name": name, "lr": lr}
+    if str(name).lower() == "sgd":
+        spec.update(momentum=momentum, nesterov=nesterov)
+    return get(spec)

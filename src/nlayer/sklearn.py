@@ -43,14 +43,13 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 from .callbacks import EarlyStopping
 from .model import MLP
-from .optimizers import SGD, Adam, RMSprop
+from .optimizers import NAMES, from_settings
 
 __all__ = ["NLayerClassifier", "NLayerRegressor"]
 
 # float32 inputs stay float32, everything else numeric becomes float64 (then the
 # network casts to its own dtype).
 _X_DTYPES = (np.float64, np.float32)
-_OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 
 class _BaseNLayer(BaseEstimator):
@@ -123,14 +122,9 @@ class _BaseNLayer(BaseEstimator):
                              f"got {self.validation_fraction!r}")
 
     def _make_optimizer(self):
-        name = self.optimizer.lower() if isinstance(self.optimizer, str) else self.optimizer
-        if name == "sgd":
-            return SGD(lr=self.learning_rate, momentum=self.momentum)
-        if name == "adam":
-            return Adam(lr=self.learning_rate)
-        if name == "rmsprop":
-            return RMSprop(lr=self.learning_rate)
-        raise ValueError(f"optimizer must be one of {', '.join(_OPTIMIZERS)}, got {self.optimizer!r}")
+        if not isinstance(self.optimizer, str):
+            raise ValueError(f"optimizer must be one of {', '.join(NAMES)}, got {self.optimizer!r}")
+        return from_settings(self.optimizer, self.learning_rate, self.momentum)
 
     def _build(self, n_outputs):
         model = MLP(hidden=self._hidden(), activation=self.activation, output=self._output,

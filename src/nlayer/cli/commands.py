@@ -13,13 +13,8 @@ from . import data, report
 from .errors import CLIError
 
 
-def load_model(path):
-    """nl.load; a missing or corrupt file raises ModelFileError (a one-line CLI error)."""
-    return nl.load(path)
-
-
 def evaluate(args, console):
-    model = load_model(args.model)
+    model = nl.load(args.model)  # a bad file: ModelFileError, one line
     X, y, where = data.test_split(model, dataset=args.dataset, csv_path=args.csv,
                                   data_dir=args.data_dir, download=not args.no_download,
                                   target=args.target)
@@ -55,7 +50,7 @@ def prediction_rows(model, X, kept):
 
 
 def predict(args, console):
-    model = load_model(args.model)
+    model = nl.load(args.model)  # a bad file: ModelFileError, one line
     X, _, kept = data.encode(model, args.csv, dropna=args.dropna)
     header, rows = prediction_rows(model, X, kept)
     if args.out is None:
@@ -103,7 +98,7 @@ def model_info(model, path):
 
 
 def info(args, console):
-    model = load_model(args.model)
+    model = nl.load(args.model)  # a bad file: ModelFileError, one line
     facts = model_info(model, args.model)
     if args.json:
         report.print_json(facts)
@@ -152,7 +147,7 @@ def _training_rows(facts):
 
 
 def export(args, console):
-    model = load_model(args.model)
+    model = nl.load(args.model)  # a bad file: ModelFileError, one line
     try:
         model.to_onnx(args.output)
     except ImportError as exc:

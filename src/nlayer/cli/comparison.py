@@ -10,9 +10,8 @@ import os
 import numpy as np
 from rich.table import Table
 
-import nlayer as nl
 from nlayer.datasets import load_dataset
-from nlayer.preprocessing import train_dev_split
+from nlayer.preprocessing import get_normalizer, train_dev_split
 
 from . import config, data, plots, report, rundir
 from .errors import CLIError
@@ -20,7 +19,6 @@ from .progress import epoch_line
 
 DEFAULT_PEERS = ("keras", "pytorch", "sklearn")
 FILES = ("comparison.png", "comparison.json")
-SCALERS = {"standard": nl.Standardizer, "minmax": nl.MinMaxScaler}
 
 
 def split_and_normalise(ds, cfg):
@@ -30,8 +28,8 @@ def split_and_normalise(ds, cfg):
     rng = np.random.default_rng(cfg["seed"])
     train, dev = train_dev_split(len(ds.y_train), cfg["dev_split"], rng, strata=ds.y_train)
     parts = [ds.X_train[train], ds.X_train[dev], ds.X_test]
-    if cfg["normalize"] in SCALERS:
-        scaler = SCALERS[cfg["normalize"]]().fit(parts[0])
+    if cfg["normalize"] != "none":
+        scaler = get_normalizer(cfg["normalize"]).fit(parts[0])
         parts = [scaler.transform(X) for X in parts]
     return parts[0], ds.y_train[train], parts[1], ds.y_train[dev], parts[2], ds.y_test
 

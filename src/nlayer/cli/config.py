@@ -8,14 +8,16 @@ import math
 import tomllib
 from pathlib import Path
 
+from nlayer import optimizers, preprocessing
+from nlayer.datasets import DATASETS
+
 from .errors import CLIError
 
-DATASETS = ("digits", "mnist", "fashion-mnist")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 INITS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "xavier",
          "random_normal")
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
-NORMALIZERS = ("standard", "minmax", "none")
+OPTIMIZERS = optimizers.NAMES
+NORMALIZERS = (*preprocessing.NORMALIZERS, "none")
 DTYPES = ("float32", "float64")
 TASKS = ("auto", "classification", "regression")
 

@@ -12,13 +12,6 @@ from .interrupt import StopOnInterrupt
 from .progress import EpochReporter
 
 
-def make_optimizer(cfg):
-    name, lr = cfg["optimizer"], cfg["lr"]
-    if name == "sgd":
-        return nl.SGD(lr=lr, momentum=cfg["momentum"], nesterov=cfg["nesterov"])
-    return {"adam": nl.Adam, "rmsprop": nl.RMSprop}[name](lr=lr)
-
-
 def build_model(cfg, task, n_outputs=None):
     """The MLP and compile settings a resolved config describes."""
     classification = task == "classification"
@@ -26,7 +19,8 @@ def build_model(cfg, task, n_outputs=None):
                    output="softmax" if classification else "linear", n_outputs=n_outputs,
                    batchnorm=cfg["batchnorm"], dropout=cfg["dropout"], init=cfg["init"],
                    dtype=cfg["dtype"])
-    model.compile(optimizer=make_optimizer(cfg),
+    model.compile(optimizer=nl.optimizers.from_settings(cfg["optimizer"], cfg["lr"],
+                                                        cfg["momentum"], cfg["nesterov"]),
                   loss="categorical_crossentropy" if classification else "mean_squared_error",
                   l2=cfg["l2"],
                   metrics=["accuracy"] if classification else ["mae", "r2"],
