@@ -269,9 +269,10 @@ class BatchNorm(Layer):
             out *= scale
             out += p["beta"]
             return out
-        mu = _column_means(Z)
+        mu = _fastpaths.column_means(Z)
         Z_hat = np.subtract(Z, mu, out=self.buffer("Z_hat", Z.shape, Z.dtype))
-        var = _column_means(np.multiply(Z_hat, Z_hat, out=self.buffer("tmp", Z.shape, Z.dtype)))
+        squares = np.multiply(Z_hat, Z_hat, out=self.buffer("tmp", Z.shape, Z.dtype))
+        var = _fastpaths.column_means(squares)
         inv_std = 1.0 / np.sqrt(var + dt(self.epsilon))
         Z_hat *= inv_std
         self.Z_hat, self.inv_std = Z_hat, inv_std
@@ -301,13 +302,6 @@ class BatchNorm(Layer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
-
-
-def _column_means(X):
-    """Mean of each column, (1/m) 1^T X."""
-    means = _fastpaths.column_sums(X)
-    means *= X.dtype.type(1.0 / X.shape[0])
-    return means
 
 
 class Dropout(Layer):
