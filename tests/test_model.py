@@ -361,6 +361,25 @@ def test_backward_with_a_scale_gives_scaled_gradients_including_l2_and_batchnorm
     assert np.abs(plain).max() > 0
 
 
+def test_recompiling_with_another_loss_back_propagates_that_loss(rng):
+    """The fused softmax + cross-entropy start is remembered per loss: a new loss must not reuse it."""
+    X, y = rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+
+    def gradients(model):
+        Y = model.loss.prepare_targets(np.eye(3)[y], 3, model.dtype)
+        model.backward(model.forward(X, training=True), Y)
+        return model._flat_grads.copy()
+
+    model = nl.MLP((5,), n_outputs=3, dtype="float64").compile(loss="categorical_crossentropy")
+    model.build((None, 4), seed=2)
+    fused = gradients(model)
+    model.compile(loss="mse")
+    fresh = nl.MLP((5,), n_outputs=3, dtype="float64").compile(loss="mse")
+    fresh.build((None, 4), seed=2)
+    np.testing.assert_array_equal(gradients(model), gradients(fresh))
+    assert not np.allclose(gradients(model), fused)
+
+
 def test_sgd_training_equals_the_textbook_update_with_the_learning_rate_folded_in(rng):
     """fit() starts back propagation from lr * dZ; the weights must be those of w -= lr g."""
     X, y = rng.normal(size=(8, 4)), rng.integers(0, 2, size=8)

@@ -183,13 +183,20 @@ class Sequential:
         return A
 
     def _fused_start(self):
-        """Index of the layer whose dZ the loss gives directly, or None (general path)."""
-        fused = self.loss.fused_activation
+        """Index of the layer whose dZ the loss gives directly, or None (general path).
+
+        Asked twice per batch (cost and backward), so kept for the loss and output
+        activation it was worked out for.
+        """
         last = self.layers[-1]
-        if isinstance(last, (layers_mod.Dense, layers_mod.Activation)) and \
-                last.activation.name == fused:
-            return len(self.layers) - 1
-        return None
+        key = (self.loss, last, getattr(last, "activation", None))
+        if self.__dict__.get("_fused_key") != key:
+            start = None
+            if isinstance(last, (layers_mod.Dense, layers_mod.Activation)) and \
+                    last.activation.name == self.loss.fused_activation:
+                start = len(self.layers) - 1
+            self._fused_key, self._fused_index = key, start
+        return self._fused_index
 
     def _output_logits(self):
         i = self._fused_start()
