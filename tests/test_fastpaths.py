@@ -35,6 +35,15 @@ def test_shared_zeros_and_ones_cannot_be_written():
         _fastpaths.ones(5, np.dtype(np.float64))[0] = 2.0
 
 
+def test_remembered_zeros_move_to_the_larger_array_when_it_grows():
+    dt = np.dtype(np.float16)  # a dtype no other test asks for
+    first = _fastpaths.zeros((3, 3), dt)
+    assert _fastpaths.zeros((3, 3), dt) is first  # remembered per shape
+    big = _fastpaths.zeros((300, 30), dt)
+    again = _fastpaths.zeros((3, 3), dt)
+    assert again is not first and np.shares_memory(again, big) and not again.any()
+
+
 def test_relu_against_shared_zeros_is_numpys_maximum(rng):
     Z = rng.normal(size=(64, 40)).astype(np.float32)
     Z[0, :3] = [np.nan, -0.0, np.inf]

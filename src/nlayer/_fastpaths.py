@@ -27,6 +27,7 @@ _NUMPY_MADVISE = 4 << 20  # NumPy asks for huge pages on allocations of at least
 _ZEROS = {}  # dtype -> one flat read-only array of zeros, as large as the largest asked for
 
 
+@functools.lru_cache(maxsize=64)  # asked once per ReLU layer per batch: 0.5 -> 0.1 us
 def zeros(shape, dtype):
     """Zeros of ``shape`` (a tuple) and ``dtype``, not writeable.
 
@@ -36,6 +37,7 @@ def zeros(shape, dtype):
     size = math.prod(shape)
     flat = _ZEROS.get(dtype)
     if flat is None or flat.size < size:
+        zeros.cache_clear()  # the cached views would keep the smaller arrays alive
         flat = _ZEROS[dtype] = _frozen(np.zeros(size, dtype=dtype))
     return flat[:size].reshape(shape)
 

@@ -13,6 +13,8 @@ pass over every weight per step (the update is memory-bound, so that pass is a
 quarter of its time).
 """
 
+import math
+
 import numpy as np
 
 from ._fastpaths import zeros_on_huge_pages
@@ -28,7 +30,7 @@ class Optimizer:
 
     def __init__(self, lr):
         lr = float(lr)
-        if not lr > 0 or not np.isfinite(lr):
+        if not lr > 0 or not math.isfinite(lr):
             raise ValueError(f"learning rate must be a positive number, got {lr}")
         self.lr = lr
         self.iterations = 0
@@ -45,7 +47,7 @@ class Optimizer:
         ``grads[i]`` holds ``scale`` times the gradient of ``params[i]``.
         """
         scale = float(scale)
-        if not scale > 0 or not np.isfinite(scale):
+        if not scale > 0 or not math.isfinite(scale):  # math: np.isfinite costs 0.5 us a step
             raise ValueError(f"gradient scale must be a positive number, got {scale}")
         self.iterations += 1
         for slot, (p, g) in enumerate(zip(params, grads)):
