@@ -1,0 +1,306 @@
+"""Where a training batch's time goes: nlayer's stages next to the GEMM floor's.
+
+    python benchmarks/batch_breakdown.py [--batches 32,128,512] [--rounds 5] [--out FILE.md]
+
+The training benchmark (``bench_training.py``) reports one ratio per case:
+nlayer's epoch over the floor's (the network's matrix products alone). This
+script splits both into stages, per batch, so the gap can be read off: which
+part is the GEMMs themselves, which is element-wise work inside a layer, which
+is the loss, the metrics, the optimiser's update and the loop with its gather.
+
+It also times the same training written as one plain NumPy loop (``plain_epoch``:
+no layers, model or callbacks, the same calls in the same order, so it ends
+with nlayer's weights to the bit). Its ratio to the floor is what NumPy itself
+allows on this machine; nlayer's ratio over it is what the library's structure
+costs.
+
+One process runs a floor epoch, an nlayer epoch and a plain-loop epoch in turn,
+``--rounds`` times (this machine changes speed for minutes at a time; rounds see
+the same one), and prints per-stage medians in microseconds per batch and the
+median of the per-round ratios.
+
+nlayer is timed through its real ``fit``: every layer's ``forward`` and
+``backward``, the loss, the optimiser's ``step`` and the metrics' ``stats`` are
+wrapped with a clock (about 0.2 us per call, so nlayer's total grows by a few
+microseconds per batch). "loop and gather" is the rest of the epoch: the batch
+gather, the Python loop and the clocks themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from nlayer import _fastpaths
+from nlayer._fastpaths import zeros_on_huge_pages
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_training as bench  # noqa: E402  (the same data, network and settings)
+
+
+def load_data(rows):
+    """Fashion-MNIST when installed (float32 in [0, 1]), random data of its shape otherwise."""
+    if bench.DATA_DIR.exists():
+        from nlayer.datasets import load_dataset
+
+        ds = load_dataset("fashion-mnist", data_dir=bench.DATA_DIR, download=False)
+        X = np.ascontiguousarray(ds.X_train[:rows], dtype=np.float32) / np.float32(255)
+        return X, ds.y_train[:rows], "Fashion-MNIST"
+    rng = np.random.default_rng(bench.SEED)
+    X = rng.random((rows, 784), dtype=np.float32)
+    return X, rng.integers(0, bench.N_CLASSES, rows), "random data (Fashion-MNIST not installed)"
+
+
+def build_model(batch):
+    spec = bench._case_defaults({"hidden": bench.MAIN, "batch": batch, "n_features": 784})
+    return bench._nlayer_model(spec)
+
+
+class Clock:
+    """Seconds per stage name, summed over calls."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+
+    def wrap(self, obj, method, stage):
+        fn = getattr(obj, method)
+        seconds = self.seconds
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                seconds[stage] += time.perf_counter() - t0
+
+        setattr(obj, method, timed)  # an instance attribute hides the class's method
+
+
+def layer_label(i, layer):
+    if type(layer).__name__ == "Dense":
+        return f"layer {i + 1} (Dense {layer.units}, {layer.activation.name})"
+    return f"layer {i + 1} ({layer!r})"
+
+
+def instrument(model, clock):
+    for i, layer in enumerate(model.layers):
+        clock.wrap(layer, "forward", f"{layer_label(i, layer)} forward")
+        clock.wrap(layer, "backward", f"{layer_label(i, layer)} backward")
+    clock.wrap(model.loss, "loss", "loss J")
+    clock.wrap(model.loss, "dZ", "loss dZ = A - Y")
+    clock.wrap(model.optimizer, "step", "optimiser update")
+    for metric in model.metrics:
+        clock.wrap(metric, "stats", "metrics (accuracy)")
+
+
+def nlayer_epoch(model, X, y, batch, seed):
+    clock = Clock()
+    instrument(model, clock)
+    try:
+        hist = model.fit(X, y, epochs=1, batch_size=batch, seed=seed)
+    finally:  # back to the class's methods
+        for obj in (*model.layers, model.loss, model.optimizer, *model.metrics):
+            for name in ("forward", "backward", "loss", "dZ", "step", "stats"):
+                obj.__dict__.pop(name, None)
+    total = hist.history["seconds"][0]
+    stages = dict(clock.seconds)
+    stages["loop and gather"] = total - sum(stages.values())
+    return stages, total
+
+
+def floor_epoch(Ws, X, order, batch, rng):
+    """The floor of bench_training.worker_floor, with a clock per layer and direction."""
+    dtype, n = X.dtype, X.shape[0]
+    dZ_out = (rng.standard_normal((batch, Ws[-1].shape[1])) * 1e-2).astype(dtype)
+    Z = [np.empty((batch, W.shape[1]), dtype) for W in Ws]
+    dA = [None] + [np.empty((batch, W.shape[0]), dtype) for W in Ws[1:]]
+    dW = [np.empty_like(W) for W in Ws]
+    Xp = np.take(X, order, axis=0)  # untimed: the floor times no gather
+    seconds, clock = defaultdict(float), time.perf_counter
+    n_full = n - n % batch  # full batches only, so every batch has the preallocated shape
+    t_start = clock()
+    for start in range(0, n_full, batch):
+        Xb = Xp[start:start + batch]
+        A = Xb
+        for l, (W, Zl) in enumerate(zip(Ws, Z)):
+            t0 = clock()
+            A = np.matmul(A, W, out=Zl)
+            seconds[f"{l} forward"] += clock() - t0
+        dZ = dZ_out
+        for l in range(len(Ws) - 1, -1, -1):
+            t0 = clock()
+            np.matmul((Xb if l == 0 else Z[l - 1]).T, dZ, out=dW[l])
+            if l > 0:
+                dZ = np.matmul(dZ, Ws[l].T, out=dA[l])
+            seconds[f"{l} backward"] += clock() - t0
+    total = clock() - t_start
+    seconds["loop"] = total - sum(seconds.values())
+    return dict(seconds), total, n_full // batch
+
+
+def plain_state(model):
+    """Packed copies of a model's kernels and biases, with their gradients and velocities.
+
+    ``(flat, views)``: ``flat[name]`` is one array, ``views[name]`` its per-array views,
+    for ``name`` in p (parameters), g (gradients), v (velocities), packed as nlayer packs.
+    """
+    arrays = [layer.params[key] for layer in model.layers for key in ("kernel", "bias")]
+    size = sum(a.size for a in arrays)
+    flat = {name: zeros_on_huge_pages(size, model.dtype) for name in "pgv"}
+    views, start = {name: [] for name in "pgv"}, 0
+    for a in arrays:
+        for name in "pgv":
+            views[name].append(flat[name][start:start + a.size].reshape(a.shape))
+        views["p"][-1][...] = a
+        start += a.size
+    return flat, views
+
+
+def plain_epoch(state, X, Y, order, batch, lr, momentum):
+    """The benchmark's training as one plain NumPy loop: no layers, model or callbacks.
+
+    ReLU hidden layers, softmax output, cross-entropy with the fused dZ = A - Y, SGD
+    with momentum on packed arrays, the per-batch loss and accuracy that fit reports,
+    and nlayer's NumPy idioms (``_fastpaths``): the same calls in the same order as
+    nlayer's fit, so it ends with the same weights. Returns the epoch's seconds.
+    """
+    (flat, views), dt = state, X.dtype
+    Ws, bs, dWs, dbs = views["p"][0::2], views["p"][1::2], views["g"][0::2], views["g"][1::2]
+    ones_k = _fastpaths.ones(Y.shape[1], dt)
+    buf_X, buf_Y = np.empty((batch, X.shape[1]), dt), np.empty((batch, Y.shape[1]), dt)
+    loss, hits = 0.0, 0
+    t0 = time.perf_counter()
+    for start in range(0, X.shape[0], batch):
+        idx = order[start:start + batch]
+        m = idx.size
+        Xb = X.take(idx, axis=0, out=buf_X[:m], mode="clip")
+        Yb = Y.take(idx, axis=0, out=buf_Y[:m], mode="clip")
+        A, As, Zs = Xb, [Xb], []
+        for W, b in zip(Ws[:-1], bs[:-1]):            # hidden: Z = A_prev W + b, A = relu(Z)
+            Z = A @ W
+            Z += b
+            A = np.maximum(Z, _fastpaths.zeros(Z.shape, dt))
+            Zs.append(Z)
+            As.append(A)
+        Z = A @ Ws[-1]                                 # output: A = softmax(Z)
+        Z += bs[-1]
+        A = Z - _fastpaths.row_max(Z)[:, None]
+        np.exp(A, out=A)
+        A /= (A @ ones_k)[:, None]
+        loss += float(-np.log(np.multiply(Yb, A) @ ones_k).sum(dtype=np.float64))
+        hits += np.count_nonzero(A.argmax(axis=1) == Yb.argmax(axis=1))
+        dZ = np.subtract(A, Yb)
+        dZ *= dt.type(lr / m)                          # lr * dJ/dZ (lr folded in, as fit does)
+        for l in range(len(Ws) - 1, -1, -1):
+            np.matmul(As[l].T, dZ, out=dWs[l])         # dW = A_prev^T dZ
+            _fastpaths.column_sums(dZ, out=dbs[l])     # db = 1^T dZ
+            if l > 0:
+                dZ = dZ @ Ws[l].T                      # dA_prev = dZ W^T
+                np.multiply(dZ, Zs[l - 1] > 0, out=dZ)  # dZ = dA * relu'(Z)
+        v, mu = flat["v"], dt.type(momentum)           # v <- mu v - lr g; w <- w + v
+        v *= mu
+        v -= flat["g"]
+        flat["p"] += v
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batches", default="32,128,512", help="comma-separated batch sizes")
+    p.add_argument("--rounds", type=int, default=5, help="paired epochs per batch size")
+    p.add_argument("--rows", type=int, default=60000, help="training rows")
+    p.add_argument("--out", help="also write the tables to this markdown file")
+    args = p.parse_args(argv)
+    batches = [int(b) for b in args.batches.split(",")]
+    X, y, source = load_data(args.rows)
+    parts = [f"# Where a batch's time goes\n\n{bench.machine_line(bench.machine_info())}\n\n"
+             "Rounds whose state probe is within 15 % of the run's fastest count as quiet "
+             "(see benchmarks/README.md); the tables use them when there are at least 3.\n"]
+    measured = [(batch, *measure(X, y, batch, args.rounds)) for batch in batches]
+    fastest = min(r["probe"] for _, runs, _ in measured for r in runs)
+    for batch, runs, model in measured:
+        quiet = [r for r in runs if r["probe"] <= fastest * (1 + bench.QUIET)]
+        if len(quiet) >= bench.MIN_QUIET_PAIRS:
+            runs, note = quiet, f"the {len(quiet)} quiet rounds of {args.rounds}"
+        else:
+            note = f"all {len(runs)} rounds (only {len(quiet)} quiet)"
+        parts.append(table(runs, model, X.shape[0], batch, source, note))
+        print(parts[-1], flush=True)
+    if args.out:
+        Path(args.out).write_text("\n".join(parts))
+
+
+def measure(X, y, batch, rounds):
+    """One dict per round: seconds per batch of ``batch`` rows for the floor, nlayer
+    (instrumented fit) and the plain loop, and the floor's and nlayer's stages."""
+    from nlayer.model import batch_orders
+
+    model = build_model(batch)
+    Ws = [layer.params["kernel"].copy() for layer in model.layers]
+    plain = plain_state(model)
+    Y = model.loss.prepare_targets(y, bench.N_CLASSES, model.dtype)
+    n = X.shape[0]
+    orders = batch_orders(bench.SEED, n, rounds + 1)
+    rng = np.random.default_rng(1)
+
+    def round_(order, seed):
+        probe = bench._state_probe()  # the machine's state (see bench_training.mark_quiet)
+        f_stages, f_seconds, f_batches = floor_epoch(Ws, X, order, batch, rng)
+        n_stages, n_seconds = nlayer_epoch(model, X, y, batch, seed)
+        p_seconds = plain_epoch(plain, X, Y, order, batch, bench.LR, bench.MOMENTUM)
+        # per batch of `batch` rows (the last batch may be partial; the floor skips it)
+        per_f, per_n = batch / (f_batches * batch), batch / n
+        return {"probe": probe, "floor": f_seconds * per_f, "nlayer": n_seconds * per_n,
+                "plain": p_seconds * per_n,
+                "floor_stages": {k: v * per_f for k, v in f_stages.items()},
+                "nlayer_stages": {k: v * per_n for k, v in n_stages.items()}}
+
+    round_(orders[0], bench.SEED)  # warm-up
+    runs = []
+    for r in range(rounds):
+        runs.append(round_(orders[r + 1], bench.SEED + 1 + r))
+        us = {k: runs[-1][k] * 1e6 for k in ("floor", "nlayer", "plain")}
+        print(f"batch {batch}, round {r + 1}: probe {runs[-1]['probe'] * 1e3:.1f} ms, per batch: "
+              f"floor {us['floor']:.1f} us, nlayer {us['nlayer']:.1f} us, "
+              f"plain loop {us['plain']:.1f} us", file=sys.stderr, flush=True)
+    return runs, model
+
+
+def _us(values):
+    return statistics.median(values) * 1e6
+
+
+def table(runs, model, n_rows, batch, source, rounds_note):
+    """Markdown: per-batch medians of every stage, nlayer next to the floor, and the ratios."""
+    nl = {k: _us([r["nlayer_stages"][k] for r in runs]) for k in runs[0]["nlayer_stages"]}
+    fl = {k: _us([r["floor_stages"][k] for r in runs]) for k in runs[0]["floor_stages"]}
+    rows = []
+    for i, layer in enumerate(model.layers):
+        for direction in ("forward", "backward"):
+            name = f"{layer_label(i, layer)} {direction}"
+            rows.append((name, nl.pop(name, 0.0), fl.pop(f"{i} {direction}", 0.0)))
+    for name in ("loss J", "loss dZ = A - Y", "metrics (accuracy)", "optimiser update"):
+        rows.append((name, nl.pop(name, 0.0), 0.0))
+    rows.append(("loop and gather (rest of the epoch)", nl.pop("loop and gather"), fl.pop("loop")))
+    total = {k: _us([r[k] for r in runs]) for k in ("nlayer", "floor", "plain")}
+    ratio = {k: statistics.median(r[k] / r["floor"] for r in runs) for k in ("nlayer", "plain")}
+    lines = [f"## Batch {batch}: {n_rows} rows of {source}; medians over {rounds_note}, "
+             "microseconds per batch", "",
+             "| stage | nlayer | GEMM floor | nlayer - floor |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {a:.1f} | {b:.1f} | {a - b:+.1f} |" for name, a, b in rows]
+    lines += [f"| **whole batch** | **{total['nlayer']:.1f}** | **{total['floor']:.1f}** | "
+              f"**{total['nlayer'] - total['floor']:+.1f}** |", "",
+              f"Median of the per-round ratios to the floor: nlayer {ratio['nlayer']:.2f}x "
+              f"(with its stage clocks), the plain NumPy loop {ratio['plain']:.2f}x "
+              f"({total['plain']:.1f} us per batch)."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The benchmark scripts' own logic (never their timings)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nlayer as nl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import batch_breakdown as breakdown  # noqa: E402
+
+
+@pytest.fixture
+def data(rng):
+    return rng.random((300, 20), dtype=np.float32), rng.integers(0, 3, size=300)
+
+
+def small_model():
+    model = nl.MLP((8,), n_outputs=3)
+    model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), metrics=["accuracy"])
+    model.build((None, 20), seed=0)
+    return model
+
+
+def test_breakdown_times_the_real_fit_without_changing_it(data):
+    X, y = data
+    timed, plain = small_model(), small_model()
+    stages, total = breakdown.nlayer_epoch(timed, X, y, batch=32, seed=1)
+    plain.fit(X, y, epochs=1, batch_size=32, seed=1)
+    np.testing.assert_array_equal(timed._flat_params, plain._flat_params)
+    assert set(stages) == {
+        "layer 1 (Dense 8, relu) forward", "layer 1 (Dense 8, relu) backward",
+        "layer 2 (Dense 3, softmax) forward", "layer 2 (Dense 3, softmax) backward",
+        "loss J", "loss dZ = A - Y", "metrics (accuracy)", "optimiser update",
+        "loop and gather"}
+    assert min(stages.values()) > 0
+    assert sum(stages.values()) == pytest.approx(total)
+    # the clocks are gone afterwards: the objects use their classes' methods again
+    for obj in (*timed.layers, timed.loss, timed.optimizer, *timed.metrics):
+        assert not {"forward", "backward", "loss", "dZ", "step", "stats"} & set(vars(obj))
+
+
+def test_floor_epoch_times_every_layers_products_on_full_batches(data, rng):
+    X, _ = data
+    Ws = [layer.params["kernel"].copy() for layer in small_model().layers]
+    stages, total, batches = breakdown.floor_epoch(Ws, X, rng.permutation(300), 32, rng)
+    assert batches == 300 // 32
+    assert set(stages) == {"0 forward", "0 backward", "1 forward", "1 backward", "loop"}
+    assert min(stages.values()) > 0
+    assert sum(stages.values()) == pytest.approx(total)
+
+
+def test_table_lists_every_stage_and_the_ratios():
+    model = small_model()
+    nl_stages = {"layer 1 (Dense 8, relu) forward": 4e-6, "layer 1 (Dense 8, relu) backward": 5e-6,
+                 "layer 2 (Dense 3, softmax) forward": 2e-6,
+                 "layer 2 (Dense 3, softmax) backward": 1e-6, "loss J": 1e-6,
+                 "loss dZ = A - Y": 1e-6, "metrics (accuracy)": 1e-6, "optimiser update": 3e-6,
+                 "loop and gather": 2e-6}
+    floor = {"0 forward": 3e-6, "0 backward": 4e-6, "1 forward": 1e-6, "1 backward": 1e-6,
+             "loop": 1e-6}
+    runs = [{"floor": 10e-6, "nlayer": 20e-6, "plain": 15e-6, "floor_stages": floor,
+             "nlayer_stages": nl_stages},
+            {"floor": 20e-6, "nlayer": 30e-6, "plain": 25e-6, "floor_stages": floor,
+             "nlayer_stages": nl_stages}]
+    text = breakdown.table(runs, model, 300, 32, "random data", "both rounds")
+    assert "| layer 1 (Dense 8, relu) forward | 4.0 | 3.0 | +1.0 |" in text
+    assert "| optimiser update | 3.0 | 0.0 | +3.0 |" in text
+    assert "| loop and gather (rest of the epoch) | 2.0 | 1.0 | +1.0 |" in text
+    assert "| **whole batch** | **25.0** | **15.0** | **+10.0** |" in text
+    # paired: the median of 2.0 and 1.5 (nlayer) and of 1.5 and 1.25 (plain), not 25 / 15
+    assert "nlayer 1.75x" in text and "plain NumPy loop 1.38x (20.0 us per batch)" in text
+
+
+def test_the_plain_numpy_loop_ends_with_nlayers_weights(data):
+    """Same calls in the same order: the reference loop is the same math, to the bit."""
+    X, y = data
+    model, reference = small_model(), small_model()
+    state = breakdown.plain_state(reference)
+    Y = reference.loss.prepare_targets(y, 3, reference.dtype)
+    order = nl.model.batch_orders(1, 300, 1)[0]
+    breakdown.plain_epoch(state, X, Y, order, batch=32, lr=0.05, momentum=0.9)
+    model.fit(X, y, epochs=1, batch_size=32, seed=1)
+    flat, views = state
+    for layer, (kernel, bias) in zip(model.layers, zip(views["p"][0::2], views["p"][1::2])):
+        np.testing.assert_array_equal(layer.params["kernel"], kernel)
+        np.testing.assert_array_equal(layer.params["bias"], bias)
+    assert not np.array_equal(small_model().layers[0].params["kernel"], views["p"][0])
