@@ -241,7 +241,8 @@ def test_missing_and_unknown_peers_are_reported(monkeypatch, data):
         notes["pytorch"] = 'torch not installed: pip install "nlayer[compare]"'
         return notes
 
-    monkeypatch.setattr(C, "available_peers", fake_available)
+    # patched where run_comparison looks it up
+    monkeypatch.setattr(C.runner, "available_peers", fake_available)
     X, y, Xd, yd, Xt, yt = data
     results = C.run_comparison(spec64(epochs=2), X, y, Xd, yd, Xt, yt,
                                peers=("nlayer", "pytorch", "jax"))
