@@ -354,6 +354,17 @@ def test_compare_with_sklearn(tmp_path):
     assert mpimg.imread(out / "comparison.png").shape[:2] == (500, 1000)
 
 
+def test_compare_with_keras_prints_no_tensorflow_start_up_lines(tmp_path):
+    pytest.importorskip("keras")
+    result = cli("compare", "--dataset", "digits", *FAST, "--epochs", "1", "--peers", "keras",
+                 "--out", tmp_path / "cmp", "--quiet", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "keras" in result.stdout
+    # TensorFlow's C++ start-up (oneDNN, CUDA drivers, absl) would write these to stderr
+    for line in ("absl", "oneDNN", "cuda"):
+        assert line not in result.stderr
+
+
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

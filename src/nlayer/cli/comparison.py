@@ -5,7 +5,9 @@ set, a Standardizer fit on the remaining training rows) and hands it to
 :func:`nlayer.compare.run_comparison`, which trains every system.
 """
 
+import contextlib
 import os
+import sys
 
 import numpy as np
 from rich.table import Table
@@ -91,9 +93,38 @@ def epoch_printer(console, epochs):
     return show
 
 
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Point file descriptor 2 at /dev/null for the duration (Python exceptions still rise)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def preload_keras_quietly():
+    """Import Keras (and TensorFlow) before the comparison, without their start-up lines.
+
+    TensorFlow's C++ start-up writes INFO lines (oneDNN, no CUDA driver) straight to
+    stderr before its logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says. Imported
+    here with stderr silenced, the comparison's own ``import keras`` finds it loaded.
+    A failed import is left to the comparison, which reports the peer as missing.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the log lines after start-up
+    try:
+        with _stderr_to_devnull():
+            import keras  # noqa: F401
+    except Exception:  # not installed or broken: run_comparison says which, with the fix
+        pass
+
+
 def run(args, console):
     from nlayer.compare import run_comparison
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
     cfg = resolve(args)
     if cfg["csv"]:
         raise CLIError("compare works on the built-in datasets; use --dataset")
@@ -102,6 +133,8 @@ def run(args, console):
                       test_size=data.TEST_SIZE, seed=data.SPLIT_SEED)
     arrays = split_and_normalise(ds, cfg)
     peers = peer_list(args.peers)
+    if "keras" in peers:
+        preload_keras_quietly()
     quiet = args.quiet or args.json
     if not quiet:
         console.print(f"nlayer compare: {ds.name}, systems: {' '.join(peers)}", markup=False)
