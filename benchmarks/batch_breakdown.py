@@ -38,23 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from nlayer import _fastpaths
-from nlayer._fastpaths import zeros_on_huge_pages
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_training as bench  # noqa: E402  (the same data, network and settings)
-
-
-def load_data(rows):
-    """Fashion-MNIST when installed (float32 in [0, 1]), random data of its shape otherwise."""
-    if bench.DATA_DIR.exists():
-        from nlayer.datasets import load_dataset
-
-        ds = load_dataset("fashion-mnist", data_dir=bench.DATA_DIR, download=False)
-        X = np.ascontiguousarray(ds.X_train[:rows], dtype=np.float32) / np.float32(255)
-        return X, ds.y_train[:rows], "Fashion-MNIST"
-    rng = np.random.default_rng(bench.SEED)
-    X = rng.random((rows, 784), dtype=np.float32)
-    return X, rng.integers(0, bench.N_CLASSES, rows), "random data (Fashion-MNIST not installed)"
 
 
 def build_model(batch):
@@ -152,7 +138,7 @@ def plain_state(model):
     """
     arrays = [layer.params[key] for layer in model.layers for key in ("kernel", "bias")]
     size = sum(a.size for a in arrays)
-    flat = {name: zeros_on_huge_pages(size, model.dtype) for name in "pgv"}
+    flat = {name: _fastpaths.zeros_on_huge_pages(size, model.dtype) for name in "pgv"}
     views, start = {name: [] for name in "pgv"}, 0
     for a in arrays:
         for name in "pgv":
@@ -218,7 +204,8 @@ def main(argv=None):
     p.add_argument("--out", help="also write the tables to this markdown file")
     args = p.parse_args(argv)
     batches = [int(b) for b in args.batches.split(",")]
-    X, y, source = load_data(args.rows)
+    X, y, _, _, info = bench.load_data("auto", args.rows)
+    source = info["source"]
     parts = [f"# Where a batch's time goes\n\n{bench.machine_line(bench.machine_info())}\n\n"
              "Rounds whose state probe is within 15 % of the run's fastest count as quiet "
              "(see benchmarks/README.md); the tables use them when there are at least 3.\n"]

@@ -574,6 +574,20 @@ def machine_line(info):
 
 def prepare_data(mode, rows, tmp):
     """Write X_train/y_train (first ``rows`` rows), X_test/y_test as .npy; describe the source."""
+    X, y, X_test, y_test, info = load_data(mode, rows)
+    np.save(tmp / "X_train.npy", X)
+    np.save(tmp / "y_train.npy", y)
+    np.save(tmp / "X_test.npy", X_test)
+    np.save(tmp / "y_test.npy", y_test)
+    return info
+
+
+def load_data(mode, rows):
+    """(X_train, y_train, X_test, y_test, description): float32 in [0, 1], int64 labels.
+
+    Fashion-MNIST when ``mode`` is "fashion-mnist", or "auto" and it is installed;
+    random data of its shape otherwise. The first ``rows`` training rows are kept.
+    """
     use_fm = mode == "fashion-mnist" or (mode == "auto" and DATA_DIR.exists())
     if use_fm:
         from nlayer.datasets import load_dataset
@@ -600,12 +614,12 @@ def prepare_data(mode, rows, tmp):
         source = (f"random data of Fashion-MNIST's shape ({why}): a sparse random prototype "
                   "per class + Gaussian noise (sd 2), clipped to [0, 1]")
     rows = min(rows, X.shape[0])
-    np.save(tmp / "X_train.npy", np.ascontiguousarray(X[:rows], dtype=np.float32))
-    np.save(tmp / "y_train.npy", np.asarray(y[:rows], dtype=np.int64))
-    np.save(tmp / "X_test.npy", np.ascontiguousarray(X_test, dtype=np.float32))
-    np.save(tmp / "y_test.npy", np.asarray(y_test, dtype=np.int64))
-    return {"source": source, "fashion_mnist": use_fm, "train_rows": rows,
+    info = {"source": source, "fashion_mnist": use_fm, "train_rows": rows,
             "test_rows": int(X_test.shape[0]), "features": int(X.shape[1])}
+    return (np.ascontiguousarray(X[:rows], dtype=np.float32),
+            np.asarray(y[:rows], dtype=np.int64),
+            np.ascontiguousarray(X_test, dtype=np.float32),
+            np.asarray(y_test, dtype=np.int64), info)
 
 
 class Runner:
