@@ -44,6 +44,21 @@ def test_remembered_zeros_move_to_the_larger_array_when_it_grows():
     assert again is not first and np.shares_memory(again, big) and not again.any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_every_nan_and_infinity(rng, dtype):
+    X = rng.normal(size=(50, 7)).astype(dtype)
+    assert _fastpaths.all_finite(X)
+    for bad in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[31, 4] = bad
+        assert not _fastpaths.all_finite(Y)
+    Y = X.copy()
+    Y[3, 1], Y[3, 5] = np.inf, -np.inf  # a row whose sum is NaN
+    assert not _fastpaths.all_finite(Y)
+    huge = np.full((4, 3), np.finfo(dtype).max, dtype=dtype)  # finite, row sums overflow
+    assert _fastpaths.all_finite(huge)
+
+
 def test_relu_against_shared_zeros_is_numpys_maximum(rng):
     Z = rng.normal(size=(64, 40)).astype(np.float32)
     Z[0, :3] = [np.nan, -0.0, np.inf]

@@ -10,6 +10,9 @@
   that NumPy asks the kernel to back with transparent huge pages. The optimiser
   sweeps all parameters, gradients and velocities every step; with 4 KiB pages
   those sweeps miss the TLB, and the update measured 15 % slower.
+- ``all_finite``: the input check of ``fit``/``predict`` as one BLAS pass (the row
+  sums ``X 1``) instead of NumPy's ``min`` and ``max``, two single-threaded passes
+  over the whole of X (1.4 -> 0.3 ms for 10,000 MNIST rows).
 - ``row_max``: the maximum of each row. ``Z.max(axis=1)`` runs one short loop per
   row (10 classes: 45 ns a row); the transposed copy reduces whole columns at
   once, 3x faster at 128 rows and 9x at 4096.
@@ -56,6 +59,17 @@ def _frozen(a):
 def row_max(Z):
     """``Z.max(axis=1)`` for a 2-D array (exact: a maximum does not depend on order)."""
     return np.ascontiguousarray(Z.T).max(axis=0)
+
+
+def all_finite(X):
+    """True when every entry of the 2-D float array X is finite (no NaN, no infinity).
+
+    A NaN or an infinity makes its row's sum NaN or infinite; finite entries can also
+    add up to an infinite sum, so a non-finite sum is confirmed entry by entry.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # the answer, not a warning
+        sums = np.matmul(X, ones(X.shape[1], X.dtype))
+    return bool(np.isfinite(sums).all() or np.isfinite(X).all())
 
 
 def column_sums(X, out=None):

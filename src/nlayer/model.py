@@ -416,9 +416,7 @@ class Sequential:
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"{what} is empty (shape {X.shape}); give at least one row and feature")
         X = X.astype(self.dtype, copy=False)
-        # min and max are finite exactly when every entry is (NaN propagates), with no
-        # boolean copy of X
-        if not (np.isfinite(X.min()) and np.isfinite(X.max())):
+        if not _fastpaths.all_finite(X):
             bad = np.argwhere(~np.isfinite(X))[0]
             raise ValueError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
                              "impute or drop those rows first")
