@@ -50,10 +50,13 @@ class Layer:
 
     def buffer(self, name, shape, dtype):
         """A work array reused across batches of the same shape (uninitialised)."""
-        store = self.__dict__.setdefault("_buffers", {})
-        key = (name, shape)
+        try:
+            store = self._buffers
+        except AttributeError:  # first use, or a copy (copies do not carry buffers)
+            store = self._buffers = {}
+        key = (name, shape, dtype)
         buf = store.get(key)
-        if buf is None or buf.dtype != dtype:
+        if buf is None:
             if len(store) >= 24:  # many batch sizes seen (predict on varied inputs): start over
                 store.clear()
             buf = store[key] = np.empty(shape, dtype=dtype)
