@@ -15,10 +15,11 @@ allows on this machine; nlayer's ratio over it is what the library's structure
 costs.
 
 One process runs a floor epoch, an nlayer epoch with stage clocks, one without
-them and a plain-loop epoch in turn,
-``--rounds`` times (this machine changes speed for minutes at a time; rounds see
-the same one), and prints per-stage medians in microseconds per batch and the
-median of the per-round ratios.
+them and a plain-loop epoch in turn (a round; this machine changes speed for
+minutes at a time, and a round sees one speed), until ``--rounds`` rounds per
+batch size were quiet by the benchmark's state probe or ``--max-rounds`` ran,
+and prints per-stage medians in microseconds per batch and the median of the
+per-round ratios.
 
 nlayer is timed through its real ``fit``: every layer's ``forward`` and
 ``backward``, the loss, the optimiser's ``step`` and the metrics' ``stats`` are
@@ -200,7 +201,9 @@ def plain_epoch(state, X, Y, order, batch, lr, momentum):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batches", default="32,128,512", help="comma-separated batch sizes")
-    p.add_argument("--rounds", type=int, default=5, help="paired epochs per batch size")
+    p.add_argument("--rounds", type=int, default=5, help="quiet rounds wanted per batch size")
+    p.add_argument("--max-rounds", type=int, help="give up waiting for quiet rounds after this "
+                   "many per batch size (default 3 x --rounds)")
     p.add_argument("--rows", type=int, default=60000, help="training rows")
     p.add_argument("--out", help="also write the tables to this markdown file")
     args = p.parse_args(argv)
@@ -210,12 +213,14 @@ def main(argv=None):
     parts = [f"# Where a batch's time goes\n\n{bench.machine_line(bench.machine_info())}\n\n"
              "Rounds whose state probe is within 15 % of the run's fastest count as quiet "
              "(see benchmarks/README.md); the tables use them when there are at least 3.\n"]
-    measured = [(batch, *measure(X, y, batch, args.rounds)) for batch in batches]
-    fastest = min(r["probe"] for _, runs, _ in measured for r in runs)
+    probes = []  # every round's probe, all batch sizes: quiet is judged across the run
+    measured = [(batch, *measure(X, y, batch, args.rounds, args.max_rounds or 3 * args.rounds,
+                                 probes))
+                for batch in batches]
     for batch, runs, model in measured:
-        quiet = [r for r in runs if r["probe"] <= fastest * (1 + bench.QUIET)]
+        quiet = quiet_rounds(runs, probes)
         if len(quiet) >= bench.MIN_QUIET_PAIRS:
-            runs, note = quiet, f"the {len(quiet)} quiet rounds of {args.rounds}"
+            runs, note = quiet, f"the {len(quiet)} quiet rounds of {len(runs)}"
         else:
             note = f"all {len(runs)} rounds (only {len(quiet)} quiet)"
         parts.append(table(runs, model, X.shape[0], batch, source, note))
@@ -224,9 +229,17 @@ def main(argv=None):
         Path(args.out).write_text("\n".join(parts))
 
 
-def measure(X, y, batch, rounds):
-    """One dict per round: seconds per batch of ``batch`` rows for the floor, nlayer's fit
-    with stage clocks ("nlayer") and without ("fit"), the plain loop, and the stages."""
+def quiet_rounds(runs, probes):
+    """The rounds whose probe is within bench.QUIET of the fastest probe in ``probes``."""
+    fastest = min(probes)
+    return [r for r in runs if r["probe"] <= fastest * (1 + bench.QUIET)]
+
+
+def measure(X, y, batch, rounds, max_rounds, probes):
+    """Rounds until ``rounds`` of them are quiet (or ``max_rounds`` ran), one dict each:
+    seconds per batch of ``batch`` rows for the floor, nlayer's fit with stage clocks
+    ("nlayer") and without ("fit"), the plain loop, and the stages. Each round's probe
+    is appended to ``probes``."""
     from nlayer.model import batch_orders
 
     model = build_model(batch)
@@ -234,7 +247,7 @@ def measure(X, y, batch, rounds):
     plain = plain_state(model)
     Y = model.loss.prepare_targets(y, bench.N_CLASSES, model.dtype)
     n = X.shape[0]
-    orders = batch_orders(bench.SEED, n, rounds + 1)
+    orders = batch_orders(bench.SEED, n, max_rounds + 1)
     rng = np.random.default_rng(1)
 
     def round_(order, seed):
@@ -252,12 +265,15 @@ def measure(X, y, batch, rounds):
 
     round_(orders[0], bench.SEED)  # warm-up
     runs = []
-    for r in range(rounds):
+    for r in range(max_rounds):
         runs.append(round_(orders[r + 1], bench.SEED + 1 + r))
+        probes.append(runs[-1]["probe"])
         us = {k: runs[-1][k] * 1e6 for k in ("floor", "fit", "nlayer", "plain")}
         print(f"batch {batch}, round {r + 1}: probe {runs[-1]['probe'] * 1e3:.1f} ms, per batch: "
               f"floor {us['floor']:.1f} us, nlayer {us['fit']:.1f} us ({us['nlayer']:.1f} with "
               f"clocks), plain loop {us['plain']:.1f} us", file=sys.stderr, flush=True)
+        if len(quiet_rounds(runs, probes)) >= rounds:
+            break
     return runs, model
 
 

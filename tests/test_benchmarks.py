@@ -90,3 +90,24 @@ def test_the_plain_numpy_loop_ends_with_nlayers_weights(data):
         np.testing.assert_array_equal(layer.params["kernel"], kernel)
         np.testing.assert_array_equal(layer.params["bias"], bias)
     assert not np.array_equal(small_model().layers[0].params["kernel"], views["p"][0])
+
+
+def test_rounds_go_on_until_enough_are_quiet(monkeypatch, rng):
+    """The state probe decides: slow rounds (probe 2.0 against the fastest 1.0) do not count."""
+    script = iter([1.0, 1.0, 2.0, 2.0, 1.05, 1.0, 1.0])  # warm-up round first
+    monkeypatch.setattr(breakdown.bench, "_state_probe", lambda: next(script))
+    X, y = rng.random((96, 784), dtype=np.float32), rng.integers(0, 10, size=96)
+    probes = []
+    runs, _ = breakdown.measure(X, y, batch=32, rounds=2, max_rounds=5, probes=probes)
+    assert [r["probe"] for r in runs] == [1.0, 2.0, 2.0, 1.05]  # stopped at the 2nd quiet one
+    assert probes == [1.0, 2.0, 2.0, 1.05]
+    assert [r["probe"] for r in breakdown.quiet_rounds(runs, probes)] == [1.0, 1.05]
+    assert breakdown.quiet_rounds(runs, probes + [0.5]) == []  # judged against the fastest
+
+
+def test_rounds_stop_at_the_limit_when_the_machine_stays_slow(monkeypatch, rng):
+    script = iter([1.0, 1.0] + [3.0] * 10)
+    monkeypatch.setattr(breakdown.bench, "_state_probe", lambda: next(script))
+    X, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, size=64)
+    runs, _ = breakdown.measure(X, y, batch=32, rounds=3, max_rounds=4, probes=[])
+    assert len(runs) == 4
