@@ -102,36 +102,6 @@ def nlayer_epoch(model, X, y, batch, seed):
     return stages, total
 
 
-def floor_epoch(Ws, X, order, batch, rng):
-    """The floor of bench_training.worker_floor, with a clock per layer and direction."""
-    dtype, n = X.dtype, X.shape[0]
-    dZ_out = (rng.standard_normal((batch, Ws[-1].shape[1])) * 1e-2).astype(dtype)
-    Z = [np.empty((batch, W.shape[1]), dtype) for W in Ws]
-    dA = [None] + [np.empty((batch, W.shape[0]), dtype) for W in Ws[1:]]
-    dW = [np.empty_like(W) for W in Ws]
-    Xp = np.take(X, order, axis=0)  # untimed: the floor times no gather
-    seconds, clock = defaultdict(float), time.perf_counter
-    n_full = n - n % batch  # full batches only, so every batch has the preallocated shape
-    t_start = clock()
-    for start in range(0, n_full, batch):
-        Xb = Xp[start:start + batch]
-        A = Xb
-        for l, (W, Zl) in enumerate(zip(Ws, Z)):
-            t0 = clock()
-            A = np.matmul(A, W, out=Zl)
-            seconds[f"{l} forward"] += clock() - t0
-        dZ = dZ_out
-        for l in range(len(Ws) - 1, -1, -1):
-            t0 = clock()
-            np.matmul((Xb if l == 0 else Z[l - 1]).T, dZ, out=dW[l])
-            if l > 0:
-                dZ = np.matmul(dZ, Ws[l].T, out=dA[l])
-            seconds[f"{l} backward"] += clock() - t0
-    total = clock() - t_start
-    seconds["loop"] = total - sum(seconds.values())
-    return dict(seconds), total, n_full // batch
-
-
 def plain_state(model):
     """Packed copies of a model's kernels and biases, with their gradients and velocities.
 
@@ -252,16 +222,15 @@ def measure(X, y, batch, rounds, max_rounds, probes):
 
     def round_(order, seed):
         probe = bench._state_probe()  # the machine's state (see bench_training.mark_quiet)
-        f_stages, f_seconds, f_batches = floor_epoch(Ws, X, order, batch, rng)
+        f_seconds, f_stages = bench.floor_epoch(Ws, X, order, batch, rng)
         n_stages, n_seconds = nlayer_epoch(model, X, y, batch, seed)
         fit_seconds = model.fit(X, y, epochs=1, batch_size=batch, seed=seed).history["seconds"][0]
         p_seconds = plain_epoch(plain, X, Y, order, batch, bench.LR, bench.MOMENTUM)
-        # per batch of `batch` rows (the last batch may be partial; the floor skips it)
-        per_f, per_n = batch / (f_batches * batch), batch / n
-        return {"probe": probe, "floor": f_seconds * per_f, "nlayer": n_seconds * per_n,
-                "fit": fit_seconds * per_n, "plain": p_seconds * per_n,
-                "floor_stages": {k: v * per_f for k, v in f_stages.items()},
-                "nlayer_stages": {k: v * per_n for k, v in n_stages.items()}}
+        per = batch / n  # per batch of `batch` rows (all four run the last, partial batch)
+        return {"probe": probe, "floor": f_seconds * per, "nlayer": n_seconds * per,
+                "fit": fit_seconds * per, "plain": p_seconds * per,
+                "floor_stages": {k: v * per for k, v in f_stages.items()},
+                "nlayer_stages": {k: v * per for k, v in n_stages.items()}}
 
     round_(orders[0], bench.SEED)  # warm-up
     runs = []
