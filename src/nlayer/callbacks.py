@@ -32,6 +32,20 @@ class Callback:
     def on_train_end(self, logs=None):
         pass
 
+    # -- state for checkpoints ---------------------------------------------------
+    def get_state(self):
+        """What this callback needs to continue exactly after a resume.
+
+        A dict of JSON values (numbers, strings, lists, dicts, None) and NumPy
+        arrays, nested freely; a checkpoint stores it without pickling. Stateless
+        callbacks keep this default.
+        """
+        return {}
+
+    def set_state(self, state):
+        """Take back what :meth:`get_state` returned. On resume ``fit`` calls it
+        right after ``on_train_begin``, so it overrides what that reset."""
+
 
 class CallbackList:
     """Calls each hook on every callback in order."""
