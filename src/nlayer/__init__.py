@@ -7,6 +7,7 @@
 """
 
 from .callbacks import Callback, EarlyStopping, History
+from .checkpoint import ModelCheckpoint
 from .errors import ModelFileError, NotFittedError, TrainingDivergedError
 from .gradcheck import check_gradients
 from .io import load
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
-    "Optimizer", "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping",
+    "Optimizer", "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
     "Standardizer", "MinMaxScaler", "check_gradients", "load",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "__version__",
 ]

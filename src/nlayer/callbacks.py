@@ -6,6 +6,8 @@ Epochs are numbered from 1 in logs and in :class:`History`.
 import math
 import warnings
 
+import numpy as np
+
 __all__ = ["Callback", "History", "EarlyStopping", "CallbackList"]
 
 
@@ -29,6 +31,10 @@ class Callback:
     def on_epoch_end(self, epoch, logs=None):
         pass
 
+    def on_interrupt(self, epoch, batch):
+        """Training stops mid-epoch (``model.stop_training`` set during the batches):
+        ``batch`` batches of ``epoch`` ran, and that epoch will not be recorded."""
+
     def on_train_end(self, logs=None):
         pass
 
@@ -48,15 +54,25 @@ class Callback:
 
 
 class CallbackList:
-    """Calls each hook on every callback in order."""
+    """Calls each hook on every callback in order.
+
+    Callbacks with ``runs_last = True`` (checkpoints) come after all others, so
+    that they see every other callback's work on the same batch or epoch.
+    """
 
     def __init__(self, callbacks, model):
-        self.callbacks = list(callbacks)
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be nlayer Callback instances (e.g. "
+                                f"nl.EarlyStopping()), got {type(cb).__name__}")
+        self.callbacks = sorted(callbacks, key=lambda cb: bool(getattr(cb, "runs_last", False)))
         for cb in self.callbacks:
             cb.set_model(model)
-        # on_batch_end runs every batch: call only the callbacks that override it
+        # on_batch_end runs every batch: call only the callbacks that use it
         self.batch_hooks = [cb.on_batch_end for cb in self.callbacks
-                             if type(cb).on_batch_end is not Callback.on_batch_end]
+                            if type(cb).on_batch_end is not Callback.on_batch_end
+                            and getattr(cb, "needs_batch_end", True)]
 
     def on_train_begin(self, logs=None):
         for cb in self.callbacks:
@@ -73,6 +89,10 @@ class CallbackList:
     def on_epoch_end(self, epoch, logs=None):
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
+
+    def on_interrupt(self, epoch, batch):
+        for cb in self.callbacks:
+            cb.on_interrupt(epoch, batch)
 
     def on_train_end(self, logs=None):
         for cb in self.callbacks:
@@ -179,6 +199,23 @@ class EarlyStopping(Callback):
         if self.wait >= max(self.patience, 1):
             self.stopped_epoch = epoch
             self.model.stop_training = True
+
+    def get_state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "monitor": self._key,
+                "best_weights": self.best_weights}
+
+    def set_state(self, state):
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
+        self._key = state["monitor"]
+        weights = state["best_weights"]
+        if weights is not None:
+            shapes = [w.shape for w in self.model.get_weights()]
+            if [np.shape(w) for w in weights] != shapes:
+                raise ValueError("EarlyStopping's saved best weights do not fit this model")
+            weights = [np.array(w, dtype=self.model.dtype) for w in weights]
+        self.best_weights = weights
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:

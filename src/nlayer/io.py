@@ -9,7 +9,10 @@ The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
 - ``w0, w1, ...``: the weights in ``get_weights()`` order;
 - ``norm_shift``, ``norm_scale``: the normaliser's statistics, when there is one;
 - ``opt<slot>_<name>``: the optimiser's state (momentum velocity, Adam moments), so
-  training resumes from a loaded model exactly where it stopped.
+  training resumes from a loaded model exactly where it stopped;
+- in a checkpoint (format version 2, see :mod:`nlayer.checkpoint`) also a header
+  section ``checkpoint`` (position in training, random generators, callbacks) and
+  its arrays ``ckpt_<name>``; :func:`load` reads a checkpoint as an ordinary model.
 
 ``load`` reads it with ``allow_pickle=False`` and checks the digest, the array
 names, shapes and dtypes, so a malformed or tampered file is refused with a
@@ -32,11 +35,18 @@ __all__ = ["save", "load", "FORMAT_VERSION"]
 
 FORMAT = "nlayer-model"
 FORMAT_VERSION = 1
+CHECKPOINT_VERSION = 2  # a model file with a checkpoint section; plain models stay version 1
+SUPPORTED_VERSIONS = (1, 2)
 _HEADER = "__nlayer__"
+_TMP_SUFFIX = ".tmp"
 
 
-def save(model, path):
-    """Write ``model`` to ``path`` atomically: a crash never leaves a half-written file there."""
+def save(model, path, checkpoint=None):
+    """Write ``model`` to ``path`` atomically: a crash never leaves a half-written file there.
+
+    ``checkpoint`` is ``(section, arrays)``: a JSON dict stored under the header's
+    ``checkpoint`` key and arrays stored as ``ckpt_<name>`` (see :mod:`nlayer.checkpoint`).
+    """
     model._require_built()
     arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     norm = model.normalizer
@@ -57,25 +67,75 @@ def save(model, path):
         "history": model.history.to_dict() if model.history is not None else None,
         "metadata": model.metadata,
         "optimizer_state": optimizer_state,
-        "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype.name} for k, a in arrays.items()},
     }
+    if checkpoint is not None:
+        section, extra = checkpoint
+        header["checkpoint"], header["version"] = section, CHECKPOINT_VERSION
+        arrays.update({f"ckpt_{k}": a for k, a in extra.items()})
+    header["arrays"] = {k: {"shape": list(a.shape), "dtype": a.dtype.name}
+                        for k, a in arrays.items()}
     header["sha256"] = _digest(header, arrays)
     blob = np.frombuffer(json.dumps(header, allow_nan=True).encode("utf-8"), dtype=np.uint8)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nlayer", dir=directory)
+    write_atomically(path, lambda fh: np.savez(fh, **{_HEADER: blob}, **arrays))
+
+
+def write_atomically(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then put it in place.
+
+    The sequence that survives a crash or power loss at any moment: write the
+    temporary file, flush and ``fsync`` it, ``os.replace`` it over ``path`` and
+    ``fsync`` the folder. Until the replace, ``path`` keeps its previous content.
+    Temporary files that killed writes left behind are removed after a success.
+    A failure (disk full, no permission) raises OSError saying the previous file
+    is intact.
+    """
+    path = os.path.abspath(os.fspath(path))
+    directory, name = os.path.split(path)
+    prefix = f".{name}."
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=_TMP_SUFFIX, dir=directory)
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{_HEADER: blob}, **arrays)
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        tmp = None
+        _fsync_directory(directory)
+    except OSError as exc:
+        intact = "the previous file is intact" if os.path.exists(path) else "nothing was written"
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}; {intact}") from exc
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+    _remove_stale_temporaries(directory, prefix)
+
+
+def _fsync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(directory, prefix):
+    """Temporary files of ``path`` left by writes that were killed (one writer per path)."""
+    for entry in os.scandir(directory):
+        if entry.name.startswith(prefix) and entry.name.endswith(_TMP_SUFFIX) and entry.is_file():
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass  # another cleanup got there first
 
 
 def load(path):
     """Read a model written by :func:`save`; raise :class:`ModelFileError` if anything is off."""
+    return read(path)[0]
+
+
+def read(path):
+    """``(model, header, arrays)`` of a model file; :mod:`nlayer.checkpoint` reads its section."""
     from .model import Sequential
 
     path = os.fspath(path)
@@ -101,7 +161,7 @@ def load(path):
     model.metadata = header.get("metadata") or {}
     if header.get("optimizer_state") and model.compiled:
         _restore_optimizer(path, model, header["optimizer_state"], arrays)
-    return model
+    return model, header, arrays
 
 
 def _restore_optimizer(path, model, saved, arrays):
@@ -135,9 +195,9 @@ def _read(path):
 def _validate(path, header, arrays):
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an nlayer model file (format tag missing)")
-    if header.get("version") != FORMAT_VERSION:
+    if header.get("version") not in SUPPORTED_VERSIONS:
         raise ModelFileError(f"{path}: format version {header.get('version')!r} is not supported "
-                             f"(this nlayer reads version {FORMAT_VERSION}); upgrade nlayer")
+                             f"(this nlayer reads versions {SUPPORTED_VERSIONS}); upgrade nlayer")
     listed = header.get("arrays")
     if not isinstance(listed, dict) or set(listed) != set(arrays):
         raise ModelFileError(f"{path}: the stored arrays {sorted(arrays)} do not match the "

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _fastpaths
 from . import layers as layers_mod
+from . import checkpoint as checkpoint_mod
 from . import losses, metrics as metrics_mod, optimizers
 from .callbacks import CallbackList, History
 from .errors import NotFittedError, TrainingDivergedError
@@ -54,6 +55,7 @@ class Sequential:
         self.history = None
         self.metadata = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
         self.stop_training = False
+        self._fit_state = None  # set during fit (see _FitState)
         for layer in layers or []:
             self.add(layer)
 
@@ -257,16 +259,27 @@ class Sequential:
 
     # -- training ---------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
-            shuffle=True, seed=None, callbacks=None, verbose=0):
+            shuffle=True, seed=None, callbacks=None, verbose=0, resume_from=None):
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
         Rows are reshuffled every epoch from the seeded generator and the last
         partial batch is used. ``validation_split`` holds out a random (stratified
         for classification) share of the rows as the development set.
+
+        ``resume_from`` continues from a checkpoint (:class:`~nlayer.ModelCheckpoint`)
+        with the same data, settings and callbacks as the interrupted run: it ends
+        with the weights and history that run would have had (``epochs`` may grow).
         """
         self._require_compiled()
         _check_positive_int(epochs, "epochs", allow_zero=True)
         _check_positive_int(batch_size, "batch_size")
+        callbacks = list(callbacks or [])
+        resumed = None
+        if resume_from is not None:
+            resumed = checkpoint_mod.restore(self, resume_from)
+            seed = resumed["settings"]["seed"]
+        elif seed is None:  # draw the seed here, so that a checkpoint can name it
+            seed = np.random.SeedSequence().entropy
         split_rng, init_rng, shuffle_rng, dropout_rng = _generators(seed)
         X = self._check_X(X)
         self._check_y(y, X)
@@ -279,28 +292,54 @@ class Sequential:
         if self.normalizer is not None and not self.normalizer.fitted:
             self.normalizer.fit(X_train)
         X_train, X_dev = self._normalize(X_train), self._normalize(X_dev)
-        return self._train_loop(X_train, Y_train, X_dev, Y_dev, epochs, batch_size,
-                                shuffle_rng if shuffle else None, dropout_rng, callbacks or [],
-                                verbose)
+        state = _FitState(self, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
+                          shuffle_rng if shuffle else None, dropout_rng, callbacks)
+        state.settings = {"seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
+                          "validation_split": float(validation_split or 0.0),
+                          "validation_data": validation_data is not None,
+                          "rows": int(X_train.shape[0]), "features": int(X_train.shape[1]),
+                          "fingerprint": checkpoint_mod.fingerprint(X_train, Y_train),
+                          "dev_fingerprint": None if X_dev is None else
+                          checkpoint_mod.fingerprint(X_dev, Y_dev), "epochs": epochs}
+        if resumed is not None:
+            checkpoint_mod.check_settings(resumed, state.settings, resume_from)
+            state.resume(resumed)
+        self._fit_state = state
+        try:
+            return self._train_loop(X_train, Y_train, X_dev, Y_dev, state, resumed, resume_from,
+                                    verbose)
+        finally:
+            self._fit_state = None
 
-    def _train_loop(self, X, Y, X_dev, Y_dev, epochs, batch_size, shuffle_rng, rng, callbacks,
-                    verbose):
-        self.history = History()
-        cbs = CallbackList([self.history, *callbacks], self)
+    def _train_loop(self, X, Y, X_dev, Y_dev, state, resumed, resume_from, verbose):
+        epochs, batch_size, n_batches = state.epochs, state.batch_size, state.n_batches
+        self.history = (resumed and resumed["history"]) or History()
+        self.history.interrupted = False
+        cbs = CallbackList([self.history, *state.callbacks], self)
         self.stop_training = False
         n = X.shape[0]
-        batch_size = min(batch_size, n)
-        n_batches = -(-n // batch_size)
         buf_X = np.empty((batch_size, X.shape[1]), dtype=self.dtype)
         buf_Y = np.empty((batch_size, Y.shape[1]), dtype=self.dtype)
         cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n})
-        for epoch in range(1, epochs + 1):
+        if resumed is not None:
+            checkpoint_mod.restore_callbacks(resumed, state.callbacks, resume_from)
+            self.stop_training = self.stop_training or resumed["position"]["stopped"]
+        shuffle_rng, rng = state.shuffle_rng, state.dropout_rng
+        for epoch in range(state.epoch, epochs + 1):
+            if self.stop_training:  # a checkpoint of a run that had already decided to stop
+                self.history.interrupted = True
+                break
             start, good = time.perf_counter(), self._snapshot()
-            cbs.on_epoch_begin(epoch)
+            state.epoch, state.epoch_ended = epoch, False
+            if state.batch == 0:  # a fresh epoch (a resumed one continues where it was)
+                cbs.on_epoch_begin(epoch)
+                if shuffle_rng is not None:
+                    state.shuffle_state = shuffle_rng.bit_generator.state
+                state.totals = _Totals(self.metrics)
             order = shuffle_rng.permutation(n) if shuffle_rng is not None else np.arange(n)
-            totals = _Totals(self.metrics)
+            totals = state.totals
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
-                for b in range(n_batches):
+                for b in range(state.batch, n_batches):
                     idx = order[b * batch_size:(b + 1) * batch_size]
                     # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
                     Xb = X.take(idx, axis=0, out=buf_X[:idx.size], mode="clip")
@@ -310,22 +349,31 @@ class Sequential:
                         self._restore(good)
                         raise TrainingDivergedError(epoch, b + 1, J)
                     totals.add(J, A, Yb)
+                    state.batch = b + 1
                     if cbs.batch_hooks:  # skip building the logs dict when nobody reads it
                         cbs.on_batch_end(b + 1, {"loss": J, "size": idx.size, "epoch": epoch,
                                                  "steps": n_batches})
                     if self.stop_training:
                         break
+            if state.batch < n_batches:  # stopped mid-epoch: that epoch is not recorded
+                self.history.interrupted = True
+                cbs.on_interrupt(epoch, state.batch)
+                break
             logs = totals.results()
             if X_dev is not None:
                 logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(X_dev, Y_dev).items()})
             logs["lr"] = self.optimizer.lr
             logs["seconds"] = time.perf_counter() - start
+            # a stop asked for during the batches is an interruption; one decided at the
+            # epoch's end (early stopping) is where the run ends, also when resumed
+            state.epoch_ended, state.interrupting = True, self.stop_training
             cbs.on_epoch_end(epoch, logs)
             if verbose:
                 print(_format_epoch(epoch, epochs, logs))
             if self.stop_training:
                 self.history.interrupted = epoch < epochs
                 break
+            state.batch = 0
         cbs.on_train_end()
         return self.history
 
@@ -568,6 +616,54 @@ def batch_orders(seed, n_rows, epochs):
     """
     rng = _generators(seed)[2]
     return [rng.permutation(n_rows) for _ in range(epochs)]
+
+
+class _FitState:
+    """Where ``fit`` is: with the model and callbacks, what a checkpoint needs to continue.
+
+    ``epoch`` is the current epoch and ``batch`` how many of its ``n_batches`` are
+    done; ``shuffle_state`` is the shuffling generator's state when the epoch
+    drew its row order, ``totals`` the epoch's running loss and metric sums.
+    """
+
+    def __init__(self, model, epochs, batch_size, rows, shuffle_rng, dropout_rng, callbacks):
+        self.model, self.epochs, self.batch_size = model, epochs, batch_size
+        self.n_batches = -(-rows // batch_size)
+        self.shuffle_rng, self.dropout_rng, self.callbacks = shuffle_rng, dropout_rng, callbacks
+        self.epoch, self.batch, self.epoch_ended, self.interrupting = 1, 0, False, False
+        self.shuffle_state, self.totals, self.settings = None, None, {}
+
+    def position(self):
+        """The next batch to run: (epoch, batches done), and whether training stops there."""
+        stopped = self.epoch_ended and self.model.stop_training and not self.interrupting
+        if self.epoch_ended:
+            return {"epoch": self.epoch + 1, "batch": 0, "stopped": stopped}
+        return {"epoch": self.epoch, "batch": self.batch, "stopped": False}
+
+    def epoch_shuffle_state(self):
+        """The shuffling state from which the position's epoch draws (or drew) its order."""
+        if self.shuffle_rng is None:
+            return None
+        return self.shuffle_rng.bit_generator.state if self.epoch_ended else self.shuffle_state
+
+    def totals_state(self):
+        if self.epoch_ended or self.totals is None:
+            return None
+        t = self.totals
+        return {"loss": t.loss, "rows": t.rows, "stats": list(t.stats)}
+
+    def resume(self, section):
+        """Continue from a checkpoint's position, generators and running totals."""
+        position, rng = section["position"], section["rng"]
+        self.epoch, self.batch = position["epoch"], position["batch"]
+        if self.shuffle_rng is not None:
+            self.shuffle_rng.bit_generator.state = rng["shuffle"]
+        self.dropout_rng.bit_generator.state = rng["dropout"]
+        if self.batch:
+            saved = section["totals"]
+            self.totals = _Totals(self.model.metrics)
+            self.totals.loss, self.totals.rows = saved["loss"], saved["rows"]
+            self.totals.stats = list(saved["stats"])
 
 
 class _Totals:

@@ -1,0 +1,266 @@
+"""Checkpoints: a model file that also holds everything ``fit`` needs to continue exactly.
+
+A checkpoint is an ordinary model file (``nl.load`` reads it as the model at that
+moment) with one more header section, ``checkpoint``, and its arrays:
+
+- ``position``: the epoch and the number of its batches already done (the next
+  batch to run), and whether training had already decided to stop;
+- ``rng``: the states of the shuffling generator (at the start of that epoch, so
+  the epoch's row order is drawn again) and of the dropout generator (now);
+- ``totals``: the running sums of the unfinished epoch's loss and metrics;
+- ``settings``: what must not change for the resumed run to equal the
+  uninterrupted one (seed, batch size, development split, shuffling, a
+  fingerprint of the data);
+- ``callbacks``: every callback's :meth:`~nlayer.callbacks.Callback.get_state`.
+
+The optimiser's state (momentum, Adam moments, step count) and the history so far
+are part of every model file already. Arrays inside states are stored as members
+``ckpt_<n>`` and referenced from the JSON, so nothing is ever unpickled.
+
+``fit(..., resume_from=path)`` reads it back (see :func:`restore`): a run killed at
+any moment and resumed from its last checkpoint ends with the same weights and
+history as the run that was never interrupted (the ``seconds`` per epoch aside).
+"""
+
+import hashlib
+import math
+import os
+
+import numpy as np
+
+from .callbacks import Callback
+from .errors import ModelFileError
+
+__all__ = ["ModelCheckpoint", "save_checkpoint", "restore"]
+
+_ARRAY_REF = "__ndarray__"
+_FINGERPRINT_ROWS = 1024  # rows hashed per array: catches other data without reading it all
+
+
+class ModelCheckpoint(Callback):
+    """Save a checkpoint to ``path`` during ``fit``, as Keras's callback of the same name.
+
+    - ``every_epochs=N``: at the end of every N-th epoch (and of the last one);
+    - ``every_batches=N``: also after every N-th batch (counted over the run);
+    - ``save_best_only=True``: only at the end of an epoch whose ``monitor`` value
+      beats every earlier one (``mode`` "min"/"max", or "auto": max for accuracy
+      and r2). The best value is part of the checkpoint, so after a resume a worse
+      epoch never overwrites the best model (Keras starts again from +-inf).
+
+    ``path`` may hold ``{epoch}`` (and ``{batch}``) to keep one file per save.
+    When training is stopped between two checkpoints (``model.stop_training``, e.g.
+    Ctrl-C in the command line), a last checkpoint is written at that batch
+    (``save_best_only`` aside). Checkpoints are written after every other callback
+    has seen the batch or epoch, so their states are complete.
+    """
+
+    runs_last = True
+
+    def __init__(self, path, monitor="val_loss", save_best_only=False, every_epochs=1,
+                 every_batches=None, mode="auto"):
+        self.path = os.fspath(path)
+        if not self.path:
+            raise ValueError("ModelCheckpoint needs a file path, e.g. 'checkpoint.nlayer'")
+        self.every_epochs = _whole(every_epochs, "every_epochs", 1)
+        self.every_batches = None if every_batches is None else \
+            _whole(every_batches, "every_batches", 1)
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = "max" if str(monitor).removeprefix("val_") in ("accuracy", "r2") else "min"
+        self.monitor, self.mode = monitor, mode
+        self.save_best_only = bool(save_best_only)
+        self.needs_batch_end = self.every_batches is not None and not self.save_best_only
+        self.best = None
+        self.last_path = None
+
+    def on_train_begin(self, logs=None):
+        self.best, self.last_path = None, None
+
+    def on_batch_end(self, batch, logs=None):
+        state = self.model._fit_state
+        done = (state.epoch - 1) * state.n_batches + batch
+        if done % self.every_batches == 0:
+            self._save(state.epoch, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            if self.monitor not in logs:
+                raise ValueError(f"ModelCheckpoint monitors {self.monitor!r} but the epoch's logs "
+                                 f"have {sorted(logs)}; choose one of those")
+            value = logs[self.monitor]
+            if math.isnan(value) or not self._improved(value):
+                return
+            self.best = value
+        elif epoch % self.every_epochs and not self.model.stop_training and \
+                epoch != self.model._fit_state.epochs:
+            return
+        self._save(epoch, None)
+
+    def on_interrupt(self, epoch, batch):
+        if not self.save_best_only:
+            self._save(epoch, batch)
+
+    def _improved(self, value):
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def _save(self, epoch, batch):
+        self.last_path = self.path.format(epoch=epoch, batch=batch or 0)
+        save_checkpoint(self.model, self.last_path)
+
+    def get_state(self):
+        return {"best": self.best}
+
+    def set_state(self, state):
+        self.best = state.get("best")
+
+
+def save_checkpoint(model, path):
+    """Write ``model`` and its training position to ``path`` (only during ``fit``)."""
+    from .io import save
+
+    state = getattr(model, "_fit_state", None)
+    if state is None:
+        raise RuntimeError("a checkpoint is written during fit (use ModelCheckpoint); "
+                           "model.save writes the model alone")
+    arrays = {}
+    section = {
+        "position": state.position(),
+        "rng": {"shuffle": state.epoch_shuffle_state(), "dropout": state.dropout_rng.bit_generator.state},
+        "totals": state.totals_state(),
+        "settings": state.settings,
+        "callbacks": [{"class": type(cb).__name__, "state": cb.get_state()}
+                      for cb in state.callbacks],
+    }
+    save(model, path, checkpoint=(encode(section, arrays), arrays))
+
+
+# -- resuming --------------------------------------------------------------------
+def restore(model, path):
+    """Load the checkpoint at ``path`` into ``model``; return its section for ``fit``.
+
+    The model must have the checkpoint's architecture and compile settings (an
+    unbuilt model is built); weights, optimiser state, input normaliser and
+    history are taken from the file.
+    """
+    from .io import read
+
+    saved, header, arrays = read(path)
+    if "checkpoint" not in header:
+        raise ModelFileError(f"{path}: a model file, not a checkpoint: it has no training "
+                             "position to resume from (train from it with fit() instead)")
+    section = decode(header["checkpoint"], arrays, path)
+    if not model.built:  # built first: initialisers named "auto" are resolved when built
+        last = model._dense_layers()[-1] if model._dense_layers() else None
+        if last is not None and last.units is None:
+            last.units = saved.n_outputs
+        model.build((None, saved.n_features))
+    _require_same_model(model, saved, path)
+    model.set_weights(saved.get_weights())
+    model.optimizer.set_state(saved.optimizer.get_state())
+    model.normalizer = saved.normalizer
+    section["history"] = saved.history
+    return section
+
+
+def _require_same_model(model, saved, path):
+    mine, theirs = model.get_config(), saved.get_config()
+    for config in (mine, theirs):
+        config.pop("name", None)
+    if mine == theirs:
+        return
+    for key in ("dtype", "n_features", "layers", "compile"):
+        if mine.get(key) != theirs.get(key):
+            raise ValueError(f"cannot resume from {path}: the model's {key} differ from the "
+                             f"checkpoint's ({_differ(mine.get(key), theirs.get(key))}); build and "
+                             "compile the model exactly as for the interrupted run")
+
+
+def _differ(mine, theirs):
+    if isinstance(mine, list) and isinstance(theirs, list):
+        if len(mine) != len(theirs):
+            return f"{len(mine)} against {len(theirs)} layers"
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            if a != b:
+                return f"layer {i + 1}: {a} against {b}"
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        keys = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        return "; ".join(f"{k}: {mine.get(k)!r} against {theirs.get(k)!r}" for k in keys)
+    return f"{mine!r} against {theirs!r}"
+
+
+def check_settings(section, settings, path):
+    """Refuse a resume whose fit settings or data differ from the checkpoint's."""
+    saved = section["settings"]
+    names = {"fingerprint": "training data", "dev_fingerprint": "development data"}
+    for key in sorted(set(saved) | set(settings)):
+        if key == "epochs" or saved.get(key) == settings.get(key):
+            continue
+        what = names.get(key, key)
+        detail = "" if key.endswith("fingerprint") else \
+            f": {settings.get(key)!r} now, {saved.get(key)!r} in the checkpoint"
+        raise ValueError(f"cannot resume from {path}: the {what} differ{'s' if key in names else ''}"
+                         f" from the interrupted run{detail}; resume with the same data and "
+                         "fit settings")
+
+
+def restore_callbacks(section, callbacks, path):
+    """Give each stateful callback its saved state, matched by class and order."""
+    saved = [c for c in section["callbacks"] if c["state"]]
+    current = [cb for cb in callbacks if type(cb).get_state is not Callback.get_state]
+    names = [type(cb).__name__ for cb in current]
+    if [c["class"] for c in saved] != names:
+        raise ValueError(f"cannot resume from {path}: it holds the state of callbacks "
+                         f"{[c['class'] for c in saved]} but fit was given {names}; pass the "
+                         "same callbacks as in the interrupted run")
+    for cb, entry in zip(current, saved):
+        cb.set_state(entry["state"])
+
+
+def fingerprint(*arrays):
+    """A digest of shapes, dtypes and up to 1024 evenly spaced rows of each array."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        rows = np.unique(np.linspace(0, len(a) - 1, min(len(a), _FINGERPRINT_ROWS)).astype(np.intp))
+        h.update(np.ascontiguousarray(a[rows]).tobytes())
+    return h.hexdigest()
+
+
+# -- states as JSON plus arrays ----------------------------------------------------
+def encode(value, arrays):
+    """``value`` with every NumPy array replaced by a reference to an entry of ``arrays``."""
+    if isinstance(value, np.ndarray):
+        name = str(len(arrays))
+        arrays[name] = value
+        return {_ARRAY_REF: name}
+    if isinstance(value, dict):
+        return {str(k): encode(v, arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v, arrays) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def decode(value, arrays, path):
+    """The inverse of :func:`encode` over a file's ``ckpt_`` arrays."""
+    if isinstance(value, dict):
+        if set(value) == {_ARRAY_REF}:
+            key = f"ckpt_{value[_ARRAY_REF]}"
+            if key not in arrays:
+                raise ModelFileError(f"{path}: the checkpoint refers to a missing array {key}")
+            return arrays[key]
+        return {k: decode(v, arrays, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v, arrays, path) for v in value]
+    return value
+
+
+def _whole(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return int(value)
+
