@@ -194,16 +194,20 @@ def _differ(mine, theirs):
 def check_settings(section, settings, path):
     """Refuse a resume whose fit settings or data differ from the checkpoint's."""
     saved = section["settings"]
-    names = {"fingerprint": "training data", "dev_fingerprint": "development data"}
-    for key in sorted(set(saved) | set(settings)):
+    data = {"rows": "number of training rows", "fingerprint": "training data",
+            "dev_fingerprint": "development data"}
+    # settings first: a different split also changes the data the fingerprints see
+    order = list(data)
+    for key in sorted(set(saved) | set(settings),
+                      key=lambda k: (k in data, order.index(k) if k in data else k)):
         if key == "epochs" or saved.get(key) == settings.get(key):
             continue
-        what = names.get(key, key)
-        detail = "" if key.endswith("fingerprint") else \
-            f": {settings.get(key)!r} now, {saved.get(key)!r} in the checkpoint"
-        raise ValueError(f"cannot resume from {path}: the {what} differ{'s' if key in names else ''}"
-                         f" from the interrupted run{detail}; resume with the same data and "
-                         "fit settings")
+        if key in data:
+            problem = f"the {data[key]} differs from the interrupted run's"
+        else:
+            problem = f"{key}: {settings.get(key)!r} now, {saved.get(key)!r} in the checkpoint"
+        raise ValueError(f"cannot resume from {path}: {problem}; resume with the same data "
+                         "and fit settings")
 
 
 def restore_callbacks(section, callbacks, path):

@@ -657,7 +657,7 @@ class _FitState:
         position, rng = section["position"], section["rng"]
         self.epoch, self.batch = position["epoch"], position["batch"]
         if self.shuffle_rng is not None:
-            self.shuffle_rng.bit_generator.state = rng["shuffle"]
+            self.shuffle_rng.bit_generator.state = self.shuffle_state = rng["shuffle"]
         self.dropout_rng.bit_generator.state = rng["dropout"]
         if self.batch:
             saved = section["totals"]

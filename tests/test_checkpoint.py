@@ -1,0 +1,260 @@
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nlayer as nl
+
+sys.path.insert(0, str(Path(__file__).parent))
+import checkpoint_run as run  # noqa: E402
+
+SCRIPT = Path(__file__).parent / "checkpoint_run.py"
+OPTIMIZERS = ("sgd", "nesterov", "adam", "rmsprop")
+
+
+def assert_same_run(a, b):
+    """Weights and history equal to the bit (seconds per epoch aside)."""
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    ha, hb = a.history.to_dict(), b.history.to_dict()
+    for h in (ha, hb):
+        h["history"] = {k: v for k, v in h["history"].items() if k != "seconds"}
+    assert ha == hb
+    assert a.optimizer.iterations == b.optimizer.iterations
+
+
+class StopAt(nl.Callback):
+    """Sets stop_training after a given batch of a given epoch, as Ctrl-C in the CLI does."""
+
+    def __init__(self, epoch, batch):
+        self.at = (epoch, batch)
+
+    def on_batch_end(self, batch, logs=None):
+        if (logs["epoch"], batch) == self.at:
+            self.model.stop_training = True
+
+
+@pytest.fixture(scope="module")
+def references():
+    return {name: run.train(name) for name in OPTIMIZERS}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("epoch, batch", [(1, 1), (2, 5), (3, 10), (4, 9)])
+def test_stopped_and_resumed_equals_uninterrupted(tmp_path, references, name, epoch, batch):
+    path = tmp_path / "ck.nlayer"
+    stopped = run.train(name, path, every_batches=1000, callbacks=[StopAt(epoch, batch)])
+    complete = epoch if batch == 10 else epoch - 1  # 240 training rows: 10 batches an epoch
+    assert stopped.history.interrupted and len(stopped.history.epoch) == complete
+    resumed = run.train(name, path, every_batches=1000)
+    assert_same_run(resumed, references[name])
+
+
+def test_resume_from_each_epoch_end_and_batch(tmp_path, references):
+    """Every checkpoint a run writes is a point it can continue from exactly."""
+    path = str(tmp_path / "ck-{epoch}-{batch}.nlayer")
+    run.train("sgd", path, every_batches=3)
+    files = sorted(tmp_path.glob("ck-*.nlayer"))
+    assert len(files) > 20
+    for f in files[::4]:
+        X, y = run.data()
+        m = run.model("sgd")
+        m.fit(X, y, epochs=run.EPOCHS, batch_size=run.BATCH, validation_split=0.2,
+              callbacks=[nl.EarlyStopping(patience=3), nl.ModelCheckpoint(tmp_path / "again.nlayer")],
+              resume_from=f)
+        assert_same_run(m, references["sgd"])
+
+
+def test_runs_sigkilled_at_random_moments_resume_bit_identically(tmp_path, references):
+    """Real processes killed with SIGKILL at random moments, at least 6 times per optimiser.
+
+    The child checkpoints after every batch and a save (with its fsyncs) is most of
+    a batch's time, so most kills land in the middle of a save.
+    """
+    rng = random.Random(20261129)
+    kills = 0
+    for name in OPTIMIZERS:
+        ckpt, result = tmp_path / f"{name}.nlayer", tmp_path / f"{name}-final.nlayer"
+        killed_here = 0
+        for _ in range(40):
+            proc = subprocess.Popen([sys.executable, str(SCRIPT), name, str(ckpt), str(result)],
+                                    stdout=subprocess.PIPE, text=True)
+            assert proc.stdout.readline().strip() == "ready"
+            if killed_here < 6:
+                try:
+                    proc.wait(timeout=rng.uniform(0.02, 0.3))
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    killed_here += 1
+                    continue
+            assert proc.wait(timeout=120) == 0
+            break
+        kills += killed_here
+        assert_same_run(nl.load(result), references[name])
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert kills >= 20
+
+
+def test_a_checkpoint_loads_as_an_ordinary_model(tmp_path):
+    path = tmp_path / "ck.nlayer"
+    m = run.train("adam", path, every_batches=1000, callbacks=[StopAt(2, 4)])
+    loaded = nl.load(path)
+    X, _ = run.data()
+    # the checkpoint holds the weights at the stop, before EarlyStopping restored its best
+    assert loaded.history.epoch == [1] and loaded.optimizer.iterations == 14
+    assert np.isfinite(loaded.predict(X)).all()
+    assert m.history.interrupted
+
+
+def test_best_only_keeps_the_best_across_a_resume(tmp_path):
+    best = tmp_path / "best.nlayer"
+    ref_best = tmp_path / "ref-best.nlayer"
+    reference = run.train("sgd", callbacks=[nl.ModelCheckpoint(ref_best, save_best_only=True)])
+    last = tmp_path / "last.nlayer"
+    run.train("sgd", last, every_batches=1000, callbacks=[
+        nl.ModelCheckpoint(best, save_best_only=True), StopAt(5, 2)])
+    resumed = run.train("sgd", last, every_batches=1000, callbacks=[
+        nl.ModelCheckpoint(best, save_best_only=True)])
+    assert_same_run(resumed, reference)
+    val = resumed.history.history["val_loss"]
+    assert nl.load(best).history.epoch[-1] == 1 + int(np.argmin(val))
+    for a, b in zip(nl.load(best).get_weights(), nl.load(ref_best).get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_early_stopped_checkpoint_resumes_to_the_same_end(tmp_path):
+    X, y = run.data()
+    path = tmp_path / "ck.nlayer"
+
+    def fit(resume_from=None):
+        m = run.model("sgd")
+        m.compile(optimizer=nl.SGD(lr=0.5, momentum=0.9), l2=1e-3, metrics=["accuracy"],
+                  normalize="standard")
+        m.fit(X, y, epochs=40, batch_size=25, validation_split=0.2, seed=3,
+              callbacks=[nl.EarlyStopping(patience=1), nl.ModelCheckpoint(path)],
+              resume_from=resume_from)
+        return m
+
+    first = fit()
+    assert first.history.interrupted  # early stopping ended it before epoch 40
+    again = fit(resume_from=path)
+    assert_same_run(again, first)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(batch_size=10), "batch_size: 10 now, 25 in the checkpoint"),
+    (dict(validation_split=0.3), "validation_split: 0.3 now, 0.2 in the checkpoint"),
+    (dict(shuffle=False), "shuffle: False now, True in the checkpoint"),
+    (dict(X=lambda X: X * 2), "the training data differs"),
+    (dict(X=lambda X: X[:, :10]), "has 10 features but the model was built for 12"),
+])
+def test_resuming_with_other_data_or_settings_is_refused(tmp_path, change, message):
+    path = tmp_path / "ck.nlayer"
+    run.train("sgd", path, every_batches=1000, callbacks=[StopAt(2, 3)])
+    X, y = run.data()
+    X = change.pop("X", lambda X: X)(X)
+    settings = {"epochs": run.EPOCHS, "batch_size": run.BATCH, "validation_split": 0.2,
+                "seed": 3, **change}
+    with pytest.raises(ValueError, match=message):
+        run.model("sgd").fit(X, y, callbacks=[nl.EarlyStopping(patience=3),
+                                              nl.ModelCheckpoint(path)],
+                             resume_from=path, **settings)
+
+
+def test_resuming_another_model_or_other_callbacks_is_refused(tmp_path):
+    path = tmp_path / "ck.nlayer"
+    run.train("sgd", path, every_batches=1000, callbacks=[StopAt(2, 3)])
+    X, y = run.data()
+    other = nl.MLP(hidden=(8,))
+    other.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="the model's layers differ"):
+        other.fit(X, y, resume_from=path)
+    adam = run.model("adam")
+    with pytest.raises(ValueError, match="compile differ.*optimizer"):
+        adam.fit(X, y, resume_from=path)
+    with pytest.raises(ValueError, match=r"holds the state of callbacks \['EarlyStopping', "
+                                         r"'ModelCheckpoint'\] but fit was given \[\]"):
+        run.model("sgd").fit(X, y, epochs=8, batch_size=25, validation_split=0.2,
+                             resume_from=path)
+
+
+def test_a_plain_model_file_is_not_a_checkpoint(tmp_path):
+    m = run.train("sgd")
+    m.save(tmp_path / "m.nlayer")
+    X, y = run.data()
+    with pytest.raises(nl.ModelFileError, match="not a checkpoint"):
+        run.model("sgd").fit(X, y, resume_from=tmp_path / "m.nlayer")
+
+
+def test_seed_none_is_drawn_once_and_kept_for_the_resume(tmp_path):
+    X, y = run.data()
+    path = tmp_path / "ck.nlayer"
+    m = run.model("adam")
+    m.fit(X, y, epochs=3, batch_size=25, validation_split=0.2, callbacks=[
+        nl.ModelCheckpoint(path), StopAt(2, 2)])
+    again = run.model("adam")
+    again.fit(X, y, epochs=3, batch_size=25, validation_split=0.2,
+              callbacks=[nl.ModelCheckpoint(path)], resume_from=path)
+    seed = nl.io.read(path)[1]["checkpoint"]["settings"]["seed"]
+    reference = run.model("adam")
+    reference.fit(X, y, epochs=3, batch_size=25, validation_split=0.2, seed=seed)
+    assert_same_run(again, reference)
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path):
+    """A real write failure (file-size limit, as a full disk) leaves the old file readable."""
+    good = run.train("sgd")
+    path = tmp_path / "m.nlayer"
+    good.save(path)
+    size = path.stat().st_size
+    code = ("import resource, signal, sys; sys.path.insert(0, %r); import checkpoint_run as r\n"
+            "m = r.train('sgd')\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d))\n"
+            "try:\n    m.save(%r)\nexcept OSError as e:\n    print(e)\n"
+            % (str(SCRIPT.parent), size // 2, size // 2, str(path)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert f"cannot write {path}" in out and "the previous file is intact" in out
+    assert_same_run(nl.load(path), good)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.nlayer"]
+
+
+def test_a_path_that_cannot_be_written_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    m = run.train("sgd")
+    with pytest.raises(OSError, match="cannot write .*file/m.nlayer.*nothing was written"):
+        m.save(tmp_path / "file" / "m.nlayer")
+
+
+def test_temporaries_of_killed_writes_are_removed_by_the_next_save(tmp_path):
+    stale = [tmp_path / ".m.nlayer.abc123.tmp", tmp_path / ".m.nlayer.zz.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a zip")
+    keep = tmp_path / ".other.nlayer.x.tmp"
+    keep.write_bytes(b"")
+    run.train("sgd").save(tmp_path / "m.nlayer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.nlayer.x.tmp", "m.nlayer"]
+
+
+def test_model_checkpoint_arguments_are_checked():
+    with pytest.raises(ValueError, match="every_batches must be a whole number >= 1"):
+        nl.ModelCheckpoint("c.nlayer", every_batches=0)
+    with pytest.raises(ValueError, match="every_epochs must be a whole number >= 1"):
+        nl.ModelCheckpoint("c.nlayer", every_epochs=1.5)
+    with pytest.raises(ValueError, match="mode must be"):
+        nl.ModelCheckpoint("c.nlayer", mode="up")
+
+
+def test_checkpoint_monitor_missing_from_the_logs_is_named(tmp_path):
+    X, y = run.data()
+    m = run.model("sgd")
+    with pytest.raises(ValueError, match="monitors 'val_loss' but the epoch's logs have"):
+        m.fit(X, y, epochs=1, callbacks=[nl.ModelCheckpoint(tmp_path / "b.nlayer",
+                                                            save_best_only=True)])
