@@ -95,6 +95,7 @@ def write_atomically(path, write):
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=_TMP_SUFFIX, dir=directory)
+        os.fchmod(fd, 0o666 & ~_umask())  # the permissions open() would give, not mkstemp's 0600
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -109,6 +110,12 @@ def write_atomically(path, write):
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     _remove_stale_temporaries(directory, prefix)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory):

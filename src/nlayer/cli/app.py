@@ -108,6 +108,11 @@ def _train_parser(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_flags(p)
     add_model_flags(p)
+    g = p.add_argument_group("checkpoints")
+    g.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="write RUN_DIR/checkpoint.nlayer every N epochs (default 1; 0: never)")
+    g.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run from its config and last checkpoint")
     add_output_flags(p, "run directory (default runs/<dataset>-<YYYYmmdd-HHMMSS>)")
     p.set_defaults(command="train")
 

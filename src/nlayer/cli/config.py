@@ -28,7 +28,7 @@ COMMON = {
     "hidden": [256, 128], "activation": "relu", "init": "he_normal", "batchnorm": False,
     "dropout": 0.0, "optimizer": "sgd", "lr": None, "momentum": 0.9, "nesterov": False,
     "l2": 1e-4, "epochs": 30, "batch_size": 128, "patience": 5, "dev_split": 0.1,
-    "normalize": "standard", "dtype": "float32", "seed": 0,
+    "normalize": "standard", "dtype": "float32", "seed": 0, "checkpoint_every": 1,
 }
 
 #: The recipe each dataset trains with when no flag says otherwise.
@@ -109,7 +109,7 @@ CHECKS = {
     "lr": _lr, "momentum": _number(0, 1), "nesterov": _boolean, "l2": _number(0),
     "epochs": _integer(1), "batch_size": _integer(1), "patience": _integer(0),
     "dev_split": _number(0, 1), "normalize": _choice(NORMALIZERS), "dtype": _choice(DTYPES),
-    "seed": _integer(0),
+    "seed": _integer(0), "checkpoint_every": _integer(0),
 }
 KEYS = tuple(CHECKS)
 

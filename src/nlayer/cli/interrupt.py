@@ -1,15 +1,16 @@
 """Ctrl-C during training: the first stops after the current batch, the second aborts.
 
-After the first Ctrl-C ``fit`` ends cleanly (EarlyStopping still restores the
-best weights) and the run directory is written with ``"interrupted": true``.
-A second Ctrl-C raises KeyboardInterrupt as usual.
+After the first Ctrl-C ``fit`` ends cleanly: the unfinished epoch is not recorded,
+a checkpoint is written at that batch (``--resume`` continues from it), the model
+goes back to the best development-set epoch so far, and the run directory is
+written with ``"interrupted": true``. A second Ctrl-C raises KeyboardInterrupt.
 """
 
 import signal
 import sys
 import threading
 
-from nlayer.callbacks import Callback
+from nlayer.callbacks import Callback, EarlyStopping
 
 MESSAGE = ("\nnlayer: interrupted; stopping after the current batch and saving the run "
            "(press Ctrl-C again to abort)\n")
@@ -35,10 +36,10 @@ class StopOnInterrupt(Callback):
         return False
 
     def _handle(self, signum, frame):
+        # only the batch hook below stops training, so a stop always falls on a batch's end
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.model.stop_training = True
         sys.stderr.write(MESSAGE)
         sys.stderr.flush()
 
@@ -50,3 +51,16 @@ class StopOnInterrupt(Callback):
     def on_batch_end(self, batch, logs=None):
         if self.requested:
             self.model.stop_training = True
+
+
+class KeepBestOnInterrupt(EarlyStopping):
+    """For runs without early stopping: never stops, remembers the best development
+    epoch's weights and goes back to them only when the run is interrupted (a run
+    that finishes keeps its last epoch, as it was configured to)."""
+
+    def __init__(self):
+        super().__init__(patience=2**62, restore_best_weights=True)
+
+    def on_train_end(self, logs=None):
+        self.restore_best_weights = bool(self.model.history.interrupted)
+        super().on_train_end(logs)

@@ -28,7 +28,8 @@ def epoch_metrics(history, epoch, prefix=""):
 
 def training_summary(history, stopper, interrupted, seconds):
     """Epoch bookkeeping: best and stopped epoch, which epoch's weights the model kept."""
-    restored = stopper is not None and stopper.best_epoch is not None
+    restored = stopper is not None and stopper.best_epoch is not None and \
+        stopper.restore_best_weights
     weights_epoch = stopper.best_epoch if restored else history.stopped_epoch
     return {
         "epochs_run": len(history.epoch),

@@ -7,6 +7,7 @@ and then only the files a run writes are replaced; nothing is ever deleted.
 import csv
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import numpy as np
 from .errors import CLIError
 
 RUN_FILES = ("model.nlayer", "config.toml", "history.csv", "learning_curves.png",
-             "confusion_matrix.png", "summary.json")
+             "confusion_matrix.png", "summary.json", "checkpoint.nlayer")
+CHECKPOINT = "checkpoint.nlayer"
 
 
 def _non_empty(path):
@@ -41,10 +43,20 @@ def choose(out, name, overwrite=False, root="runs"):
 
 
 def make(path):
+    """Create the run directory and prove it writable, before any training is spent on it."""
+    path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CLIError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+        raise CLIError(f"cannot create run directory {path}: {exc.strerror or exc}; "
+                       "choose another --out") from None
+    probe = path / f".nlayer-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CLIError(f"cannot write into run directory {path}: {exc.strerror or exc}; "
+                       "choose another --out") from None
     return path
 
 

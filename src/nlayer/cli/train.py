@@ -1,5 +1,7 @@
 """``nlayer train``: resolve the settings, build the MLP, run ``fit``, write the run directory."""
 
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -8,7 +10,8 @@ import numpy as np
 import nlayer as nl
 
 from . import config, data, plots, report, rundir
-from .interrupt import StopOnInterrupt
+from .errors import CLIError
+from .interrupt import KeepBestOnInterrupt, StopOnInterrupt
 from .progress import EpochReporter
 
 
@@ -29,26 +32,41 @@ def build_model(cfg, task, n_outputs=None):
 
 
 def early_stopping(cfg):
-    if cfg["patience"] > 0 and cfg["dev_split"] > 0:
+    """EarlyStopping with the run's patience; without one, a keeper of the best dev epoch
+    for Ctrl-C; None without a development set."""
+    if cfg["dev_split"] <= 0:
+        return None
+    if cfg["patience"] > 0:
         return nl.EarlyStopping(patience=cfg["patience"], restore_best_weights=True)
-    return None
+    return KeepBestOnInterrupt()
 
 
-def fit(model, ds, cfg, console, show_progress):
-    """Train with Ctrl-C handling; returns (history, stopper, interrupted, seconds)."""
+def checkpointer(cfg, out):
+    every = cfg["checkpoint_every"]
+    return nl.ModelCheckpoint(out / rundir.CHECKPOINT, every_epochs=every) if every else None
+
+
+def fit(model, ds, cfg, console, show_progress, out=None, resume=False):
+    """Train with Ctrl-C handling; returns (history, stopper, interrupted, seconds).
+
+    With ``out`` the run checkpoints there; ``resume`` continues from its checkpoint.
+    """
     stopper = early_stopping(cfg)
     reporter = EpochReporter(console) if show_progress else None
-    callbacks = [cb for cb in (stopper, reporter) if cb is not None]
+    saver = checkpointer(cfg, out) if out is not None else None
+    callbacks = [cb for cb in (stopper, reporter, saver) if cb is not None]
     start = time.perf_counter()
     with StopOnInterrupt(model) as guard:
         try:
             history = model.fit(ds.X_train, ds.y_train, epochs=cfg["epochs"],
                                 batch_size=cfg["batch_size"], validation_split=cfg["dev_split"],
-                                seed=cfg["seed"], callbacks=[guard, *callbacks])
+                                seed=cfg["seed"], callbacks=[guard, *callbacks],
+                                resume_from=out / rundir.CHECKPOINT if resume else None)
         finally:
             if reporter is not None:
                 reporter.close()
-    return history, stopper, guard.requested, time.perf_counter() - start
+    interrupted = guard.requested and history.interrupted
+    return history, stopper, interrupted, time.perf_counter() - start
 
 
 def write_run(out, model, ds, cfg, summary):
@@ -104,24 +122,71 @@ def finish(model, ds, cfg, out, training, started):
     return summary
 
 
-def run(args, console):
-    """The train command; returns the exit code."""
-    started = time.perf_counter()
+def settings(args):
+    """(config, run directory, resuming?) from the flags, or from the run that --resume names."""
     explicit = {k: v for k, v in vars(args).items() if k in config.CHECKS}
-    cfg = config.resolve(explicit, args.config)
-    out = rundir.choose(args.out, Path(cfg["csv"]).stem if cfg["csv"] else cfg["dataset"],
-                        args.overwrite)
+    if getattr(args, "resume", None) is None:
+        cfg = config.resolve(explicit, args.config)
+        out = rundir.choose(args.out, Path(cfg["csv"]).stem if cfg["csv"] else cfg["dataset"],
+                            args.overwrite)
+        return cfg, out, False
+    given = sorted(set(explicit) | {k for k in ("config", "out", "overwrite") if getattr(args, k)})
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise CLIError(f"--resume continues a run with its own settings; drop {flags} "
+                       "(start a new run to change them)")
+    out = Path(args.resume)
+    for name in ("config.toml", rundir.CHECKPOINT):
+        if not (out / name).is_file():
+            raise CLIError(f"cannot resume {out}: it has no {name}"
+                           + ("; was it trained with --checkpoint-every 0?"
+                              if name == rundir.CHECKPOINT else "; is it an nlayer run directory?"))
+    return config.resolve({}, out / "config.toml"), out, True
+
+
+def resume_command(out):
+    return f"nlayer train --resume {shlex.quote(str(out))}"
+
+
+def tell_how_to_resume(cfg, out, what):
+    if cfg["checkpoint_every"]:
+        message = f"nlayer: {what}; continue with: {resume_command(out)}"
+    else:
+        message = f"nlayer: {what}; checkpoints were off (--checkpoint-every 0), so it cannot resume"
+    print(message, file=sys.stderr)
+
+
+def run(args, console):
+    """The train command; returns the exit code (130 when Ctrl-C stopped it)."""
+    started = time.perf_counter()
+    cfg, out, resume = settings(args)
+    rundir.make(out)  # an unwritable run directory fails here, before any training
+    rundir.write_config(out / "config.toml", cfg)
     ds = data.load_for_training(cfg)
     model = build_model(cfg, ds.task, n_outputs(ds))
     verbose = not (args.quiet or args.json)
     if verbose:
         describe_start(console, ds, cfg)
-    with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
-        history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose)
+        if resume:
+            console.print(f"resuming from {out / rundir.CHECKPOINT}", markup=False,
+                          soft_wrap=True)
+    try:
+        with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
+            history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose, out,
+                                                         resume)
+    except KeyboardInterrupt:  # the second Ctrl-C: no model, but say where the run stands
+        rundir.write_json(out / "summary.json", {
+            "status": "aborted", "run_dir": str(out), "config": cfg,
+            "resume": resume_command(out) if cfg["checkpoint_every"] else None})
+        tell_how_to_resume(cfg, out, "aborted; the last checkpoint is the last completed epoch")
+        raise
     training = report.training_summary(history, stopper, interrupted, seconds)
     summary = finish(model, ds, cfg, out, training, started)
     if args.json:
         report.print_json(summary)
     else:
         report.print_summary(console, summary)
+    if interrupted:
+        tell_how_to_resume(cfg, out, "interrupted; the run directory holds the best weights so far")
+        return 130
     return 0
