@@ -224,9 +224,9 @@ def restore_callbacks(section, callbacks, path):
 
 
 def fingerprint(*arrays):
-    """A digest of shapes, dtypes and up to 1024 evenly spaced rows of each array."""
+    """A digest of shapes, dtypes and up to 1024 evenly spaced rows of each array (None: skipped)."""
     h = hashlib.blake2b(digest_size=16)
-    for a in arrays:
+    for a in (a for a in arrays if a is not None):
         h.update(f"{a.dtype.str}{a.shape}".encode())
         rows = np.unique(np.linspace(0, len(a) - 1, min(len(a), _FINGERPRINT_ROWS)).astype(np.intp))
         h.update(np.ascontiguousarray(a[rows]).tobytes())

@@ -20,15 +20,18 @@ the one between the two ways of computing the gradient.
 
 import numpy as np
 
+from .sample_weights import batch_weights
+
 from .model import Sequential
 
 __all__ = ["check_gradients"]
 
 
-def check_gradients(model, X, y, eps=1e-6, seed=0, return_details=False):
+def check_gradients(model, X, y, eps=1e-6, seed=0, return_details=False, sample_weight=None):
     """Largest relative error between back propagation and finite differences.
 
     ``model`` must be compiled; it is not modified (a float64 copy is checked).
+    ``sample_weight`` checks the weighted loss (see ``Sequential.cost``).
     A correct implementation gives errors around 1e-9 or smaller; above 1e-6
     points to a bug. With ``return_details`` also returns ``{param_name: error}``.
     """
@@ -41,13 +44,15 @@ def check_gradients(model, X, y, eps=1e-6, seed=0, return_details=False):
     clone = _float64_clone(model)
     X = clone._normalize(X)
     Y = clone.loss.prepare_targets(y, clone.n_outputs, clone.dtype)
+    W = clone._row_weights(Y, sample_weight, None)
+    r = None if W is None else batch_weights(W)
 
     def cost():
         A = clone.forward(X, training=True, rng=np.random.default_rng(seed))
-        return clone.cost(A, Y), A
+        return clone.cost(A, Y, r), A
 
     J, A = cost()
-    clone.backward(A, Y)
+    clone.backward(A, Y, weights=r)
     floor = 1e-3 * max(1.0, abs(J))
     details = {}
     for layer in clone.layers:

@@ -15,6 +15,11 @@ short and numerically exact gradient ``dZ = (A - Y) / m``:
 
 With any other output activation the loss falls back to ``dA`` and the
 activation's own backward pass.
+
+Weighted rows (``sample_weight``, ``class_weight`` in ``fit``): ``weights`` holds
+``r_i = m w_i / sum_j w_j`` (mean 1 over the batch), so the loss becomes the
+weighted mean ``sum_i w_i L_i / sum_i w_i`` and every gradient row i is scaled by
+``r_i``. Without weights nothing changes.
 """
 
 import numpy as np
@@ -39,17 +44,18 @@ class Loss:
         """Validate labels and return Y of shape (m, n_outputs) in ``dtype``."""
         raise NotImplementedError
 
-    def loss(self, Z, A, Y):
-        """Mean loss over the m rows; Z is given so fused losses can use it."""
+    def loss(self, Z, A, Y, weights=None):
+        """Mean loss over the m rows (weighted: see the module); Z is given so fused
+        losses can use it."""
         raise NotImplementedError
 
-    def dZ(self, A, Y, scale=1.0):
+    def dZ(self, A, Y, scale=1.0, weights=None):
         """Fused gradient dJ/dZ = (A - Y) / (m k) for the paired activation, times ``scale``."""
         dZ = np.subtract(A, Y)
         dZ *= A.dtype.type(scale / self._norm(A))
-        return dZ
+        return _weigh_rows(dZ, weights)
 
-    def dA(self, A, Y, scale=1.0):
+    def dA(self, A, Y, scale=1.0, weights=None):
         """Gradient dJ/dA of the output, including the 1/m, times ``scale``."""
         raise NotImplementedError
 
@@ -94,7 +100,7 @@ class CategoricalCrossentropy(Loss):
             return y.astype(dtype)
         raise ValueError(f"labels must be 1-D class ids or 2-D one-hot rows, got shape {y.shape}")
 
-    def loss(self, Z, A, Y):
+    def loss(self, Z, A, Y, weights=None):
         m = A.shape[0]
         if Z is not None:
             # One-hot rows make L = -log a_y. Read a_y off the softmax output when every
@@ -102,15 +108,16 @@ class CategoricalCrossentropy(Loss):
             # softmax. Otherwise log softmax(Z) = Z - max - log sum exp(Z - max).
             a_y = np.multiply(Y, A) @ _fastpaths.ones(A.shape[1], A.dtype)
             if a_y.min() >= _TINY[A.dtype]:
-                return float(-np.log(a_y).sum(dtype=np.float64) / m)
+                return -_mean(np.log(a_y), m, weights)
             shifted = Z - _fastpaths.row_max(Z)[:, None]
             log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         else:
             log_A = np.log(np.clip(A, _EPS, 1.0))
-        return float(-np.sum(Y * log_A, dtype=np.float64) / m)
+        return -_mean(Y * log_A, m, weights)
 
-    def dA(self, A, Y, scale=1.0):
-        return -Y / np.clip(A, _EPS, None) * A.dtype.type(scale / A.shape[0])
+    def dA(self, A, Y, scale=1.0, weights=None):
+        dA = -Y / np.clip(A, _EPS, None) * A.dtype.type(scale / A.shape[0])
+        return _weigh_rows(dA, weights)
 
 
 class BinaryCrossentropy(Loss):
@@ -128,18 +135,18 @@ class BinaryCrossentropy(Loss):
         _check_width(Y, n_outputs)
         return Y.astype(dtype)
 
-    def loss(self, Z, A, Y):
+    def loss(self, Z, A, Y, weights=None):
         if Z is not None:
             # -[y log s(z) + (1-y) log(1-s(z))] = max(z,0) - z y + log(1 + e^-|z|)
             per = np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))
         else:
             A = np.clip(A, _EPS, 1 - _EPS)
             per = -(Y * np.log(A) + (1 - Y) * np.log(1 - A))
-        return float(np.sum(per, dtype=np.float64) / A.size)
+        return _mean(per, A.size, weights)
 
-    def dA(self, A, Y, scale=1.0):
+    def dA(self, A, Y, scale=1.0, weights=None):
         A = np.clip(A, _EPS, 1 - _EPS)
-        return (A - Y) / (A * (1 - A)) * A.dtype.type(scale / A.size)
+        return _weigh_rows((A - Y) / (A * (1 - A)) * A.dtype.type(scale / A.size), weights)
 
     def _norm(self, A):
         return A.size
@@ -158,12 +165,27 @@ class MeanSquaredError(Loss):
         _check_width(Y, n_outputs)
         return Y.astype(dtype)
 
-    def loss(self, Z, A, Y):
+    def loss(self, Z, A, Y, weights=None):
         D = A - Y
-        return float(np.sum(D * D, dtype=np.float64) / A.size)
+        return _mean(D * D, A.size, weights)
 
-    def dA(self, A, Y, scale=1.0):
-        return (A - Y) * A.dtype.type(2.0 * scale / A.size)
+    def dA(self, A, Y, scale=1.0, weights=None):
+        return _weigh_rows((A - Y) * A.dtype.type(2.0 * scale / A.size), weights)
+
+
+def _mean(per, norm, weights):
+    """sum(per) / norm, each row of ``per`` weighted by ``weights`` (r_i) when given."""
+    if weights is None:
+        return float(np.sum(per, dtype=np.float64) / norm)
+    rows = per.reshape(per.shape[0], -1).sum(axis=1, dtype=np.float64)
+    return float(rows @ weights.astype(np.float64) / norm)
+
+
+def _weigh_rows(grad, weights):
+    """Row i of the gradient times r_i (in place), when rows are weighted."""
+    if weights is not None:
+        grad *= weights[:, None]
+    return grad
 
 
 def class_ids(y):

@@ -2,7 +2,8 @@
 
 Each metric reduces a batch to a few sums (``stats``) so that results over many
 batches are exact, not averages of averages; ``result`` turns the summed stats
-into the number reported.
+into the number reported. With row weights w (``sample_weight``) every sum over
+rows is weighted, so a weight of 2 counts a row twice.
 """
 
 import numpy as np
@@ -13,7 +14,7 @@ __all__ = ["Metric", "get", "NAMES"]
 class Metric:
     name = "metric"
 
-    def stats(self, A, Y):
+    def stats(self, A, Y, weights=None):
         raise NotImplementedError
 
     def result(self, stats):
@@ -25,9 +26,11 @@ class CategoricalAccuracy(Metric):
 
     name = "accuracy"
 
-    def stats(self, A, Y):
-        hits = np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1))
-        return np.array([hits, A.shape[0]], dtype=np.float64)
+    def stats(self, A, Y, weights=None):
+        hit = A.argmax(axis=1) == Y.argmax(axis=1)
+        if weights is None:
+            return np.array([np.count_nonzero(hit), A.shape[0]], dtype=np.float64)
+        return np.array([_row_sum(hit, weights), _row_sum(1.0, weights)])
 
 
 class BinaryAccuracy(Metric):
@@ -35,24 +38,27 @@ class BinaryAccuracy(Metric):
 
     name = "accuracy"
 
-    def stats(self, A, Y):
-        hits = np.count_nonzero((A > 0.5) == (Y > 0.5))
-        return np.array([hits, A.size], dtype=np.float64)
+    def stats(self, A, Y, weights=None):
+        hit = (A > 0.5) == (Y > 0.5)
+        if weights is None:
+            return np.array([np.count_nonzero(hit), A.size], dtype=np.float64)
+        return np.array([_row_sum(hit, weights), _row_sum(A.shape[1], weights)])
 
 
 class MeanSquaredError(Metric):
     name = "mse"
 
-    def stats(self, A, Y):
+    def stats(self, A, Y, weights=None):
         D = (A - Y).astype(np.float64, copy=False)
-        return np.array([np.sum(D * D), A.size])
+        return np.array([_row_sum(D * D, weights), _row_sum(A.shape[1], weights, A.shape[0])])
 
 
 class MeanAbsoluteError(Metric):
     name = "mae"
 
-    def stats(self, A, Y):
-        return np.array([np.sum(np.abs(A - Y), dtype=np.float64), A.size])
+    def stats(self, A, Y, weights=None):
+        D = np.abs(A - Y).astype(np.float64, copy=False)
+        return np.array([_row_sum(D, weights), _row_sum(A.shape[1], weights, A.shape[0])])
 
 
 class R2(Metric):
@@ -60,10 +66,11 @@ class R2(Metric):
 
     name = "r2"
 
-    def stats(self, A, Y):
+    def stats(self, A, Y, weights=None):
         Y = Y.astype(np.float64, copy=False)
-        res = np.sum((A - Y) ** 2, axis=0, dtype=np.float64)
-        return np.concatenate([res, Y.sum(axis=0), (Y * Y).sum(axis=0), [Y.shape[0]]])
+        w = np.ones(Y.shape[0]) if weights is None else weights.astype(np.float64)
+        res = w @ (A - Y) ** 2
+        return np.concatenate([res, w @ Y, w @ (Y * Y), [w.sum()]])
 
     def result(self, stats):
         k = (stats.size - 1) // 3
@@ -72,6 +79,18 @@ class R2(Metric):
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(tot > 0, 1.0 - res / np.where(tot > 0, tot, 1.0), 0.0)
         return float(r2.mean())
+
+
+def _row_sum(values, weights, rows=None):
+    """sum over rows and columns of ``values``, each row counted w_i times (once without weights).
+
+    ``values`` may be a number that every entry of a row has (``rows`` rows of it).
+    """
+    if np.ndim(values) == 0:
+        total = weights.sum(dtype=np.float64) if weights is not None else rows
+        return float(values * total)
+    values = values.reshape(values.shape[0], -1).sum(axis=1, dtype=np.float64)
+    return float(values.sum() if weights is None else values @ weights.astype(np.float64))
 
 
 _ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}

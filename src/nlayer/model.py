@@ -24,9 +24,10 @@ import numpy as np
 from . import _fastpaths
 from . import layers as layers_mod
 from . import checkpoint as checkpoint_mod
-from . import losses, metrics as metrics_mod, optimizers
+from . import losses, metrics as metrics_mod, optimizers, sample_weights
 from .callbacks import CallbackList, History
 from .errors import NotFittedError, TrainingDivergedError
+from .fitstate import FitState, Totals
 from .preprocessing import get_normalizer, train_dev_split
 
 __all__ = ["Sequential", "MLP", "batch_orders"]
@@ -55,7 +56,7 @@ class Sequential:
         self.history = None
         self.metadata = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
         self.stop_training = False
-        self._fit_state = None  # set during fit (see _FitState)
+        self._fit_state = None  # set during fit (see fitstate.FitState)
         for layer in layers or []:
             self.add(layer)
 
@@ -204,18 +205,19 @@ class Sequential:
         i = self._fused_start()
         return None if i is None else self.layers[i].Z
 
-    def backward(self, A, Y, scale=1.0):
+    def backward(self, A, Y, scale=1.0, weights=None):
         """Back propagation from the output A and targets Y: fills every layer's ``grads``.
 
         The passes are linear in the loss gradient they start from, so starting from
         ``scale * dJ/dZ`` fills ``grads`` with ``scale`` times the gradients (the
-        optimiser's :attr:`~nlayer.optimizers.Optimizer.gradient_scale`).
+        optimiser's :attr:`~nlayer.optimizers.Optimizer.gradient_scale`). ``weights``
+        are the batch's row weights r_i (mean 1; see ``losses``).
         """
         start = self._fused_start()
         if start is None:
-            grad, i, is_dZ = self.loss.dA(A, Y, scale), len(self.layers) - 1, False
+            grad, i, is_dZ = self.loss.dA(A, Y, scale, weights), len(self.layers) - 1, False
         else:
-            grad, i, is_dZ = self.loss.dZ(A, Y, scale), start, True
+            grad, i, is_dZ = self.loss.dZ(A, Y, scale, weights), start, True
         if is_dZ and isinstance(self.layers[i], layers_mod.Activation):
             i -= 1  # the activation layer's dZ is the dA of the layer below
             is_dZ = False
@@ -227,9 +229,14 @@ class Sequential:
             else:
                 grad = layer.backward(grad, need_dA_prev=need, scale=scale)
 
-    def cost(self, A, Y):
-        """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows."""
-        return self.loss.loss(self._output_logits(), A, Y) + self._l2_term(A.shape[0])
+    def cost(self, A, Y, weights=None):
+        """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows.
+
+        With row weights the data loss is the weighted mean sum w_i L_i / sum w_i
+        (``weights`` = r_i = m w_i / sum w); the L2 term keeps m = rows, so the same
+        lambda regularises as strongly whatever the weights' scale.
+        """
+        return self.loss.loss(self._output_logits(), A, Y, weights) + self._l2_term(A.shape[0])
 
     def _l2_term(self, m):
         """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
@@ -245,26 +252,36 @@ class Sequential:
     def trainable_grads(self):
         return [l.grads[k] for l in self.layers for k in l.trainable_names]
 
-    def train_step(self, Xb, Yb, rng):
-        """One mini-batch: forward, cost, backward with the optimiser's update. Returns (J, A)."""
+    def train_step(self, Xb, Yb, rng, Wb=None):
+        """One mini-batch: forward, cost, backward with the optimiser's update. Returns (J, A).
+
+        ``Wb``: the rows' weights w_i, or None (every row counts once).
+        """
         A = self.forward(Xb, training=True, rng=rng)
-        J = self.cost(A, Yb)
+        r = None if Wb is None else sample_weights.batch_weights(Wb)
+        J = self.cost(A, Yb, r)
         if not math.isfinite(J):
             return J, A
         scale = self.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
-        self.backward(A, Yb, scale)
+        self.backward(A, Yb, scale, r)
         # one update of the packed parameters from the packed gradients (see _pack_parameters)
         self.optimizer.step([self._flat_params], [self._flat_grads], scale)
         return J, A
 
     # -- training ---------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
-            shuffle=True, seed=None, callbacks=None, verbose=0, resume_from=None):
+            shuffle=True, seed=None, callbacks=None, verbose=0, resume_from=None,
+            sample_weight=None, class_weight=None):
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
         Rows are reshuffled every epoch from the seeded generator and the last
         partial batch is used. ``validation_split`` holds out a random (stratified
         for classification) share of the rows as the development set.
+
+        ``sample_weight`` (one number >= 0 per row) and ``class_weight`` (``"balanced"``:
+        n / (k n_c) as in scikit-learn, or ``{class id: weight}``) weight the rows: the
+        loss, its gradient and the metrics become weighted means (see :meth:`cost`);
+        both may be given (they multiply). The development rows keep their weights.
 
         ``resume_from`` continues from a checkpoint (:class:`~nlayer.ModelCheckpoint`)
         with the same data, settings and callbacks as the interrupted run: it ends
@@ -287,31 +304,33 @@ class Sequential:
             self._infer_output_units(y)
             self.build((None, X.shape[1]), seed=init_rng)
         Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
-        X_train, Y_train, X_dev, Y_dev = self._split(X, Y, validation_split, validation_data,
-                                                     split_rng)
+        class_weight = self._class_weights(Y, class_weight)
+        W = self._row_weights(Y, sample_weight, class_weight)
+        X_train, Y_train, W_train, X_dev, Y_dev, W_dev = self._split(
+            X, Y, W, validation_split, validation_data, split_rng, class_weight)
         if self.normalizer is not None and not self.normalizer.fitted:
             self.normalizer.fit(X_train)
         X_train, X_dev = self._normalize(X_train), self._normalize(X_dev)
-        state = _FitState(self, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
+        state = FitState(self, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                           shuffle_rng if shuffle else None, dropout_rng, callbacks)
         state.settings = {"seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
                           "validation_split": float(validation_split or 0.0),
                           "validation_data": validation_data is not None,
                           "rows": int(X_train.shape[0]), "features": int(X_train.shape[1]),
-                          "fingerprint": checkpoint_mod.fingerprint(X_train, Y_train),
+                          "fingerprint": checkpoint_mod.fingerprint(X_train, Y_train, W_train),
                           "dev_fingerprint": None if X_dev is None else
-                          checkpoint_mod.fingerprint(X_dev, Y_dev), "epochs": epochs}
+                          checkpoint_mod.fingerprint(X_dev, Y_dev, W_dev), "epochs": epochs}
         if resumed is not None:
             checkpoint_mod.check_settings(resumed, state.settings, resume_from)
             state.resume(resumed)
         self._fit_state = state
         try:
-            return self._train_loop(X_train, Y_train, X_dev, Y_dev, state, resumed, resume_from,
-                                    verbose)
+            return self._train_loop(X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
+                                    resumed, resume_from, verbose)
         finally:
             self._fit_state = None
 
-    def _train_loop(self, X, Y, X_dev, Y_dev, state, resumed, resume_from, verbose):
+    def _train_loop(self, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from, verbose):
         epochs, batch_size, n_batches = state.epochs, state.batch_size, state.n_batches
         self.history = (resumed and resumed["history"]) or History()
         self.history.interrupted = False
@@ -320,6 +339,7 @@ class Sequential:
         n = X.shape[0]
         buf_X = np.empty((batch_size, X.shape[1]), dtype=self.dtype)
         buf_Y = np.empty((batch_size, Y.shape[1]), dtype=self.dtype)
+        buf_W = None if W is None else np.empty(batch_size, dtype=self.dtype)
         cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n})
         if resumed is not None:
             checkpoint_mod.restore_callbacks(resumed, state.callbacks, resume_from)
@@ -335,7 +355,7 @@ class Sequential:
                 cbs.on_epoch_begin(epoch)
                 if shuffle_rng is not None:
                     state.shuffle_state = shuffle_rng.bit_generator.state
-                state.totals = _Totals(self.metrics)
+                state.totals = Totals(self.metrics)
             order = shuffle_rng.permutation(n) if shuffle_rng is not None else np.arange(n)
             totals = state.totals
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
@@ -344,11 +364,12 @@ class Sequential:
                     # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
                     Xb = X.take(idx, axis=0, out=buf_X[:idx.size], mode="clip")
                     Yb = Y.take(idx, axis=0, out=buf_Y[:idx.size], mode="clip")
-                    J, A = self.train_step(Xb, Yb, rng)
+                    Wb = None if W is None else W.take(idx, out=buf_W[:idx.size], mode="clip")
+                    J, A = self.train_step(Xb, Yb, rng, Wb)
                     if not math.isfinite(J):
                         self._restore(good)
                         raise TrainingDivergedError(epoch, b + 1, J)
-                    totals.add(J, A, Yb)
+                    totals.add(J, A, Yb, Wb)
                     state.batch = b + 1
                     if cbs.batch_hooks:  # skip building the logs dict when nobody reads it
                         cbs.on_batch_end(b + 1, {"loss": J, "size": idx.size, "epoch": epoch,
@@ -361,7 +382,8 @@ class Sequential:
                 break
             logs = totals.results()
             if X_dev is not None:
-                logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(X_dev, Y_dev).items()})
+                logs.update({f"val_{k}": v
+                             for k, v in self._evaluate_arrays(X_dev, Y_dev, W=W_dev).items()})
             logs["lr"] = self.optimizer.lr
             logs["seconds"] = time.perf_counter() - start
             # a stop asked for during the batches is an interruption; one decided at the
@@ -385,7 +407,8 @@ class Sequential:
         self.set_weights(weights)
         self.optimizer.set_state(opt_state)
 
-    def _split(self, X, Y, validation_split, validation_data, rng):
+    def _split(self, X, Y, W, validation_split, validation_data, rng, class_weight):
+        """(X, Y, W) of the training rows, then of the development rows (None without)."""
         if validation_data is not None:
             if validation_split:
                 raise ValueError("give validation_split or validation_data, not both")
@@ -394,12 +417,31 @@ class Sequential:
             X_dev = self._check_X(validation_data[0], "validation_data X")
             self._check_y(validation_data[1], X_dev)
             Y_dev = self.loss.prepare_targets(validation_data[1], self.n_outputs, self.dtype)
-            return X, Y, X_dev, Y_dev
+            return X, Y, W, X_dev, Y_dev, self._row_weights(Y_dev, None, class_weight)
         if not validation_split:
-            return X, Y, None, None
+            return X, Y, W, None, None, None
         strata = self._strata(Y)
         train, dev = train_dev_split(X.shape[0], float(validation_split), rng, strata)
-        return X[train], Y[train], X[dev], Y[dev]
+        if W is None:
+            return X[train], Y[train], None, X[dev], Y[dev], None
+        return X[train], Y[train], W[train], X[dev], Y[dev], W[dev]
+
+    # -- row weights --------------------------------------------------------------
+    def _class_weights(self, Y, class_weight):
+        """``class_weight`` as one weight per class id, or None (see ``sample_weights``)."""
+        if class_weight is None:
+            return None
+        if not self.loss.classification:
+            raise ValueError("class_weight is for classification; weight regression rows "
+                             "with sample_weight")
+        return sample_weights.class_weights(class_weight, self._strata(Y),
+                                            Y.shape[1] if Y.shape[1] > 1 else 2)
+
+    def _row_weights(self, Y, sample_weight, class_weights):
+        """One weight per row of Y in the model's dtype, or None (every row counts once)."""
+        ids = self._strata(Y) if class_weights is not None else None
+        return sample_weights.row_weights(Y.shape[0], sample_weight, class_weights, ids,
+                                          self.dtype)
 
     def _strata(self, Y):
         if not self.loss.classification:
@@ -430,22 +472,27 @@ class Sequential:
             out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse their buffers
         return out
 
-    def evaluate(self, X, y, batch_size=None):
-        """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term."""
+    def evaluate(self, X, y, batch_size=None, sample_weight=None):
+        """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term.
+
+        ``sample_weight`` makes the loss and metrics weighted means over the rows.
+        """
         self._require_compiled()
         self._require_built()
         X = self._check_X(X)
         self._check_y(y, X)
         Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
-        return self._evaluate_arrays(self._normalize(X), Y, batch_size)
+        W = self._row_weights(Y, sample_weight, None)
+        return self._evaluate_arrays(self._normalize(X), Y, batch_size, W)
 
-    def _evaluate_arrays(self, X, Y, batch_size=None):
+    def _evaluate_arrays(self, X, Y, batch_size=None, W=None):
         chunk = batch_size or _EVAL_CHUNK
-        totals = _Totals(self.metrics)
+        totals = Totals(self.metrics)
         for i in range(0, X.shape[0], chunk):
-            Yc = Y[i:i + chunk]
+            Yc, Wc = Y[i:i + chunk], None if W is None else W[i:i + chunk]
             A = self.forward(X[i:i + chunk])
-            totals.add(self.loss.loss(self._output_logits(), A, Yc), A, Yc)
+            r = None if Wc is None else sample_weights.batch_weights(Wc)
+            totals.add(self.loss.loss(self._output_logits(), A, Yc, r), A, Yc, Wc)
         logs = totals.results()
         logs["loss"] += self._l2_term(X.shape[0])
         return logs
@@ -616,76 +663,6 @@ def batch_orders(seed, n_rows, epochs):
     """
     rng = _generators(seed)[2]
     return [rng.permutation(n_rows) for _ in range(epochs)]
-
-
-class _FitState:
-    """Where ``fit`` is: with the model and callbacks, what a checkpoint needs to continue.
-
-    ``epoch`` is the current epoch and ``batch`` how many of its ``n_batches`` are
-    done; ``shuffle_state`` is the shuffling generator's state when the epoch
-    drew its row order, ``totals`` the epoch's running loss and metric sums.
-    """
-
-    def __init__(self, model, epochs, batch_size, rows, shuffle_rng, dropout_rng, callbacks):
-        self.model, self.epochs, self.batch_size = model, epochs, batch_size
-        self.n_batches = -(-rows // batch_size)
-        self.shuffle_rng, self.dropout_rng, self.callbacks = shuffle_rng, dropout_rng, callbacks
-        self.epoch, self.batch, self.epoch_ended, self.interrupting = 1, 0, False, False
-        self.shuffle_state, self.totals, self.settings = None, None, {}
-
-    def position(self):
-        """The next batch to run: (epoch, batches done), and whether training stops there."""
-        stopped = self.epoch_ended and self.model.stop_training and not self.interrupting
-        if self.epoch_ended:
-            return {"epoch": self.epoch + 1, "batch": 0, "stopped": stopped}
-        return {"epoch": self.epoch, "batch": self.batch, "stopped": False}
-
-    def epoch_shuffle_state(self):
-        """The shuffling state from which the position's epoch draws (or drew) its order."""
-        if self.shuffle_rng is None:
-            return None
-        return self.shuffle_rng.bit_generator.state if self.epoch_ended else self.shuffle_state
-
-    def totals_state(self):
-        if self.epoch_ended or self.totals is None:
-            return None
-        t = self.totals
-        return {"loss": t.loss, "rows": t.rows, "stats": list(t.stats)}
-
-    def resume(self, section):
-        """Continue from a checkpoint's position, generators and running totals."""
-        position, rng = section["position"], section["rng"]
-        self.epoch, self.batch = position["epoch"], position["batch"]
-        if self.shuffle_rng is not None:
-            self.shuffle_rng.bit_generator.state = self.shuffle_state = rng["shuffle"]
-        self.dropout_rng.bit_generator.state = rng["dropout"]
-        if self.batch:
-            saved = section["totals"]
-            self.totals = _Totals(self.model.metrics)
-            self.totals.loss, self.totals.rows = saved["loss"], saved["rows"]
-            self.totals.stats = list(saved["stats"])
-
-
-class _Totals:
-    """Sums the loss and metric statistics of batches weighted by their rows."""
-
-    def __init__(self, metrics):
-        self.metrics = metrics
-        self.loss, self.rows = 0.0, 0
-        self.stats = [None] * len(metrics)
-
-    def add(self, J, A, Y):
-        self.loss += J * A.shape[0]
-        self.rows += A.shape[0]
-        for i, m in enumerate(self.metrics):
-            s = m.stats(A, Y)
-            self.stats[i] = s if self.stats[i] is None else self.stats[i] + s
-
-    def results(self):
-        logs = {"loss": self.loss / self.rows if self.rows else float("nan")}
-        for m, s in zip(self.metrics, self.stats):
-            logs[m.name] = m.result(s) if s is not None else float("nan")
-        return logs
 
 
 def _format_epoch(epoch, epochs, logs):
