@@ -1,4 +1,5 @@
-"""``nlayer train``: checkpoints in the run directory, Ctrl-C, ``--resume``, unwritable runs."""
+"""``nlayer train``: checkpoints in the run directory, Ctrl-C, ``--resume``, unwritable runs,
+``--class-weight``."""
 
 import csv
 import json
@@ -156,3 +157,17 @@ def test_an_immutable_run_directory_fails_before_training(tmp_path):
     assert result.returncode == 2
     assert f"cannot write into run directory {run_dir}" in result.stderr
     assert "epoch" not in result.stdout
+
+
+def test_class_weight_balanced_is_recorded_and_refused_for_regression(tmp_path):
+    out = tmp_path / "run"
+    result = cli("train", *FAST, "--epochs", "2", "--class-weight", "balanced", "--out", out,
+                 "--json")
+    assert result.returncode == 0, result.stderr
+    assert 'class_weight = "balanced"' in (out / "config.toml").read_text()
+    table = tmp_path / "t.csv"
+    table.write_text("x,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(40)))
+    result = cli("train", "--csv", table, "--target", "y", "--class-weight", "balanced",
+                 "--out", tmp_path / "r2")
+    assert result.returncode == 2
+    assert "--class-weight is for classification, and this run is a regression" in result.stderr

@@ -107,7 +107,10 @@ def _train_parser(sub):
                        description=_defaults_help(), argument_default=argparse.SUPPRESS,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_flags(p)
-    add_model_flags(p)
+    training = add_model_flags(p)
+    training.add_argument(
+        "--class-weight", choices=("none", "balanced"),
+        help="balanced: weigh each class's rows by n / (classes x rows of the class)")
     g = p.add_argument_group("checkpoints")
     g.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="write RUN_DIR/checkpoint.nlayer every N epochs (default 1; 0: never)")

@@ -29,6 +29,7 @@ COMMON = {
     "dropout": 0.0, "optimizer": "sgd", "lr": None, "momentum": 0.9, "nesterov": False,
     "l2": 1e-4, "epochs": 30, "batch_size": 128, "patience": 5, "dev_split": 0.1,
     "normalize": "standard", "dtype": "float32", "seed": 0, "checkpoint_every": 1,
+    "class_weight": "none",
 }
 
 #: The recipe each dataset trains with when no flag says otherwise.
@@ -110,6 +111,7 @@ CHECKS = {
     "epochs": _integer(1), "batch_size": _integer(1), "patience": _integer(0),
     "dev_split": _number(0, 1), "normalize": _choice(NORMALIZERS), "dtype": _choice(DTYPES),
     "seed": _integer(0), "checkpoint_every": _integer(0),
+    "class_weight": _choice(("none", "balanced")),
 }
 KEYS = tuple(CHECKS)
 

@@ -61,6 +61,8 @@ def fit(model, ds, cfg, console, show_progress, out=None, resume=False):
             history = model.fit(ds.X_train, ds.y_train, epochs=cfg["epochs"],
                                 batch_size=cfg["batch_size"], validation_split=cfg["dev_split"],
                                 seed=cfg["seed"], callbacks=[guard, *callbacks],
+                                class_weight=None if cfg["class_weight"] == "none" else
+                                cfg["class_weight"],
                                 resume_from=out / rundir.CHECKPOINT if resume else None)
         finally:
             if reporter is not None:
@@ -163,6 +165,8 @@ def run(args, console):
     rundir.make(out)  # an unwritable run directory fails here, before any training
     rundir.write_config(out / "config.toml", cfg)
     ds = data.load_for_training(cfg)
+    if ds.task == "regression" and cfg["class_weight"] != "none":
+        raise CLIError("--class-weight is for classification, and this run is a regression")
     model = build_model(cfg, ds.task, n_outputs(ds))
     verbose = not (args.quiet or args.json)
     if verbose:
