@@ -73,8 +73,10 @@ def edit_header(arrays, fn):
     (lambda a: a.__setitem__("w0", a["w0"][:, :3]), "the header says"),
     (lambda a: a.pop("w1"), "do not match the header"),
     (lambda a: edit_header(a, lambda h: h.__setitem__("version", 99)), "version 99"),
+    # checked against the arrays before anything is read or the digest can be computed
     (lambda a: edit_header(a, lambda h: h["config"]["layers"][0].__setitem__("units", 17)),
-     "checksum mismatch"),
+     r"w0 \(layer 'dense_1' kernel\) has shape \(64, 16\) but the architecture implies "
+     r"\(64, 17\)"),
     (lambda a: a.pop("__nlayer__"), "not an nlayer model file"),
 ])
 def test_tampered_files_are_refused(tmp_path, trained, change, match):
@@ -86,12 +88,27 @@ def test_tampered_files_are_refused(tmp_path, trained, change, match):
         nl.load(path)
 
 
-def test_a_pickle_inside_is_never_executed(tmp_path):
-    path = tmp_path / "evil.nlayer"
+class _Trap:
+    """Unpickling this creates the file ``self.path``: proof that a pickle was executed."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("member", ["__nlayer__", "w0"])
+def test_a_pickle_inside_is_never_executed(tmp_path, member):
+    path, sentinel = tmp_path / "evil.nlayer", tmp_path / "executed"
+    arrays = {"__nlayer__": np.frombuffer(b"{}", dtype=np.uint8), "w0": np.zeros(3)}
+    arrays[member] = np.array([_Trap(sentinel)], dtype=object)
     with open(path, "wb") as fh:
-        np.savez(fh, __nlayer__=np.array([{"x": 1}], dtype=object))
-    with pytest.raises(nl.ModelFileError, match="not a readable nlayer model file"):
+        np.savez(fh, **arrays)
+    with pytest.raises(nl.ModelFileError, match=f"member '{member}' holds Python objects "
+                                                r"\(pickled data, never loaded\)"):
         nl.load(path)
+    assert not sentinel.exists()
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])

@@ -1,0 +1,146 @@
+"""The arrays a validated model-file header implies, and the values they must hold.
+
+From the header's architecture (an unbuilt model made from its config: no
+weights allocated), normaliser, compile settings and optimiser state,
+:func:`expected_arrays` works out every array the file must hold: its name,
+shape and dtype, and the layer or role it belongs to. It checks them against
+the header's list of arrays *before* any array is read, so a header declaring
+``units=10**9`` over a tiny kernel is refused without allocating anything.
+After the arrays are read, :func:`check_values` applies the rules that keep a
+loaded model's predictions finite: batch-norm moving variance >= 0, normaliser
+and target scales > 0.
+"""
+
+import numpy as np
+
+from .errors import ModelFileError
+from .model import packed_layout
+
+__all__ = ["Expected", "expected_arrays", "check_values"]
+
+_STATS = ("float32", "float64")
+_FIX = "the file was altered or written by something else; save the model again"
+
+
+class Expected:
+    """What one array must be: ``shape``, allowed ``dtypes`` (names), ``owner`` (for
+    messages) and ``rule`` for its values (None, "nonnegative" or "positive")."""
+
+    def __init__(self, shape, dtypes, owner, rule=None):
+        self.shape, self.dtypes, self.owner, self.rule = tuple(shape), dtypes, owner, rule
+
+
+def expected_arrays(path, header, model):
+    """``{name: Expected}`` for a validated header and its unbuilt ``model``; raises
+    ModelFileError where the header's list of arrays disagrees."""
+    config = header["config"]
+    dtype = config["dtype"]
+    expected, sizes = {}, []
+    width = config["n_features"]
+    for layer in model.layers:
+        shapes, out_width = layer.weight_shapes(width)
+        for key, shape in shapes:
+            rule = "nonnegative" if key == "moving_variance" else None
+            expected[f"w{len(expected)}"] = Expected(shape, (dtype,), f"layer {layer.name!r} {key}",
+                                                     rule)
+        named = dict(shapes)
+        sizes += [_product(named[key]) for key in layer.trainable_names]
+        width = out_width
+    expected.update(_statistics(path, header, width))
+    expected.update(_optimizer_arrays(path, header, model, dtype, packed_layout(sizes)[1]))
+    _compare(path, expected, header["arrays"])
+    return expected
+
+
+def _statistics(path, header, n_outputs):
+    """The normaliser's and the target scaler's arrays, after checking they agree with the
+    compile settings."""
+    config, out = header["config"], {}
+    norm, settings = header.get("normalizer"), config.get("compile")
+    said = settings.get("normalize") if settings else None
+    if norm is not None:
+        if settings is not None and said != norm:
+            _fail(path, f"the compile settings say normalize={said!r} but the stored normaliser "
+                        f"is {norm!r}; they contradict each other")
+        n = config["n_features"]
+        out["norm_shift"] = Expected((n,), _STATS, f"the {norm} normaliser's shift")
+        out["norm_scale"] = Expected((n,), _STATS, f"the {norm} normaliser's scale", "positive")
+    elif said is not None and header.get("history"):
+        _fail(path, f"the compile settings say normalize={said!r} but the file holds no "
+                    "normaliser statistics, which a trained model always has")
+    if settings and settings.get("scale_targets"):
+        out["target_shift"] = Expected((n_outputs,), _STATS, "the target scaler's shift")
+        out["target_scale"] = Expected((n_outputs,), _STATS, "the target scaler's scale",
+                                       "positive")
+    return out
+
+
+def _optimizer_arrays(path, header, model, dtype, n_packed):
+    state = header.get("optimizer_state")
+    if state is None:
+        return {}
+    if not model.compiled:
+        _fail(path, "the file holds optimiser state but no compile settings")
+    names = set(model.optimizer._init_state(np.zeros(1, dtype=dtype)))
+    out = {}
+    for slot, keys in state["slots"].items():
+        if slot != "0":
+            _fail(path, f"optimiser slot {slot} does not exist: the parameters are packed into "
+                        "one buffer, slot 0")
+        if set(keys) != names:
+            _fail(path, f"the {model.optimizer.name} optimiser keeps {sorted(names) or 'nothing'} "
+                        f"but the file stores {sorted(keys)}")
+        for key in keys:
+            out[f"opt{slot}_{key}"] = Expected((n_packed,), (dtype,),
+                                               f"the optimiser's {key} (one value per parameter)")
+    return out
+
+
+def _compare(path, expected, listed):
+    for name, e in expected.items():
+        if name not in listed:
+            _fail(path, f"the architecture needs array {name} ({e.owner}, shape {e.shape}) but "
+                        "the file has none")
+        spec = listed[name]
+        if tuple(spec["shape"]) != e.shape:
+            _fail(path, f"array {name} ({e.owner}) has shape {tuple(spec['shape'])} but the "
+                        f"architecture implies {e.shape}")
+        if spec["dtype"] not in e.dtypes:
+            _fail(path, f"array {name} ({e.owner}) is {spec['dtype']} but must be "
+                        f"{' or '.join(e.dtypes)}")
+    for name in listed:
+        if name not in expected and not name.startswith("ckpt_"):
+            _fail(path, f"array {name} is stored but the header does not use it ({_unused(name)})")
+
+
+def _unused(name):
+    if name.startswith("norm_"):
+        return "normaliser statistics without a normaliser named in the header"
+    if name.startswith("target_"):
+        return "target statistics without scale_targets in the compile settings"
+    if name.startswith("opt"):
+        return "optimiser state the header's optimizer_state does not list"
+    return "more weight arrays than the architecture has"
+
+
+def check_values(path, expected, arrays):
+    """Rules on the values, after the arrays are read (they are finite already)."""
+    for name, e in expected.items():
+        a = arrays[name]
+        if e.rule == "nonnegative" and (a < 0).any():
+            _fail(path, f"array {name} ({e.owner}) has negative values (min {a.min():.4g}); a "
+                        "variance cannot be negative")
+        if e.rule == "positive" and (a <= 0).any():
+            _fail(path, f"array {name} ({e.owner}) has values <= 0 (min {a.min():.4g}); a scale "
+                        "must be positive")
+
+
+def _fail(path, what):
+    raise ModelFileError(f"{path}: {what}; {_FIX}")
+
+
+def _product(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
