@@ -26,8 +26,9 @@ class Expected:
     """What one array must be: ``shape``, allowed ``dtypes`` (names), ``owner`` (for
     messages) and ``rule`` for its values (None, "nonnegative" or "positive")."""
 
-    def __init__(self, shape, dtypes, owner, rule=None):
+    def __init__(self, shape, dtypes, owner, rule=None, epsilon=0.0):
         self.shape, self.dtypes, self.owner, self.rule = tuple(shape), dtypes, owner, rule
+        self.epsilon = epsilon  # batch norm's, for the "variance" rule
 
 
 def expected_arrays(path, header, model):
@@ -40,9 +41,9 @@ def expected_arrays(path, header, model):
     for layer in model.layers:
         shapes, out_width = layer.weight_shapes(width)
         for key, shape in shapes:
-            rule = "nonnegative" if key == "moving_variance" else None
+            rule = "variance" if key == "moving_variance" else None
             expected[f"w{len(expected)}"] = Expected(shape, (dtype,), f"layer {layer.name!r} {key}",
-                                                     rule)
+                                                     rule, getattr(layer, "epsilon", 0.0))
         named = dict(shapes)
         sizes += [_product(named[key]) for key in layer.trainable_names]
         width = out_width
@@ -63,15 +64,14 @@ def _statistics(path, header, n_outputs):
             _fail(path, f"the compile settings say normalize={said!r} but the stored normaliser "
                         f"is {norm!r}; they contradict each other")
         n = config["n_features"]
-        out["norm_shift"] = Expected((n,), _STATS, f"the {norm} normaliser's shift")
-        out["norm_scale"] = Expected((n,), _STATS, f"the {norm} normaliser's scale", "positive")
+        out["norm_shift"] = Expected((n,), _STATS, f"the {norm} normaliser's shift", "shift")
+        out["norm_scale"] = Expected((n,), _STATS, f"the {norm} normaliser's scale", "scale")
     elif said is not None and header.get("history"):
         _fail(path, f"the compile settings say normalize={said!r} but the file holds no "
                     "normaliser statistics, which a trained model always has")
     if settings and settings.get("scale_targets"):
-        out["target_shift"] = Expected((n_outputs,), _STATS, "the target scaler's shift")
-        out["target_scale"] = Expected((n_outputs,), _STATS, "the target scaler's scale",
-                                       "positive")
+        out["target_shift"] = Expected((n_outputs,), _STATS, "the target scaler's shift", "shift")
+        out["target_scale"] = Expected((n_outputs,), _STATS, "the target scaler's scale", "scale")
     return out
 
 
@@ -123,16 +123,34 @@ def _unused(name):
     return "more weight arrays than the architecture has"
 
 
-def check_values(path, expected, arrays):
-    """Rules on the values, after the arrays are read (they are finite already)."""
+def check_values(path, expected, arrays, dtype):
+    """Rules on the values, after the arrays are read (they are finite already), so that the
+    model computes in ``dtype`` (its own) without producing inf or NaN from them:
+
+    - batch norm: moving variance >= 0 and variance + epsilon > 0 (it is square-rooted and
+      divided by);
+    - normaliser/target scaler: scale > 0 with 1/scale finite (inputs are multiplied by it),
+      shift within the dtype's range.
+    """
+    dt = np.dtype(dtype)
+    big = float(np.finfo(dt).max)
     for name, e in expected.items():
-        a = arrays[name]
-        if e.rule == "nonnegative" and (a < 0).any():
-            _fail(path, f"array {name} ({e.owner}) has negative values (min {a.min():.4g}); a "
-                        "variance cannot be negative")
-        if e.rule == "positive" and (a <= 0).any():
-            _fail(path, f"array {name} ({e.owner}) has values <= 0 (min {a.min():.4g}); a scale "
-                        "must be positive")
+        a, where = arrays[name], f"array {name} ({e.owner})"
+        if e.rule == "variance":
+            if (a < 0).any():
+                _fail(path, f"{where} has negative values (min {a.min():.4g}); a variance cannot "
+                            "be negative")
+            if not (a.astype(dt) + dt.type(e.epsilon) > 0).all():
+                _fail(path, f"{where} plus epsilon {e.epsilon:g} is 0 in {dt.name}; the model "
+                            "would divide by zero")
+        elif e.rule == "scale":
+            with np.errstate(divide="ignore", over="ignore"):
+                reciprocal = (1.0 / a).astype(dt)
+            if (a <= 0).any() or not np.isfinite(reciprocal).all():
+                _fail(path, f"{where} has a value that is not a usable scale (min {a.min():.4g}); "
+                            f"a scale must be positive and at least {1 / big:.3g} in {dt.name}")
+        elif e.rule == "shift" and (np.abs(a) > big).any():
+            _fail(path, f"{where} has values beyond the {dt.name} range (+-{big:.3g})")
 
 
 def _fail(path, what):

@@ -150,7 +150,7 @@ def _read(path):
                                                 _from_config(path, header["config"]))
         arrays = {name: archive.read(name) for name in header["arrays"]}
     _validate(path, header, arrays)
-    _modellayout.check_values(path, expected, arrays)
+    _modellayout.check_values(path, expected, arrays, header["config"]["dtype"])
     return header, arrays
 
 
