@@ -454,3 +454,46 @@ def _weight_owners(header):
         elif l["class"] == "BatchNorm":
             names += ["gamma", "beta", "moving_mean", "moving_variance"]
     return names
+
+
+NOTES = {
+    "bit flips": "1 to 8 random bits flipped anywhere in the file",
+    "truncation": "the file cut at a random byte",
+    "insertion": "1 to 64 random bytes inserted at a random place",
+    "deletion": "1 to 64 bytes deleted at a random place",
+    "overwrite": "1 to 32 bytes overwritten with random bytes",
+    RETYPED: "one header field replaced by a value of another type or range (or deleted), "
+             "digest recomputed",
+    "gigantic .npy shape": "a member's .npy header declares terabytes in a tiny file",
+    "unsupported .npy dtype": "object (pickle), int, complex, big-endian, string, void, half",
+    "fortran-order array (allowed)": "a weight stored column-major: read correctly",
+    "broken .npy header": "bad version, oversized length, deep braces, minus signs",
+    "unsupported compression": "bzip2, lzma members; the method field patched to 1, 6, 9, 14, 99",
+    "deflated (allowed)": "the same model with deflate-compressed members: loads",
+    "encrypted flag": "the zip entries' encrypted (and strong-encryption) flags set",
+    "declared sizes larger than the data": "zip directory sizes patched to 2 GiB, 4 GiB, file + 1",
+    "duplicate members": "a member name twice",
+    "unexpected member names": "evil.npy, ../w0.npy, w00.npy, names without .npy, long ckpt_ names",
+    "plain .npy": "a single .npy array (weights, header bytes, pickled object) instead of the zip",
+    "not a zip": "empty file, empty zip, bare JSON",
+    "pickled payload member": "a member holding a pickled object whose unpickling would create "
+                              "a file (never created)",
+    "deep JSON nesting": "JSON nested 65, 1,000, 100,000 levels; escaped quotes; 80-deep metadata",
+    "invalid JSON": "bad UTF-8, a 5,000-digit number, cut JSON, a list instead of an object",
+    "absurd units": "units 10^9, 2^31 - 1, 2^40, 0 and n_features 10^12 over the real arrays",
+    "tens of thousands of layers": "10,001 and 50,000 layers (re-signed)",
+    "10,000 layers (valid)": "a real model with 9,990 extra Dropout layers: loads and predicts",
+    "zero or negative normaliser scale": "scale 0, -1, -1e-300, 5e-324 (re-signed)",
+    "normaliser shift out of range": "shift 1e300 in a float32 model (re-signed)",
+    "contradictory normaliser": "compile settings and stored normaliser disagree; target "
+                                "statistics without scale_targets",
+    "NaN or inf weights (re-signed)": "NaN or inf in a weight array, digest recomputed",
+    "optimiser state of the wrong size": "state one longer, missing, in slot 1, of another optimiser",
+    "wrong weight dtype (re-signed)": "a float64 kernel in a float32 model and vice versa",
+    "checkpoint arrays (allowed)": "an extra ckpt_ array: loads (the checkpoint loader checks it)",
+    "negative batch-norm variance": "moving variance -1, -1e-30, -1e-45 (re-signed)",
+    "batch-norm variance + epsilon = 0": "variance 0 with epsilon 1e-300 (0 in float32)",
+    "zip bomb": "100 MB of zeros deflated to 100 KB behind a small or a matching .npy header",
+    "oversized JSON header": "a 17 MiB JSON header (cap 16 MiB)",
+    "too many members": "66,000 extra members (cap 65,536)",
+}

@@ -137,7 +137,8 @@ def _read(path):
     """
     with _npzsafe.Archive(path, _allowed_member, _member_dtypes) as archive:
         if _HEADER not in archive.members:
-            raise ModelFileError(f"{path}: not an nlayer model file (no {_HEADER} entry)")
+            raise ModelFileError(f"{path}: not an nlayer model file (no {_HEADER} entry); give "
+                                 "the path of a file written by model.save or nlayer train")
         blob = archive.members[_HEADER]
         if len(blob.shape) != 1:
             raise ModelFileError(f"{path}: not an nlayer model file ({_HEADER} is not a byte "
@@ -184,7 +185,8 @@ def _validate(path, header, arrays):
     for name, a in arrays.items():
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise ModelFileError(f"{path}: array {name} contains NaN or inf; the file is "
-                                 "damaged, or the model diverged before it was saved")
+                                 "damaged, or the model diverged before it was saved: use "
+                                 "another copy or train again")
     expected = header.get("sha256")
     body = {k: v for k, v in header.items() if k != "sha256"}
     if expected != _digest(body, arrays):
