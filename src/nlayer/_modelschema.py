@@ -144,7 +144,7 @@ def parse(path, raw):
         raise ModelFileError(f"{path}: not a readable nlayer model file: the JSON header is "
                              f"invalid ({str(exc)[:200]}); {_FIX}") from exc
     if not isinstance(header, dict):
-        raise ModelFileError(f"{path}: not an nlayer model file: the header is a "
+        raise ModelFileError(f"{path}: not an nlayer model file: the header is "
                              f"{_kind(header)}, not an object")
     return header
 
