@@ -113,6 +113,12 @@ _DELETE = object()
     (("config", "layers", 4, "activation"), "swish", r"'swish' is not one of linear, sigmoid"),
     (("config", "compile", "optimizer", "lr"), float("inf"), "optimizer.lr must be finite"),
     (("config", "compile", "optimizer", "lr"), [object], None),
+    (("config", "compile", "optimizer", "lr"), 0, r"optimizer.lr must be a finite number in "
+                                                  r"\(0.0, inf\]"),
+    (("config", "compile", "optimizer", "epsilon"), -1e-7, "optimizer.epsilon must be a finite"),
+    (("config", "compile", "optimizer", "beta_2"), 1.0, r"beta_2 must be a finite number in "
+                                                        r"\[0.0, 1.0\)"),
+    (("config", "compile", "optimizer", "nesterov"), 1, "nesterov must be true or false"),
     (("config", "compile", "optimizer"), {"name": "lbfgs"}, "'lbfgs' is not one of sgd, adam"),
     (("config", "compile", "loss"), 3, "config.compile.loss must be a name"),
     (("config", "compile", "l2"), -1, r"config.compile.l2 must be a finite number in \[0.0"),

@@ -37,6 +37,14 @@ LAYER_KEYS = {
     "BatchNorm": ("momentum", "epsilon"),
     "Dropout": ("rate",),
 }
+# (low, high, low_open, high_open) of the optimisers' numeric hyper-parameters (a schedule
+# may stand for lr as an object: that is checked by its own constructor)
+OPTIMIZER_RANGES = {
+    "lr": (0.0, math.inf, True, False), "epsilon": (0.0, math.inf, True, False),
+    "momentum": (0.0, 1.0, False, True), "beta_1": (0.0, 1.0, False, True),
+    "beta_2": (0.0, 1.0, False, True), "rho": (0.0, 1.0, False, True),
+    "weight_decay": (0.0, math.inf, False, False),
+}
 STATE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
 _FIX = "the file was altered or written by something else; save the model again"
 
@@ -238,6 +246,13 @@ def _compile(c, settings):
     c.dict(settings, "config.compile", ("optimizer", "loss", "l2", "metrics", "normalize"),
            ("scale_targets",))
     c.spec(settings["optimizer"], "config.compile.optimizer", optimizers.NAMES, optional=False)
+    if isinstance(settings["optimizer"], dict):
+        for key, value in settings["optimizer"].items():
+            if key in OPTIMIZER_RANGES and not isinstance(value, (dict, list)):
+                low, high, low_open, high_open = OPTIMIZER_RANGES[key]
+                c.number(value, f"config.compile.optimizer.{key}", low, high, low_open, high_open)
+        if "nesterov" in settings["optimizer"]:
+            c.bool(settings["optimizer"]["nesterov"], "config.compile.optimizer.nesterov")
     c.name(settings["loss"], "config.compile.loss", losses.NAMES)
     c.number(settings["l2"], "config.compile.l2", 0.0)
     for i, m in enumerate(c.list(settings["metrics"], "config.compile.metrics", 16)):

@@ -23,6 +23,7 @@ Every failure is a :class:`~nlayer.errors.ModelFileError` naming the file and
 the problem. Nothing is ever unpickled or executed.
 """
 
+import functools
 import io
 import os
 import re
@@ -245,11 +246,13 @@ class Archive:
         return np.ascontiguousarray(out.T) if member.fortran_order else out
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_npy_header(raw, version):
     """(shape, fortran_order, dtype) from a whole ``.npy`` preamble, with NumPy's parser.
 
     The text is first held to the characters NumPy writes, so the parser never meets
-    deep nesting, operators or long literals.
+    deep nesting, operators or long literals. Cached: a deep model's arrays share a
+    few headers.
     """
     text = raw[12 if version == (2, 0) else 10:].decode("latin1")
     if not _NPY_HEADER_CHARS.match(text) or text.count("(") > 1 or text.count("{") != 1:

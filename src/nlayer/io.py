@@ -11,9 +11,16 @@ The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
 - ``opt<slot>_<name>``: the optimiser's state (momentum velocity, Adam moments), so
   training resumes from a loaded model exactly where it stopped.
 
-``load`` reads it with ``allow_pickle=False`` and checks the digest, the array
-names, shapes and dtypes, so a malformed or tampered file is refused with a
-:class:`ModelFileError` instead of producing a silently different model.
+``load`` never trusts the file: it reads the zip itself (``_npzsafe``: stored or
+deflated members with nlayer's names only, declared sizes within the file, every
+``.npy`` header parsed and checked before any data is read), caps the JSON header's
+size and depth and checks every field's type and range (``_modelschema``: a file
+with a recomputed digest can still be hostile), compares every array's shape with
+the shapes the architecture implies before reading it (``_modellayout``), then
+checks the values (finite; batch-norm variance >= 0; scales > 0) and the digest.
+Any problem is a :class:`ModelFileError` naming the file, what is wrong and what to
+do; nothing is unpickled or executed, and memory stays within a few times the file
+plus the model it describes.
 """
 
 import hashlib
