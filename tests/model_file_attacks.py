@@ -359,8 +359,35 @@ def one_off_attacks(bases):
     header_blob = [(n, c) for n, c in entries if n != "__nlayer__.npy"]
     big = npy_bytes(np.frombuffer(b" " * (17 << 20) + b"{}", dtype=np.uint8))
     yield "oversized JSON header", base, zip_of(header_blob + [("__nlayer__.npy", big)]), True
+    yield "consistent model too large for memory", base, _too_large(data), True
     many = entries + [(f"ckpt_{i}.npy", b"") for i in range(66_000)]
     yield "too many members", base, zip_of(many), True
+
+
+def _too_large(data, units=40_000_000):
+    """A valid-looking one-layer model whose kernel (6 x units float32, 960 MB of zeros) is
+    deflated to about 1 MB: more than the fuzz test's children may allocate."""
+    header, arrays = unpack(data)
+    n = header["config"]["n_features"]
+    header = _with_layers(header, [{"class": "Dense", "name": "big", "units": units,
+                                    "activation": {"name": "linear"}, "init": None,
+                                    "use_bias": False}])
+    for key in ("optimizer_state", "normalizer"):
+        header[key] = None
+    header["config"].pop("compile", None)
+    header["arrays"] = {"w0": {"shape": [n, units], "dtype": "float32"}}
+    header["sha256"] = "0" * 64  # never reached: the kernel cannot even be allocated
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("__nlayer__.npy", npy_bytes(np.frombuffer(json.dumps(header).encode(),
+                                                              dtype=np.uint8)))
+        with zf.open("w0.npy", "w", force_zip64=True) as fh:
+            fh.write(fake_npy((n, units)))
+            chunk = bytes(16 << 20)
+            for _ in range(n * units * 4 // len(chunk)):
+                fh.write(chunk)
+            fh.write(bytes(n * units * 4 % len(chunk)))
+    return buf.getvalue()
 
 
 def _resign_keep_list(header, arrays):
@@ -496,4 +523,6 @@ NOTES = {
     "zip bomb": "100 MB of zeros deflated to 100 KB behind a small or a matching .npy header",
     "oversized JSON header": "a 17 MiB JSON header (cap 16 MiB)",
     "too many members": "66,000 extra members (cap 65,536)",
+    "consistent model too large for memory": "a 960 MB kernel deflated to 1 MB, loaded with "
+                                              "768 MiB of address space to spare",
 }

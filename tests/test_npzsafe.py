@@ -155,3 +155,20 @@ def test_a_member_shorter_than_its_directory_entry_is_refused(tmp_path, saved):
     at = data.find(b"w0.npy") + len("w0.npy") + 200  # inside w0's data: the CRC then fails
     data[at] ^= 0xFF
     refused(tmp_path, bytes(data), "member 'w0' is broken .*CRC")
+
+
+def test_running_out_of_memory_is_a_model_file_error(tmp_path, saved, monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise MemoryError()
+
+    path = tmp_path / "m.nlayer"
+    path.write_bytes(saved[0])
+    with monkeypatch.context() as m:
+        m.setattr(np, "empty", no_memory)
+        with pytest.raises(nl.ModelFileError, match="array '__nlayer__' needs [0-9,]+ bytes and "
+                                                    "this process cannot allocate them"):
+            nl.load(path)
+    monkeypatch.setattr(nl.Sequential, "build", no_memory)
+    with pytest.raises(nl.ModelFileError, match=r"the model needs about 468 bytes \(weights, "
+                                                r"gradients, their initial values\)"):
+        nl.load(path)

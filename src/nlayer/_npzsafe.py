@@ -229,7 +229,12 @@ class Archive:
 
     def _read_data(self, member):
         shape = member.shape[::-1] if member.fortran_order else member.shape
-        out = np.empty(shape, dtype=member.dtype)
+        try:
+            out = np.empty(shape, dtype=member.dtype)
+        except MemoryError:
+            raise self.error(f"array {member.name!r} needs {member.nbytes:,} bytes and this "
+                             "process cannot allocate them",
+                             "free memory or load the model on a larger machine") from None
         flat = out.reshape(-1).view(np.uint8)
         with self.zip.open(member.info) as fp:
             _read_exactly(fp, member.offset, self, member.name)

@@ -103,7 +103,13 @@ def load(path):
     header, arrays = _read(path)
     config = header["config"]
     model = _from_config(path, config)
-    model.build((None, config["n_features"]), seed=0)
+    try:
+        model.build((None, config["n_features"]), seed=0)
+    except MemoryError:
+        n = sum(a.nbytes for name, a in arrays.items() if name.startswith("w"))
+        raise ModelFileError(f"{path}: the model needs about {3 * n:,} bytes (weights, gradients, "
+                             "their initial values) and this process cannot allocate them; free "
+                             "memory or load the model on a larger machine") from None
     model.set_weights([arrays[f"w{i}"] for i in range(len(model.get_weights()))])
     if header.get("normalizer"):
         model.normalizer = NORMALIZERS[header["normalizer"]].from_state(
