@@ -43,17 +43,27 @@ def _random_json(rng, depth=0):
             for _ in range(rng.integers(0, 4))}
 
 
-def test_json_depth_is_exact_on_valid_json_with_tricky_strings():
-    rng = np.random.default_rng(0)
-    for _ in range(300):
+def _containers(value):
+    if isinstance(value, (list, dict)):
+        children = value.values() if isinstance(value, dict) else value
+        return 1 + sum(_containers(v) for v in children)
+    return 0
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_json_depth_is_exact_on_valid_json_with_tricky_strings(chunk):
+    """Strings full of brackets, quotes and backslashes, cut into chunks anywhere."""
+    rng = np.random.default_rng(chunk)
+    for _ in range(200):
         doc = _random_json(rng)
         raw = json.dumps(doc, ensure_ascii=bool(rng.integers(0, 2))).encode()
-        assert _modelschema.json_depth(raw) == _depth(doc), raw
+        assert _modelschema.json_depth(raw, chunk) == (_depth(doc), _containers(doc)), raw
 
 
 def test_json_depth_needs_no_recursion():
-    assert _modelschema.json_depth(b"[" * 1_000_000) == 1_000_000
-    assert _modelschema.json_depth(b'"\\"[[[" []') == 1
+    assert _modelschema.json_depth(b"[" * 3_000_000) == (3_000_000, 3_000_000)
+    assert _modelschema.json_depth(b'"\\"[[[" []') == (1, 1)  # an escaped quote: one string
+    assert _modelschema.json_depth(b'"\\\\"[[[" []') == (3, 3)  # an escaped backslash
 
 
 def test_depth_and_size_are_capped_before_parsing(monkeypatch):
@@ -62,6 +72,9 @@ def test_depth_and_size_are_capped_before_parsing(monkeypatch):
     with pytest.raises(ModelFileError, match="f: the JSON header is nested 65 levels deep "
                                              r"\(at most 64\)"):
         _modelschema.parse("f", deep)
+    monkeypatch.setattr(_modelschema, "MAX_CONTAINERS", 3)
+    with pytest.raises(ModelFileError, match="holds 4 lists and objects"):
+        _modelschema.parse("f", b'{"a": [], "b": [{}]}')
     monkeypatch.setattr(_modelschema, "MAX_JSON_BYTES", 10)
     with pytest.raises(ModelFileError, match="has 11 bytes, more than the 10 allowed"):
         _modelschema.parse("f", b'{"a": 1234}')

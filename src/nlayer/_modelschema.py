@@ -22,6 +22,7 @@ __all__ = ["check_size", "parse", "validate", "MAX_LAYERS", "MAX_JSON_BYTES", "M
 
 MAX_JSON_BYTES = 16 << 20  # 16 MiB: a 10,000-layer header with a 10,000-epoch history fits
 MAX_DEPTH = 64
+MAX_CONTAINERS = 500_000  # lists and objects: a 10,000-layer header has about 100,000
 MAX_LAYERS = 10_000
 MAX_WIDTH = 2**31 - 1  # units and features; the stored arrays bound them much more tightly
 MAX_NAME = 256
@@ -142,10 +143,13 @@ def check_size(path, n_bytes):
 def parse(path, raw):
     """The header dict from its UTF-8 JSON bytes, after capping size and nesting depth."""
     check_size(path, len(raw))
-    depth = json_depth(raw)
+    depth, containers = json_depth(raw)
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{path}: the JSON header is nested {depth} levels deep (at most "
                              f"{MAX_DEPTH}); {_FIX}")
+    if containers > MAX_CONTAINERS:
+        raise ModelFileError(f"{path}: the JSON header holds {containers:,} lists and objects "
+                             f"(at most {MAX_CONTAINERS:,}); {_FIX}")
     try:
         header = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int limits
@@ -157,26 +161,35 @@ def parse(path, raw):
     return header
 
 
-def json_depth(raw):
-    """Deepest nesting of [ and { in JSON bytes, strings skipped (exact for valid JSON).
+def json_depth(raw, chunk=1 << 20):
+    """``(deepest nesting, number of arrays and objects)`` of JSON bytes, strings skipped
+    (exact for valid JSON).
 
-    A quote is escaped when an odd number of backslashes precede it; brackets between an
-    odd and the next even real quote are inside a string. All vectorised: O(n), no recursion.
+    A quote is escaped when an odd number of backslashes precede it; a bracket after an
+    odd number of real quotes is inside a string. Vectorised over chunks of ``chunk`` bytes
+    (carrying the string state, the trailing backslashes and the depth from one to the
+    next): O(n) time, O(chunk) memory, no recursion.
     """
-    b = np.frombuffer(raw, dtype=np.uint8)
-    if b.size == 0:
-        return 0
-    idx = np.arange(b.size)
-    backslash = b == ord("\\")
-    last_other = np.maximum.accumulate(np.where(backslash, -1, idx))  # last non-backslash at or before i
-    run_before = idx - 1 - np.concatenate(([-1], last_other[:-1]))  # backslashes just before i
-    quote = (b == ord('"')) & (run_before % 2 == 0)
-    inside = (np.cumsum(quote) - quote) % 2 == 1  # strictly after an opening quote
-    step = np.zeros(b.size, dtype=np.int64)
-    step[(b == ord("[")) | (b == ord("{"))] = 1
-    step[(b == ord("]")) | (b == ord("}"))] = -1
-    step[inside | quote] = 0
-    return int(np.cumsum(step).max(initial=0))
+    depth = deepest = containers = 0
+    inside, carried = 0, 0  # inside a string at the chunk's start; backslashes ending the last
+    for start in range(0, len(raw), chunk):
+        b = np.frombuffer(raw, dtype=np.uint8, count=min(chunk, len(raw) - start), offset=start)
+        idx = np.arange(b.size, dtype=np.int64)
+        backslash = b == ord("\\")
+        last_other = np.maximum.accumulate(np.where(backslash, -1, idx))
+        previous = np.concatenate(([-1], last_other[:-1]))  # last non-backslash before i
+        run = idx - 1 - previous + np.where(previous < 0, carried, 0)  # backslashes before i
+        quote = (b == ord('"')) & (run % 2 == 0)
+        before = np.cumsum(quote) - quote + inside  # real quotes before i (plus the carry)
+        outside = (before % 2 == 0) & ~quote
+        opening = outside & ((b == ord("[")) | (b == ord("{")))
+        closing = outside & ((b == ord("]")) | (b == ord("}")))
+        level = depth + np.cumsum(opening.astype(np.int64) - closing)
+        deepest = max(deepest, int(level.max(initial=depth)))
+        depth, containers = int(level[-1]), containers + int(opening.sum())
+        inside = int(before[-1] + quote[-1]) % 2
+        carried = carried + b.size if last_other[-1] < 0 else b.size - 1 - int(last_other[-1])
+    return deepest, containers
 
 
 # -- validation -----------------------------------------------------------------------------
