@@ -21,7 +21,7 @@ from nlayer.io import _digest
 
 RANDOM_CLASSES = ("bit flips", "truncation", "insertion", "deletion", "overwrite")
 RETYPED = "retyped header field (re-signed)"
-MIXED_CLASSES = (*RANDOM_CLASSES, RETYPED)  # some variants load (harmless changes), some not
+MIXED_CLASSES = (*RANDOM_CLASSES, RETYPED, "architecture edits (re-signed)")  # some variants load (harmless changes), some not
 VALID_CLASSES = ("deflated (allowed)", "fortran-order array (allowed)", "10,000 layers (valid)", "checkpoint arrays (allowed)")
 
 # -- the real models ------------------------------------------------------------------------
@@ -220,6 +220,42 @@ def retyped_headers(bases, n, seed=1):
                 {"__nlayer__": np.frombuffer(blob, dtype=np.uint8), **arrays}), True
         else:
             yield RETYPED, base, pack(changed, arrays), True
+
+
+RESTRUCTURED = "architecture edits (re-signed)"
+
+_EXTRA_LAYERS = ({"class": "Dropout", "name": None, "rate": 0.5},
+                 {"class": "Activation", "name": "x", "activation": {"name": "softmax"}},
+                 {"class": "BatchNorm", "name": None, "momentum": 0.5, "epsilon": 1e-3},
+                 {"class": "Dense", "name": None, "units": 3, "activation": "relu",
+                  "init": None, "use_bias": True})
+
+
+def restructured_headers(bases, n, seed=2):
+    """Whole layers deleted, duplicated, swapped, inserted; n_features moved; digest and
+    array list recomputed (so only the architecture disagrees with the arrays, or not)."""
+    rng = np.random.default_rng(seed)
+    names = sorted(bases)
+    for i in range(n):
+        base = names[i % len(names)]
+        header, arrays = unpack(bases[base][0])
+        layers = list(_layers(header))
+        j, k = (int(x) for x in rng.integers(0, len(layers), 2))
+        edit = i // len(names) % 6
+        if edit == 0:
+            del layers[j]
+        elif edit == 1:
+            layers.insert(j, layers[j])
+        elif edit == 2:
+            layers[j], layers[k] = layers[k], layers[j]
+        elif edit == 3:
+            layers.insert(j, _EXTRA_LAYERS[int(rng.integers(0, len(_EXTRA_LAYERS)))])
+        elif edit == 4:
+            layers[j] = dict(_EXTRA_LAYERS[int(rng.integers(0, len(_EXTRA_LAYERS)))])
+        header = _with_layers(header, layers)
+        if edit == 5:
+            header["config"]["n_features"] += int(rng.choice([-1, 1]))
+        yield RESTRUCTURED, base, pack(header, arrays), True
 
 
 def _get(node, path):
@@ -489,6 +525,8 @@ NOTES = {
     "insertion": "1 to 64 random bytes inserted at a random place",
     "deletion": "1 to 64 bytes deleted at a random place",
     "overwrite": "1 to 32 bytes overwritten with random bytes",
+    "architecture edits (re-signed)": "a layer deleted, duplicated, swapped, inserted or "
+                                      "replaced, or n_features moved by one",
     RETYPED: "one header field replaced by a value of another type or range (or deleted), "
              "digest recomputed",
     "gigantic .npy shape": "a member's .npy header declares terabytes in a tiny file",
