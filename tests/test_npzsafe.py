@@ -172,3 +172,15 @@ def test_running_out_of_memory_is_a_model_file_error(tmp_path, saved, monkeypatc
     with pytest.raises(nl.ModelFileError, match=r"the model needs about 468 bytes \(weights, "
                                                 r"gradients, their initial values\)"):
         nl.load(path)
+
+
+def test_an_unreadable_file_is_a_model_file_error(tmp_path, saved, monkeypatch):
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    path = tmp_path / "m.nlayer"
+    path.write_bytes(saved[0])
+    monkeypatch.setattr(_npzsafe, "open", denied, raising=False)  # as chmod 0 for a non-root user
+    with pytest.raises(nl.ModelFileError, match=r"m.nlayer: cannot be opened \(Permission denied\); "
+                                                "check that the path names a file you may read"):
+        nl.load(path)

@@ -79,11 +79,15 @@ class Archive:
 
     def __init__(self, path, allowed, dtypes):
         self.path = path
-        self._fh = open(path, "rb")
+        try:
+            self._fh = open(path, "rb")
+        except OSError as exc:
+            raise self.error(f"cannot be opened ({exc.strerror or exc})",
+                             "check that the path names a file you may read") from exc
         try:
             self.size = os.fstat(self._fh.fileno()).st_size
-            self._check_magic()
-            self._check_directory_size()
+            self._guard(self._check_magic, "its start cannot be read")
+            self._guard(self._check_directory_size, "its zip directory cannot be read")
             self.zip = self._guard(lambda: zipfile.ZipFile(self._fh), "its zip directory is broken")
             self.members = self._members(allowed, dtypes)
         except BaseException:
