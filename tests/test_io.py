@@ -73,8 +73,10 @@ def edit_header(arrays, fn):
     (lambda a: a.__setitem__("w0", a["w0"][:, :3]), "the header says"),
     (lambda a: a.pop("w1"), "do not match the header"),
     (lambda a: edit_header(a, lambda h: h.__setitem__("version", 99)), "version 99"),
+    # checked against the arrays before anything is read or the digest can be computed
     (lambda a: edit_header(a, lambda h: h["config"]["layers"][0].__setitem__("units", 17)),
-     "checksum mismatch"),
+     r"w0 \(layer 'dense_1' kernel\) has shape \(64, 16\) but the architecture implies "
+     r"\(64, 17\)"),
     (lambda a: a.pop("__nlayer__"), "not an nlayer model file"),
 ])
 def test_tampered_files_are_refused(tmp_path, trained, change, match):
@@ -86,12 +88,27 @@ def test_tampered_files_are_refused(tmp_path, trained, change, match):
         nl.load(path)
 
 
-def test_a_pickle_inside_is_never_executed(tmp_path):
-    path = tmp_path / "evil.nlayer"
+class _Trap:
+    """Unpickling this creates the file ``self.path``: proof that a pickle was executed."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("member", ["__nlayer__", "w0"])
+def test_a_pickle_inside_is_never_executed(tmp_path, member):
+    path, sentinel = tmp_path / "evil.nlayer", tmp_path / "executed"
+    arrays = {"__nlayer__": np.frombuffer(b"{}", dtype=np.uint8), "w0": np.zeros(3)}
+    arrays[member] = np.array([_Trap(sentinel)], dtype=object)
     with open(path, "wb") as fh:
-        np.savez(fh, __nlayer__=np.array([{"x": 1}], dtype=object))
-    with pytest.raises(nl.ModelFileError, match="not a readable nlayer model file"):
+        np.savez(fh, **arrays)
+    with pytest.raises(nl.ModelFileError, match=f"member '{member}' holds Python objects "
+                                                r"\(pickled data, never loaded\)"):
         nl.load(path)
+    assert not sentinel.exists()
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])
@@ -157,3 +174,43 @@ def test_training_resumes_from_a_saved_model_exactly(tmp_path, digits, optimizer
     resumed.fit(X, y, epochs=1, batch_size=32, seed=1)
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_built_model_never_trained_round_trips_with_its_unfitted_normaliser(tmp_path):
+    model = nl.MLP(hidden=(3,), n_outputs=2)
+    model.compile(normalize="standard")
+    model.build((None, 4), seed=0)
+    model.save(tmp_path / "m.nlayer")
+    again = nl.load(tmp_path / "m.nlayer")
+    assert again.normalizer.name == "standard" and not again.normalizer.fitted
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_format_versions_1_and_2_are_read(tmp_path, trained):
+    from nlayer.io import SUPPORTED_VERSIONS, _digest
+
+    assert SUPPORTED_VERSIONS == (1, 2)
+    model, X_test = trained
+    model.save(tmp_path / "m.nlayer")
+
+    def version_2(arrays):
+        header = json.loads(arrays["__nlayer__"].tobytes())
+        header["version"] = 2
+        header.pop("sha256")
+        header["sha256"] = _digest(header, {k: v for k, v in arrays.items() if k != "__nlayer__"})
+        arrays["__nlayer__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+
+    rewrite(tmp_path / "m.nlayer", version_2)
+    np.testing.assert_array_equal(nl.load(tmp_path / "m.nlayer").predict(X_test),
+                                  model.predict(X_test))
+
+
+def test_a_deep_model_loads(tmp_path):
+    """10,000 layers (the cap) load; naming, building and checking stay linear."""
+    model = nl.Sequential([nl.Dense(3, activation="relu")] +
+                          [nl.Dropout(0.0) for _ in range(9_998)] + [nl.Dense(2)])
+    model.build((None, 4), seed=0)
+    model.save(tmp_path / "m.nlayer")
+    X = np.ones((2, 4), dtype=np.float32)
+    np.testing.assert_array_equal(nl.load(tmp_path / "m.nlayer").predict(X), model.predict(X))

@@ -116,3 +116,14 @@ def test_config_round_trip():
                   nl.Activation("tanh", name="a")):
         again = layers.from_config(layer.get_config())
         assert again.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("make", [lambda: layers.Dense(5), lambda: layers.Dense(5, use_bias=False),
+                                  lambda: layers.BatchNorm(), lambda: layers.Dropout(0.5),
+                                  lambda: layers.Activation("relu")])
+def test_weight_shapes_are_what_build_allocates(make):
+    layer = make()
+    shapes, width = layer.weight_shapes(7)
+    assert layer.params == {}  # nothing allocated
+    assert width == layer.build(7, np.float32, np.random.default_rng(0))
+    assert shapes == [(k, layer.params[k].shape) for k in layer.weight_names]

@@ -411,3 +411,20 @@ def test_a_copied_model_keeps_training_like_the_original(copier, rng):
     for a, b in zip(model.get_weights(), twin.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert np.shares_memory(twin.layers[0].params["kernel"], twin._flat_params)
+
+
+def test_layers_are_named_per_type_in_order_even_after_the_list_is_changed():
+    model = nl.Sequential([nl.Dense(2), nl.BatchNorm(), nl.Dense(3), nl.Dropout(0.1),
+                           nl.Dense(1, name="out")])
+    assert [l.name for l in model.layers] == ["dense_1", "batchnorm_1", "dense_2", "dropout_1",
+                                              "out"]
+    model.layers.pop()
+    model.layers.pop(0)
+    model.add(nl.Dense(4))  # two Dense left: dense_2 (named before) and this one
+    assert model.layers[-1].name == "dense_2"
+
+
+def test_naming_many_layers_is_linear():
+    """20,000 layers: the old count over all earlier layers made 2e8 comparisons here."""
+    model = nl.Sequential([nl.Dropout(0.0) for _ in range(20_000)])
+    assert model.layers[-1].name == "dropout_20000" and model.layers[9].name == "dropout_10"

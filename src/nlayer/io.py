@@ -14,31 +14,44 @@ The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
   section ``checkpoint`` (position in training, random generators, callbacks) and
   its arrays ``ckpt_<name>``; :func:`load` reads a checkpoint as an ordinary model.
 
-``load`` reads it with ``allow_pickle=False`` and checks the digest, the array
-names, shapes and dtypes, so a malformed or tampered file is refused with a
-:class:`ModelFileError` instead of producing a silently different model.
+``load`` never trusts the file: it reads the zip itself (``_npzsafe``: stored or
+deflated members with nlayer's names only, declared sizes within the file, every
+``.npy`` header parsed and checked before any data is read), caps the JSON header's
+size and depth and checks every field's type and range (``_modelschema``: a file
+with a recomputed digest can still be hostile), compares every array's shape with
+the shapes the architecture implies before reading it (``_modellayout``), then
+checks the values (finite; batch-norm variance >= 0; scales > 0) and the digest.
+Any problem is a :class:`ModelFileError` naming the file, what is wrong and what to
+do; nothing is unpickled or executed, and memory stays within a few times the file
+plus the model it describes.
 """
 
 import hashlib
 import json
 import os
+import re
 import tempfile
-import zipfile
 
 import numpy as np
 
+from . import _modellayout, _modelschema, _npzsafe
 from .callbacks import History
 from .errors import ModelFileError
 from .preprocessing import NORMALIZERS
 
-__all__ = ["save", "load", "FORMAT_VERSION"]
+__all__ = ["save", "load", "FORMAT_VERSION", "SUPPORTED_VERSIONS"]
 
 FORMAT = "nlayer-model"
 FORMAT_VERSION = 1
 CHECKPOINT_VERSION = 2  # a model file with a checkpoint section; plain models stay version 1
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = _modelschema.SUPPORTED_VERSIONS
 _HEADER = "__nlayer__"
 _TMP_SUFFIX = ".tmp"
+# the arrays a model file may hold (each stored as "<name>.npy")
+_MEMBER_NAME = re.compile(r"(__nlayer__|w(0|[1-9][0-9]{0,6})|norm_shift|norm_scale|target_shift"
+                          r"|target_scale|opt[0-9]{1,6}_[A-Za-z0-9_]{1,64}"
+                          r"|ckpt_[A-Za-z0-9_]{1,64})\Z")
+_CKPT_DTYPES = (*_npzsafe.FLOAT_DTYPES, _npzsafe.BYTES_DTYPE, "<i8")
 
 
 def save(model, path, checkpoint=None):
@@ -137,28 +150,31 @@ def _remove_stale_temporaries(directory, prefix):
 
 
 def load(path):
-    """Read a model written by :func:`save`; raise :class:`ModelFileError` if anything is off."""
+    """Read a model written by :func:`save`; raise :class:`ModelFileError` if anything is off.
+
+    Whatever the file holds, this returns a model or raises ModelFileError: the archive,
+    the JSON header and every array's declared shape are checked (see ``_npzsafe`` and
+    ``_modelschema``) before anything is allocated or built from them.
+    """
     return read(path)[0]
 
 
 def read(path):
     """``(model, header, arrays)`` of a model file; :mod:`nlayer.checkpoint` reads its section."""
-    from .model import Sequential
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file")
     header, arrays = _read(path)
+    config = header["config"]
+    model = _from_config(path, config)
     try:
-        model = Sequential.from_config(header["config"])
-        n_features = header["config"]["n_features"]
-        model.build((None, n_features), seed=0)
-        weights = [arrays[f"w{i}"] for i in range(len(model.get_weights()))]
-        model.set_weights(weights)
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the architecture and the stored arrays disagree: {exc}") from exc
+        model.build((None, config["n_features"]), seed=0)
+    except MemoryError:
+        n = sum(a.nbytes for name, a in arrays.items() if name.startswith("w"))
+        raise ModelFileError(f"{path}: the model needs about {3 * n:,} bytes (weights, gradients, "
+                             "their initial values) and this process cannot allocate them; free "
+                             "memory or load the model on a larger machine") from None
+    model.set_weights([arrays[f"w{i}"] for i in range(len(model.get_weights()))])
     if header.get("normalizer"):
         model.normalizer = NORMALIZERS[header["normalizer"]].from_state(
             {"name": header["normalizer"], "shift": arrays["norm_shift"],
@@ -167,62 +183,92 @@ def read(path):
         model.history = History.from_dict(header["history"])
     model.metadata = header.get("metadata") or {}
     if header.get("optimizer_state") and model.compiled:
-        _restore_optimizer(path, model, header["optimizer_state"], arrays)
+        saved = header["optimizer_state"]
+        slots = {int(slot): {key: arrays[f"opt{slot}_{key}"] for key in keys}
+                 for slot, keys in saved["slots"].items()}
+        model.optimizer.set_state({"iterations": saved["iterations"], "lr": model.optimizer.lr,
+                                   "slots": slots})
     return model, header, arrays
 
 
-def _restore_optimizer(path, model, saved, arrays):
-    slots = {}
-    for slot, keys in saved["slots"].items():
-        slots[int(slot)] = {key: arrays[f"opt{slot}_{key}"] for key in keys}
-        for key, a in slots[int(slot)].items():
-            if a.shape != model._flat_params.shape:
-                raise ModelFileError(f"{path}: optimiser array opt{slot}_{key} has shape "
-                                     f"{a.shape}, the parameters {model._flat_params.shape}")
-    model.optimizer.set_state({"iterations": saved["iterations"], "lr": model.optimizer.lr,
-                               "slots": slots})
+def _from_config(path, config):
+    """The unbuilt model of a validated config; the constructors' own checks become
+    ModelFileErrors."""
+    from .model import Sequential
+
+    try:
+        return Sequential.from_config(config)
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path}: the header's architecture or compile settings are "
+                             f"invalid: {exc}; the file was altered or written by something "
+                             "else") from exc
 
 
 def _read(path):
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if _HEADER not in names:
-                raise ModelFileError(f"{path}: not an nlayer model file (no {_HEADER} entry)")
-            header = json.loads(npz[_HEADER].tobytes().decode("utf-8"))
-            arrays = {k: npz[k] for k in names - {_HEADER}}
-    except ModelFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: not a readable nlayer model file ({exc})") from exc
+    """``(header, arrays)`` of a model file, every part checked before it is allocated.
+
+    Order: the zip directory and each member's .npy header (``_npzsafe``); the JSON
+    header's size, depth and schema (``_modelschema``); the header's array list against
+    the members; the shapes the architecture implies against both; only then the data
+    (bounded reads), its values and the digest.
+    """
+    with _npzsafe.Archive(path, _allowed_member, _member_dtypes) as archive:
+        if _HEADER not in archive.members:
+            raise ModelFileError(f"{path}: not an nlayer model file (no {_HEADER} entry); give "
+                                 "the path of a file written by model.save or nlayer train")
+        blob = archive.members[_HEADER]
+        if len(blob.shape) != 1:
+            raise ModelFileError(f"{path}: not an nlayer model file ({_HEADER} is not a byte "
+                                 "string)")
+        _modelschema.check_size(path, blob.nbytes)
+        header = _modelschema.parse(path, archive.read(_HEADER).tobytes())
+        _modelschema.validate(path, header, FORMAT)
+        _check_listed(path, header["arrays"], archive.members)
+        expected = _modellayout.expected_arrays(path, header,
+                                                _from_config(path, header["config"]))
+        arrays = {name: archive.read(name) for name in header["arrays"]}
     _validate(path, header, arrays)
+    _modellayout.check_values(path, expected, arrays, header["config"]["dtype"])
     return header, arrays
 
 
-def _validate(path, header, arrays):
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not an nlayer model file (format tag missing)")
-    if header.get("version") not in SUPPORTED_VERSIONS:
-        raise ModelFileError(f"{path}: format version {header.get('version')!r} is not supported "
-                             f"(this nlayer reads versions {SUPPORTED_VERSIONS}); upgrade nlayer")
-    listed = header.get("arrays")
-    if not isinstance(listed, dict) or set(listed) != set(arrays):
-        raise ModelFileError(f"{path}: the stored arrays {sorted(arrays)} do not match the "
-                             f"header's list {sorted(listed or {})}; the file was altered")
+def _allowed_member(name):
+    return _MEMBER_NAME.match(name) is not None
+
+
+def _member_dtypes(name):
+    if name == _HEADER:
+        return (_npzsafe.BYTES_DTYPE,)
+    return _CKPT_DTYPES if name.startswith("ckpt_") else _npzsafe.FLOAT_DTYPES
+
+
+def _check_listed(path, listed, members):
+    """The header's list of arrays against the archive's members (names, dtypes, shapes)."""
+    stored = set(members) - {_HEADER}
+    if set(listed) != stored:
+        missing, extra = sorted(set(listed) - stored), sorted(stored - set(listed))
+        raise ModelFileError(f"{path}: the stored arrays do not match the header's list (missing: "
+                             f"{', '.join(missing[:5]) or 'none'}; not listed: "
+                             f"{', '.join(extra[:5]) or 'none'}); the file was altered")
     for name, spec in listed.items():
-        a = arrays[name]
-        if list(a.shape) != spec.get("shape") or a.dtype.name != spec.get("dtype"):
-            raise ModelFileError(f"{path}: array {name} is {a.dtype.name}{list(a.shape)}, the header "
-                                 f"says {spec.get('dtype')}{spec.get('shape')}; the file was altered")
-        if not np.isfinite(a).all():
-            raise ModelFileError(f"{path}: array {name} contains NaN or inf")
+        m = members[name]
+        if list(m.shape) != spec["shape"] or m.dtype.name != spec["dtype"]:
+            raise ModelFileError(f"{path}: array {name} is {m.dtype.name}{list(m.shape)}, the header "
+                                 f"says {spec['dtype']}{spec['shape']}; the file was altered")
+
+
+def _validate(path, header, arrays):
+    """Values every array must have (finite floats) and the digest of header and arrays."""
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ModelFileError(f"{path}: array {name} contains NaN or inf; the file is "
+                                 "damaged, or the model diverged before it was saved: use "
+                                 "another copy or train again")
     expected = header.get("sha256")
     body = {k: v for k, v in header.items() if k != "sha256"}
     if expected != _digest(body, arrays):
         raise ModelFileError(f"{path}: checksum mismatch: the file is corrupt or was modified "
                              "after it was saved")
-
-
 def _digest(header, arrays):
     h = hashlib.sha256(json.dumps(header, sort_keys=True, allow_nan=True).encode("utf-8"))
     for name in sorted(arrays):

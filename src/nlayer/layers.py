@@ -45,6 +45,11 @@ class Layer:
         self.built = True
         return n_in
 
+    def weight_shapes(self, n_in):
+        """``([(name, shape), ...] in weight_names order, output width)`` for inputs of width
+        ``n_in``, without allocating anything (a loaded file's arrays are checked against it)."""
+        return [], n_in
+
     def _alloc_grads(self):
         self.grads = {k: np.zeros_like(self.params[k]) for k in self.trainable_names}
 
@@ -150,6 +155,10 @@ class Dense(Layer):
         self._alloc_grads()
         self.n_in, self.n_out, self.built = n_in, self.units, True
         return self.units
+
+    def weight_shapes(self, n_in):
+        shapes = {"kernel": (n_in, self.units), "bias": (self.units,)}
+        return [(k, shapes[k]) for k in self.weight_names], self.units
 
     def forward(self, A_prev, training=False, rng=None):
         W = self.params["kernel"]
@@ -262,6 +271,9 @@ class BatchNorm(Layer):
         }
         self._alloc_grads()
         return super().build(n_in, dtype, rng)
+
+    def weight_shapes(self, n_in):
+        return [(k, (n_in,)) for k in self.weight_names], n_in
 
     def forward(self, Z, training=False, rng=None):
         p, dt = self.params, Z.dtype.type

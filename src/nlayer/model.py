@@ -66,11 +66,22 @@ class Sequential:
             raise TypeError(f"expected an nlayer layer, got {type(layer).__name__}")
         if self.built:
             raise RuntimeError("cannot add layers to a built model")
+        counts = self._type_counts()
         if layer.name is None:
-            prefix = type(layer).__name__.lower()
-            count = sum(type(other) is type(layer) for other in self.layers)
-            layer.name = f"{prefix}_{count + 1}"
+            layer.name = f"{type(layer).__name__.lower()}_{counts.get(type(layer), 0) + 1}"
         self.layers.append(layer)
+        counts[type(layer)] = counts.get(type(layer), 0) + 1
+        self._counted += 1
+
+    def _type_counts(self):
+        """Layers per type, kept as layers are added so that naming n layers is linear in n
+        (recounted if ``layers`` was changed directly)."""
+        if self.__dict__.get("_counted") != len(self.layers):
+            self._counts = {}
+            for other in self.layers:
+                self._counts[type(other)] = self._counts.get(type(other), 0) + 1
+            self._counted = len(self.layers)
+        return self._counts
 
     @property
     def built(self):
@@ -102,11 +113,7 @@ class Sequential:
         of NumPy calls instead of a handful per array.
         """
         entries = [(layer, key) for layer in self.layers for key in layer.trainable_names]
-        starts, total = [], 0
-        for layer, key in entries:
-            total = -(-total // 16) * 16  # each array starts 64-byte aligned, as BLAS likes
-            starts.append(total)
-            total += layer.params[key].size
+        starts, total = packed_layout([layer.params[key].size for layer, key in entries])
         # gaps stay 0 forever; huge pages make the optimiser's sweeps cheaper
         self._flat_params = _fastpaths.zeros_on_huge_pages(total, self.dtype)
         self._flat_grads = _fastpaths.zeros_on_huge_pages(total, self.dtype)
@@ -644,6 +651,20 @@ def MLP(hidden=(100,), activation="relu", output="softmax", n_outputs=None, batc
             stack.append(layers_mod.Dropout(dropout))
     stack.append(layers_mod.Dense(n_outputs, activation=output, init=init))
     return Sequential(stack, dtype=dtype, name=name)
+
+
+def packed_layout(sizes):
+    """Where each trainable array starts in the packed buffer, and the buffer's length.
+
+    Each array starts 64-byte aligned (a multiple of 16 elements), as BLAS likes; the
+    optimiser's state arrays have the buffer's length.
+    """
+    starts, total = [], 0
+    for size in sizes:
+        total = -(-total // 16) * 16
+        starts.append(total)
+        total += size
+    return starts, total
 
 
 def _generators(seed):
