@@ -258,3 +258,27 @@ def test_checkpoint_monitor_missing_from_the_logs_is_named(tmp_path):
     with pytest.raises(ValueError, match="monitors 'val_loss' but the epoch's logs have"):
         m.fit(X, y, epochs=1, callbacks=[nl.ModelCheckpoint(tmp_path / "b.nlayer",
                                                             save_best_only=True)])
+
+
+@pytest.mark.parametrize("damage", [
+    lambda c: c.update(position={"epoch": "2", "batch": 0, "stopped": False}),
+    lambda c: c["rng"].update(dropout={"bit_generator": "PCG64", "state": "x"}),
+    lambda c: c["rng"].update(shuffle=[1, 2]),
+    lambda c: c.update(totals={"loss": 1.0}),
+    lambda c: c.pop("callbacks"),
+    lambda c: c.update(callbacks=[{"state": {}}]),
+])
+def test_a_damaged_checkpoint_section_is_a_model_file_error(tmp_path, damage):
+    """Even with a recomputed digest, what fit would trust is checked before it trains."""
+    path = tmp_path / "ck.nlayer"
+    run.train("sgd", path, every_batches=1000, callbacks=[StopAt(2, 3)])
+    model, header, arrays = nl.io.read(path)
+    section = header["checkpoint"]
+    damage(section)
+    extra = {k.removeprefix("ckpt_"): v for k, v in arrays.items() if k.startswith("ckpt_")}
+    nl.io.save(model, path, checkpoint=(section, extra))
+    X, y = run.data()
+    with pytest.raises(nl.ModelFileError, match="the checkpoint's .* is malformed"):
+        run.model("sgd").fit(X, y, epochs=8, batch_size=25, validation_split=0.2,
+                             callbacks=[nl.EarlyStopping(patience=3), nl.ModelCheckpoint(path)],
+                             resume_from=path)

@@ -152,6 +152,7 @@ def restore(model, path):
         raise ModelFileError(f"{path}: a model file, not a checkpoint: it has no training "
                              "position to resume from (train from it with fit() instead)")
     section = decode(header["checkpoint"], arrays, path)
+    _check_section(section, path)
     if not model.built:  # built first: initialisers named "auto" are resolved when built
         last = model._dense_layers()[-1] if model._dense_layers() else None
         if last is not None and last.units is None:
@@ -163,6 +164,41 @@ def restore(model, path):
     model.normalizer = saved.normalizer
     section["history"] = saved.history
     return section
+
+
+def _check_section(section, path):
+    """The checkpoint section's structure, before fit trusts any of it."""
+    def need(ok, what):
+        if not ok:
+            raise ModelFileError(f"{path}: the checkpoint's {what} is malformed; the file was "
+                                 "altered or written by something else: resume from another "
+                                 "checkpoint")
+    need(isinstance(section, dict) and {"position", "rng", "totals", "settings", "callbacks"}
+         <= set(section), "section")
+    pos, rng, totals = section["position"], section["rng"], section["totals"]
+    need(isinstance(pos, dict) and _whole_number(pos.get("epoch"), 1) and
+         _whole_number(pos.get("batch"), 0) and isinstance(pos.get("stopped"), bool), "position")
+    need(isinstance(rng, dict) and isinstance(rng.get("dropout"), dict) and
+         isinstance(rng.get("shuffle"), (dict, type(None))), "generator state")
+    if pos["batch"]:
+        need(isinstance(totals, dict) and isinstance(totals.get("loss"), (int, float)) and
+             isinstance(totals.get("rows"), (int, float)) and isinstance(totals.get("stats"), list)
+             and all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 1
+                     for a in totals["stats"]), "running totals")
+    need(isinstance(section["settings"], dict), "settings")
+    need(isinstance(section["callbacks"], list) and all(
+        isinstance(c, dict) and isinstance(c.get("class"), str) and "state" in c
+        for c in section["callbacks"]), "callback list")
+    for name in ("shuffle", "dropout"):
+        if rng[name] is not None:
+            try:  # a state the generator refuses is refused here, not in the middle of fit
+                np.random.PCG64().state = rng[name]
+            except (TypeError, ValueError, KeyError, OverflowError):
+                need(False, f"{name} generator state")
+
+
+def _whole_number(value, low):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 def _require_same_model(model, saved, path):
