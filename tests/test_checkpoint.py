@@ -99,6 +99,11 @@ def test_runs_sigkilled_at_random_moments_resume_bit_identically(tmp_path, refer
         assert_same_run(nl.load(result), references[name])
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert kills >= 20
+    if os.environ.get("NLAYER_WRITE_RELIABILITY") == "1":
+        from reliability_doc import resume_section, write_section
+        write_section(Path(__file__).parent.parent / "docs" / "reliability.md", resume_section(
+            kills=kills, per_optimizer=6, optimizers=OPTIMIZERS, stops=16,
+            settings_refused=len(SETTINGS_CASES) + 4, damaged=len(DAMAGE)))
 
 
 def test_a_checkpoint_loads_as_an_ordinary_model(tmp_path):
@@ -147,13 +152,16 @@ def test_an_early_stopped_checkpoint_resumes_to_the_same_end(tmp_path):
     assert_same_run(again, first)
 
 
-@pytest.mark.parametrize("change, message", [
+SETTINGS_CASES = [
     (dict(batch_size=10), "batch_size: 10 now, 25 in the checkpoint"),
     (dict(validation_split=0.3), "validation_split: 0.3 now, 0.2 in the checkpoint"),
     (dict(shuffle=False), "shuffle: False now, True in the checkpoint"),
     (dict(X=lambda X: X * 2), "the training data differs"),
     (dict(X=lambda X: X[:, :10]), "has 10 features but the model was built for 12"),
-])
+]
+
+
+@pytest.mark.parametrize("change, message", SETTINGS_CASES)
 def test_resuming_with_other_data_or_settings_is_refused(tmp_path, change, message):
     path = tmp_path / "ck.nlayer"
     run.train("sgd", path, every_batches=1000, callbacks=[StopAt(2, 3)])
@@ -260,14 +268,17 @@ def test_checkpoint_monitor_missing_from_the_logs_is_named(tmp_path):
                                                             save_best_only=True)])
 
 
-@pytest.mark.parametrize("damage", [
+DAMAGE = [
     lambda c: c.update(position={"epoch": "2", "batch": 0, "stopped": False}),
     lambda c: c["rng"].update(dropout={"bit_generator": "PCG64", "state": "x"}),
     lambda c: c["rng"].update(shuffle=[1, 2]),
     lambda c: c.update(totals={"loss": 1.0}),
     lambda c: c.pop("callbacks"),
     lambda c: c.update(callbacks=[{"state": {}}]),
-])
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_checkpoint_section_is_a_model_file_error(tmp_path, damage):
     """Even with a recomputed digest, what fit would trust is checked before it trains."""
     path = tmp_path / "ck.nlayer"

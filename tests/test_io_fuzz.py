@@ -174,6 +174,7 @@ def test_every_variant_loads_or_raises_model_file_error(tmp_path):
 
 
 def write_report(table, n_variants, n_random, seconds):
-    from reliability_doc import render
+    from reliability_doc import RESUME_HEADING, render
     DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render(table, n_variants, n_random, seconds))
+    kept = DOC.read_text().partition(RESUME_HEADING) if DOC.exists() else ("", "", "")
+    DOC.write_text(render(table, n_variants, n_random, seconds) + "\n" + kept[1] + kept[2])
