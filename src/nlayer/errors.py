@@ -24,11 +24,12 @@ LIBRARY_FIXES = {
 class _Advised:
     """Mixin: a message made of a fixed part and a list of fixes worded per front end."""
 
-    def _init_advice(self, text, lead, fixes):
-        self.text, self.lead, self.fixes = text, lead, tuple(fixes)
+    def _init_advice(self, text, lead, fixes, wording=None):
+        self.text, self.lead, self.fixes, self.wording = text, lead, tuple(fixes), wording
 
     def message(self, wording=None):
-        wording = LIBRARY_FIXES if wording is None else {**LIBRARY_FIXES, **wording}
+        """The message with each fix worded by ``wording`` (a dict over LIBRARY_FIXES)."""
+        wording = {**LIBRARY_FIXES, **(self.wording or {}), **(wording or {})}
         options = [wording[f] for f in self.fixes]
         if not options:
             return self.text
@@ -47,11 +48,11 @@ class TrainingDivergedError(_Advised, ArithmeticError):
     :data:`LIBRARY_FIXES`).
     """
 
-    def __init__(self, epoch, batch, loss, fixes=("lr", "normalize", "init")):
+    def __init__(self, epoch, batch, loss, fixes=("lr", "normalize", "init"), wording=None):
         self.epoch, self.batch, self.loss = epoch, batch, loss
         self._init_advice(f"training diverged: the loss became {loss} at epoch {epoch}, batch "
                           f"{batch}. The model keeps the weights from the end of the last "
-                          "completed epoch.", "Try", fixes)
+                          "completed epoch.", "Try", fixes, wording)
         super().__init__(self.message())
 
 

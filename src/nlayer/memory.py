@@ -37,7 +37,8 @@ def _widths(layers, n_features):
 
 
 def estimate(layers, n_features, itemsize, batch_rows=0, optimizer=None):
-    """Bytes needed by part: {"parameters", "gradients", "optimizer", "activations"}."""
+    """Bytes needed by part: parameters, their packing copy, gradients, optimiser state and
+    the activations of one batch of ``batch_rows`` rows."""
     sizes = _widths(layers, n_features)
     params = sum(p for *_, p in sizes)
     slots = 2
@@ -46,8 +47,8 @@ def estimate(layers, n_features, itemsize, batch_rows=0, optimizer=None):
         slots = _SLOTS.get(config.get("name"), 2)
         if config.get("name") == "sgd" and not config.get("momentum"):
             slots = 0
-    return {"parameters": 2 * params * itemsize, "gradients": params * itemsize,
-            "optimizer": slots * params * itemsize,
+    return {"parameters": params * itemsize, "packing copy": params * itemsize,
+            "gradients": params * itemsize, "optimizer state": slots * params * itemsize,
             "activations": 3 * batch_rows * sum(n_out for _, _, n_out, _ in sizes) * itemsize}
 
 
