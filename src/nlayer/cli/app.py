@@ -152,6 +152,8 @@ def _model_commands(sub):
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("output", metavar="OUTPUT.onnx")
+    p.add_argument("--overwrite", action="store_true", default=False,
+                   help="replace OUTPUT.onnx if it exists")
     add_verbosity_flags(p)
 
 
