@@ -254,7 +254,7 @@ def test_csv_regression_diabetes(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["task"] == "regression"
-    assert set(summary["metrics"]["test"]) == {"loss", "mae", "r2"}
+    assert set(summary["metrics"]["test"]) == {"loss", "mse", "mae", "r2"}
     assert summary["test_r2"] > 0.3
     assert mpimg.imread(out / "learning_curves.png").shape[:2] == (400, 1000)
     assert not (out / "confusion_matrix.png").exists()

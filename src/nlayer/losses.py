@@ -154,6 +154,9 @@ class MeanSquaredError(Loss):
 
     def prepare_targets(self, y, n_outputs, dtype):
         Y = _as_2d(y)
+        if Y.dtype.kind == "c":
+            raise ValueError(f"regression targets must be real numbers, got {Y.dtype}; pass "
+                             "y.real, or np.abs(y), or both parts as two outputs")
         if not np.issubdtype(Y.dtype, np.number) or Y.dtype == np.bool_:
             raise ValueError(f"regression targets must be numbers, got dtype {Y.dtype}")
         _check_finite(Y, "y")

@@ -481,13 +481,14 @@ class Sequential:
             raise ValueError(f"{what} must be 2-D (samples, features), got shape {X.shape}{hint}")
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"{what} is empty (shape {X.shape}); give at least one row and feature")
-        original, X = X, X.astype(self.dtype, copy=False)
+        with np.errstate(over="ignore"):  # a value beyond the dtype's range is named below
+            original, X = X, X.astype(self.dtype, copy=False)
         if not _fastpaths.all_finite(X):
             bad = tuple(np.argwhere(~np.isfinite(X))[0])
             if np.isfinite(original[bad]):
                 info = np.finfo(self.dtype)
                 raise ValueError(
-                    f"{what} has {original[bad]!r} at row {bad[0]}, column {bad[1]}, beyond "
+                    f"{what} has {original[bad].item()!r} at row {bad[0]}, column {bad[1]}, beyond "
                     f"{self.dtype.name}'s range (about +-{float(info.max):.1e}); rescale those "
                     "features or make the model with dtype='float64'")
             raise ValueError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
