@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from . import _checks, _fastpaths
+from . import _checks, _fastpaths, _threads
 from . import layers as layers_mod
 from . import losses, memory, metrics as metrics_mod, optimizers
 from .callbacks import Callback, CallbackList, History
@@ -303,8 +303,10 @@ class Sequential:
             if not self.target_scaler.fitted:
                 self.target_scaler.fit(Y_train)
             Y_train, Y_dev = self._scale_targets(Y_train), self._scale_targets(Y_dev)
-        return self._train_loop(X_train, Y_train, X_dev, Y_dev, epochs, batch_size,
-                                shuffle_rng if shuffle else None, dropout_rng, callbacks, verbose)
+        with _threads.limit(self, min(batch_size, X_train.shape[0])):  # BLAS threads for the work
+            return self._train_loop(X_train, Y_train, X_dev, Y_dev, epochs, batch_size,
+                                    shuffle_rng if shuffle else None, dropout_rng, callbacks,
+                                    verbose)
 
     def _train_loop(self, X, Y, X_dev, Y_dev, epochs, batch_size, shuffle_rng, rng, callbacks,
                     verbose):
@@ -437,8 +439,9 @@ class Sequential:
         X = self._normalize(X)
         chunk = batch_size or _EVAL_CHUNK
         out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
-        for i in range(0, X.shape[0], chunk):
-            out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse their buffers
+        with _threads.limit(self, min(chunk, X.shape[0])):
+            for i in range(0, X.shape[0], chunk):
+                out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse buffers
         return self._unscale_targets(out)
 
     def evaluate(self, X, y, batch_size=None):
@@ -452,7 +455,8 @@ class Sequential:
             if not self.target_scaler.fitted:
                 raise NotFittedError("the target scaler is not fitted yet; call fit() first")
             Y = self._scale_targets(Y)
-        return self._evaluate_arrays(self._normalize(X), Y, batch_size)
+        with _threads.limit(self, min(batch_size or _EVAL_CHUNK, X.shape[0])):
+            return self._evaluate_arrays(self._normalize(X), Y, batch_size)
 
     def _evaluate_arrays(self, X, Y, batch_size=None):
         chunk = batch_size or _EVAL_CHUNK
