@@ -471,36 +471,7 @@ class Sequential:
 
     # -- input checks -----------------------------------------------------------
     def _check_X(self, X, what="X"):
-        if X is None:
-            raise ValueError(f"{what} is None; pass a 2-D array (samples, features)")
-        X = np.asarray(X)
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-            raise TypeError(f"{what} must be numeric, got dtype {X.dtype}; encode text columns first")
-        if X.dtype.kind == "c":
-            raise TypeError(f"{what} is complex ({X.dtype}); the model takes real numbers: pass "
-                            "X.real, or np.abs(X), or both parts as separate features")
-        if X.ndim != 2:
-            hint = " (use X.reshape(-1, 1) for a single feature)" if X.ndim == 1 else \
-                " (flatten images with X.reshape(len(X), -1))" if X.ndim > 2 else ""
-            raise ValueError(f"{what} must be 2-D (samples, features), got shape {X.shape}{hint}")
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"{what} is empty (shape {X.shape}); give at least one row and feature")
-        with np.errstate(over="ignore"):  # a value beyond the dtype's range is named below
-            original, X = X, X.astype(self.dtype, copy=False)
-        if not _fastpaths.all_finite(X):
-            bad = tuple(np.argwhere(~np.isfinite(X))[0])
-            if np.isfinite(original[bad]):
-                info = np.finfo(self.dtype)
-                raise ValueError(
-                    f"{what} has {original[bad].item()!r} at row {bad[0]}, column {bad[1]}, beyond "
-                    f"{self.dtype.name}'s range (about +-{float(info.max):.1e}); rescale those "
-                    "features or make the model with dtype='float64'")
-            raise ValueError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
-                             "impute or drop those rows first")
-        if self.built and X.shape[1] != self.n_features:
-            raise ValueError(f"{what} has {X.shape[1]} features but the model was built for "
-                             f"{self.n_features}")
-        return X
+        return _checks.features(X, self.dtype, self.n_features if self.built else None, what)
 
     @staticmethod
     def _check_y(y, X):
@@ -564,6 +535,8 @@ class Sequential:
                 f"Non-trainable params: {self.count_params() - trainable:,}"]
         if self.normalizer is not None:
             out.append(f"Input normalisation: {self.normalizer.name}")
+        if self.target_scaler is not None:
+            out.append("Targets: standardised in training, predictions in original units")
         print_fn("\n".join(out))
 
     # -- configuration and files ----------------------------------------------------
