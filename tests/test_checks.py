@@ -73,8 +73,10 @@ def test_output_width_must_match_the_targets_before_any_broadcasting(rng):
 def test_a_single_class_is_not_a_classification_problem(rng):
     model = nl.MLP(hidden=(4,), output="softmax")
     model.compile()
-    with pytest.raises(ValueError, match="single class .*at least two classes"):
+    with pytest.raises(ValueError, match=r"single class \(0\).*at least two classes"):
         model.fit(rng.normal(size=(8, 3)), np.zeros(8, dtype=int), epochs=1)
+    with pytest.raises(ValueError, match=r"single class \(3\)"):
+        model.fit(rng.normal(size=(8, 3)), np.full(8, 3), epochs=1)
 
 
 def test_a_huge_class_id_is_refused_before_the_one_hot_is_allocated(rng):

@@ -409,10 +409,13 @@ class Sequential:
     def _infer_output_units(self, y):
         last = self._dense_layers()[-1] if self._dense_layers() else None
         if last is not None and last.units is None:
-            last.units = self.loss.prepare_targets(y, None, self.dtype).shape[1]
-            if last.units < 2 and self.loss.fused_activation == "softmax":
-                raise ValueError("y holds a single class (0); a classifier needs at least two "
-                                 "classes to tell apart")
+            Y = self.loss.prepare_targets(y, None, self.dtype)
+            if self.loss.fused_activation == "softmax":
+                used = np.flatnonzero(Y.any(axis=0))
+                if used.size < 2:
+                    raise ValueError(f"y holds a single class ({int(used[0])}); a classifier "
+                                     "needs at least two classes to tell apart")
+            last.units = Y.shape[1]
 
     def _targets(self, y, what="y"):
         """The loss's Y for labels y, checked against the width of the model's output."""
@@ -460,7 +463,8 @@ class Sequential:
 
     def _evaluate_arrays(self, X, Y, batch_size=None):
         chunk = batch_size or _EVAL_CHUNK
-        totals = _Totals(self.metrics, self._unscale_targets)
+        totals = _Totals(self.metrics,
+                         self._unscale_targets if self.target_scaler is not None else None)
         for i in range(0, X.shape[0], chunk):
             Yc = Y[i:i + chunk]
             A = self.forward(X[i:i + chunk])
