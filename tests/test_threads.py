@@ -88,3 +88,24 @@ def test_results_do_not_depend_on_the_thread_choice(monkeypatch, rng):
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("busy, cpus, expected", [
+    (0.0, 2, None), (0.4, 2, None), (1.0, 2, 1), (2.5, 2, 1), (1.0, 4, 3), (0.0, 1, None),
+])
+def test_large_fits_leave_the_cores_others_are_using(monkeypatch, busy, cpus, expected):
+    monkeypatch.delenv(_threads.ENV, raising=False)
+    monkeypatch.setattr(_threads, "busy_elsewhere", lambda: busy)
+    monkeypatch.setattr(_threads, "_cpus", lambda: cpus)
+    fashion = built(784, (256, 128))
+    assert _threads.choose(fashion, 128, look_at_machine=True) == expected
+    assert _threads.choose(fashion, 128) is None  # predict/evaluate do not look
+
+
+def test_running_threads_are_read_from_proc():
+    counts = _threads._running_threads()
+    if counts is None:
+        pytest.skip("no /proc/stat here")
+    total, own = counts
+    assert own >= 1 and total >= own  # this thread is running while it reads them
+    assert _threads.busy_elsewhere(samples=2, pause=0) >= 0.0

@@ -123,9 +123,13 @@ def _labels_as_ids(table, schema):
     if schema.target not in table.header or any(csvread.to_float(n) is not None for n in names):
         return table  # no labels, or names that are numbers themselves (digits: "0".."9")
     j = table.header.index(schema.target)
-    ids = {str(k): name for k, name in enumerate(names)}
-    rows = [[*row[:j], ids.get(row[j], row[j]), *row[j + 1:]] for row in table.rows]
-    return table._replace(rows=rows)
+
+    def name(value):
+        x = csvread.to_float(value)
+        return names[int(x)] if x is not None and x.is_integer() and 0 <= x < len(names) \
+            else value
+
+    return table._replace(rows=[[*row[:j], name(row[j]), *row[j + 1:]] for row in table.rows])
 
 
 def encode(model, path, require_target=False, dropna=False, target=None):
