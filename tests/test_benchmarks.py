@@ -110,3 +110,16 @@ def test_rounds_stop_at_the_limit_when_the_machine_stays_slow(monkeypatch, rng):
     X, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, size=64)
     runs, _ = breakdown.measure(X, y, batch=32, rounds=3, max_rounds=4, probes=[])
     assert len(runs) == 4
+
+
+def test_concurrency_table_gives_the_ratio_and_the_verdict_per_target():
+    import bench_concurrency as concurrency
+    rows = [{"case": "digits", "mode": "auto", "alone": 2.0, "pair": 2.5, "rounds": 3},
+            {"case": "fashion-mnist", "mode": "off", "alone": 10.0, "pair": 23.0, "rounds": 3}]
+    lines = concurrency.table(rows).splitlines()
+    assert lines[2] == "| digits | auto | 2.00 | 2.50 | 1.25x | <= 1.3x: PASS |"
+    assert lines[3] == "| fashion-mnist | off | 10.00 | 23.00 | 2.30x | <= 2.2x: MISS |"
+    assert concurrency.environment("off")["NLAYER_BLAS_THREADS"] == "off"
+    assert "NLAYER_BLAS_THREADS" not in concurrency.environment("auto")
+    assert concurrency.command("fashion-mnist", "o", 4)[3:9] == [
+        "train", "--dataset", "fashion-mnist", "--epochs", "4", "--patience"]

@@ -293,3 +293,20 @@ def test_a_damaged_checkpoint_section_is_a_model_file_error(tmp_path, damage):
         run.model("sgd").fit(X, y, epochs=8, batch_size=25, validation_split=0.2,
                              callbacks=[nl.EarlyStopping(patience=3), nl.ModelCheckpoint(path)],
                              resume_from=path)
+
+
+def test_a_regression_with_scaled_targets_resumes_exactly(tmp_path):
+    X, _ = run.data()
+    y = 1000.0 + 50.0 * X[:, 0] * X[:, 1]
+
+    def fit(callbacks=(), resume_from=None):
+        m = nl.MLP(hidden=(16,), output="linear", n_outputs=1)
+        m.compile(optimizer=nl.Adam(0.01), metrics=["mae"], scale_targets=True)
+        m.fit(X, y, epochs=4, batch_size=25, validation_split=0.2, seed=1,
+              callbacks=[*callbacks, nl.ModelCheckpoint(tmp_path / "ck.nlayer")],
+              resume_from=resume_from)
+        return m
+
+    whole = fit()
+    fit(callbacks=[StopAt(2, 6)])
+    assert_same_run(fit(resume_from=tmp_path / "ck.nlayer"), whole)

@@ -154,6 +154,7 @@ def test_info(digits_run):
     assert info["history"]["epochs_run"] >= 1
     text = cli("info", out / "model.nlayer")
     assert text.returncode == 0 and "Total params" in text.stdout and "digits" in text.stdout
+    assert "Dense 32 relu → Dense 10 softmax" in text.stdout  # the activations are shown
 
 
 def test_export_onnx(digits_run, tmp_path):
@@ -163,6 +164,11 @@ def test_export_onnx(digits_run, tmp_path):
     result = cli("export", out / "model.nlayer", target)
     assert result.returncode == 0, result.stderr
     assert target.is_file() and target.stat().st_size > 1000
+    before = target.read_bytes()
+    assert_one_line_error(cli("export", out / "model.nlayer", target), str(target),
+                          "already exists; pass --overwrite")
+    assert target.read_bytes() == before
+    assert cli("export", out / "model.nlayer", target, "--overwrite").returncode == 0
 
 
 def test_existing_out_is_refused_then_overwritten(digits_run, tmp_path):
@@ -254,7 +260,7 @@ def test_csv_regression_diabetes(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["task"] == "regression"
-    assert set(summary["metrics"]["test"]) == {"loss", "mae", "r2"}
+    assert set(summary["metrics"]["test"]) == {"loss", "mse", "mae", "r2"}
     assert summary["test_r2"] > 0.3
     assert mpimg.imread(out / "learning_curves.png").shape[:2] == (400, 1000)
     assert not (out / "confusion_matrix.png").exists()
@@ -294,7 +300,11 @@ def test_config_unknown_key(tmp_path):
     (["train", "--dropout", "1.5"], ["dropout"]),
     (["train", "--csv", "no-such-file.csv", "--target", "y"], ["no-such-file.csv"]),
     (["evaluate", "no-such-model.nlayer"], ["no-such-model.nlayer"]),
-    (["train", *FAST, "--lr", "1e4", "--epochs", "2"], ["diverged"]),
+    (["train", *FAST, "--lr", "1e4", "--epochs", "2"], ["diverged", "smaller --lr"]),
+    (["train", "--target", "target"], ["--target target names a column of a CSV file",
+                                        "pass --csv FILE"]),
+    (["train", "--hidden", "1000000", "1000000", "--quiet"],
+     ["the model needs about", "TB", "Use fewer or narrower --hidden layers"]),
 ])
 def test_user_errors_are_one_line(args, words, tmp_path):
     assert_one_line_error(cli(*args, cwd=tmp_path), *words)
@@ -377,3 +387,84 @@ def test_fashion_mnist_one_epoch(tmp_path):
     assert summary["rows"] == {"train_and_dev": 60000, "test": 10000}
     assert summary["test_accuracy"] > 0.75
     assert summary["class_names"][0] == "T-shirt/top"
+
+
+# ---------------------------------------------------------------- CSV files met in the wild
+
+def test_headerless_pixels_and_numeric_labels_keep_every_row(digits_run, tmp_path):
+    out, _ = digits_run
+    ds = load_dataset("digits")
+    X, y = ds.X_test[:12], ds.y_test[:12]
+    model = nl.load(out / "model.nlayer")
+    expected = model.predict(X).argmax(axis=1).tolist()
+    bare = tmp_path / "bare.csv"  # no header: 64 numbers per line
+    np.savetxt(bare, np.rint(X * 16), fmt="%d", delimiter=",")
+    result = cli("predict", out / "model.nlayer", "--csv", bare)
+    assert result.returncode == 0, result.stderr
+    assert [int(r["predicted"]) for r in read_csv_dicts(result.stdout)] == expected  # all 12
+    # the MNIST-as-CSV layout: no header, the label first; gzip-compressed, ';'-separated
+    labelled = tmp_path / "labelled.csv.gz"
+    import gzip
+    lines = [";".join(map(str, [k, *row])) for k, row in zip(y, np.rint(X * 16).astype(int))]
+    labelled.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    result = cli("evaluate", out / "model.nlayer", "--csv", labelled, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == 12
+
+
+def test_image_model_takes_class_ids_in_a_label_column(digits_run, tmp_path):
+    out, _ = digits_run
+    model = nl.load(out / "model.nlayer")
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    model.metadata["class_names"] = names  # like Fashion-MNIST: names that are not numbers
+    model.save(tmp_path / "named.nlayer")
+    ds = load_dataset("digits")
+    path = tmp_path / "ids.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["label", *ds.feature_names])
+        writer.writerows([[k, *row] for k, row in zip(ds.y_test[:20], ds.X_test[:20])])
+    result = cli("evaluate", tmp_path / "named.nlayer", "--csv", path, "--json")
+    assert result.returncode == 0, result.stderr
+    accuracy = json.loads(result.stdout)["test_accuracy"]
+    assert accuracy == np.mean(model.predict(ds.X_test[:20]).argmax(axis=1) == ds.y_test[:20])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(path.read_text().replace("\n7,", "\nseventy,", 1))
+    assert_one_line_error(cli("evaluate", tmp_path / "named.nlayer", "--csv", bad),
+                          f"{bad}: line", "unknown class 'seventy'")
+
+
+def test_predict_says_which_rows_dropna_skipped(tmp_path):
+    data = tmp_path / "t.csv"
+    write_classification_csv(data, n=120)
+    out = tmp_path / "run"
+    assert cli("train", "--csv", data, "--target", "kind", *FAST, "--epochs", "2", "--out", out,
+               "--quiet").returncode == 0
+    lines = data.read_text().splitlines()
+    first = lines[1].split(",")
+    first[0] = ""
+    lines[1] = ",".join(first)
+    holes = tmp_path / "holes.csv"
+    holes.write_text("\n".join(lines) + "\n")
+    result = cli("predict", out / "model.nlayer", "--csv", holes, "--dropna")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped 1 row(s) with missing values (--dropna): lines 2 of {holes}" in result.stderr
+    assert len(read_csv_dicts(result.stdout)) == 119
+
+
+def test_regression_targets_are_standardised_by_default_and_the_flag_turns_it_off(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 3))
+    y = 10000 + 3000 * X[:, 0] + 500 * X[:, 1] ** 2
+    data = tmp_path / "prices.csv"
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",", header="a,b,c,price", comments="")
+    result = cli("train", "--csv", data, "--target", "price", "--optimizer", "sgd", "--lr",
+                 "0.01", *FAST, "--epochs", "30", "--out", tmp_path / "on", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["test_r2"] > 0.8 and summary["config"]["scale_targets"] is True
+    assert nl.load(tmp_path / "on" / "model.nlayer").target_scaler is not None
+    assert_one_line_error(
+        cli("train", "--csv", data, "--target", "price", "--optimizer", "sgd", "--lr", "0.01",
+            *FAST, "--epochs", "30", "--out", tmp_path / "off", "--no-scale-targets"),
+        "diverged", "Try --scale-targets (standardised regression targets)")

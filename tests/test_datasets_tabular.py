@@ -164,7 +164,7 @@ def test_missing_value_names_row_and_column(tmp_path, missing):
     with pytest.raises(DatasetError) as info:
         load_csv(write_csv(tmp_path, text), target="label")
     message = str(info.value)
-    assert "row 4" in message and "'color'" in message and "dropna=True" in message
+    assert "line 4" in message and "'color'" in message and "dropna=True" in message
     assert "--dropna" in message
 
 
@@ -184,7 +184,7 @@ def test_unknown_target_lists_columns(tmp_path):
 @pytest.mark.parametrize("text, fragment", [
     ("", "empty"),
     ("a,b,c\n", "no data rows"),
-    ("a,b,c\n1,2,3\n4,5\n", "row 3 has 2 fields"),
+    ("a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields"),
     ("a,a,c\n1,2,3\n", "duplicate"),
 ])
 def test_malformed_csv(tmp_path, text, fragment):
@@ -266,7 +266,7 @@ def test_encode_target_rules(fruit):
     assert kept.tolist() == [0, 2] and y is None  # unlabeled row kept, target ignored
     X, y, kept = encode_csv_rows(rows, fruit.schema, dropna=True, require_target=True)
     assert kept.tolist() == [2] and y.tolist() == [1]
-    with pytest.raises(DatasetError, match="row 3, column 'weight'"):
+    with pytest.raises(DatasetError, match="line 3, column 'weight'"):
         encode_csv_rows(rows, fruit.schema)
 
 

@@ -51,3 +51,22 @@ def test_depth_keeps_activations_alive_only_with_a_scaled_init():
 def test_unknown_initializer():
     with pytest.raises(ValueError, match="unknown initializer 'lecun'.*he_normal"):
         initializers.get("lecun")
+
+
+@pytest.mark.parametrize("name", ["he_normal", "he_uniform", "glorot_normal", "glorot_uniform"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_draws_in_the_models_dtype_without_a_float64_temporary(name, dtype):
+    """A float32 model's weights are drawn as float32 (half the memory of drawing float64
+    and casting): the generator's own float32 stream, scaled in float32."""
+    init = initializers.get(name)
+    shape = (300, 100)
+    W = init(shape, np.random.default_rng(3), dtype)
+    std = init.stddev(shape)
+    rng = np.random.default_rng(3)
+    if name.endswith("normal"):
+        expected = rng.standard_normal(shape, dtype=dtype) * dtype(std)
+    else:
+        limit = np.sqrt(3.0) * std
+        expected = rng.random(shape, dtype=dtype) * dtype(2 * limit) - dtype(limit)
+    assert W.dtype == dtype
+    np.testing.assert_array_equal(W, expected)

@@ -25,17 +25,19 @@ import nlayer as nl  # noqa: E402
 from nlayer.sklearn import NLayerClassifier, NLayerRegressor  # noqa: E402
 
 # -- scikit-learn's estimator checks ------------------------------------------------
-# Small networks that still learn the checks' toy problems properly. The regressor
-# uses Adam: several checks fit raw make_regression targets (values in the hundreds),
-# on which SGD with momentum at this learning rate diverges.
+# The estimators with every default, then small networks (the regressor with Adam and
+# unscaled targets too, which the checks' raw make_regression targets in the hundreds
+# put to the test).
 _CHECKED = [
+    NLayerClassifier(),
+    NLayerRegressor(),
     NLayerClassifier(hidden_layer_sizes=(16,), max_epochs=40, random_state=0),
     NLayerRegressor(hidden_layer_sizes=(16,), max_epochs=40, optimizer="adam",
                     learning_rate=0.01, random_state=0),
     NLayerClassifier(hidden_layer_sizes=(16,), max_epochs=40, random_state=0,
                      dtype="float64"),
     NLayerRegressor(hidden_layer_sizes=(16,), max_epochs=40, optimizer="adam",
-                    learning_rate=0.01, random_state=0, dtype="float64"),
+                    learning_rate=0.01, random_state=0, dtype="float64", scale_targets=False),
 ]
 
 _FLOAT32_SUBSET = (
@@ -384,3 +386,30 @@ def test_regressor_in_transformed_target_regressor(linear_problem):
         transformer=StandardScaler())
     model.fit(X_train, 100 * y_train + 500)
     assert model.score(X_test, 100 * y_test + 500) > 0.95
+
+
+# -- default regressor on ordinary data (targets standardised inside the network) ----------
+@pytest.mark.parametrize("loader", ["make_regression", "diabetes"])
+def test_default_regressor_fits_ordinary_data(loader):
+    from sklearn.datasets import load_diabetes, make_regression
+    from sklearn.model_selection import train_test_split
+    if loader == "diabetes":  # noisy and small: the default network overfits, but trains
+        X, y = load_diabetes(return_X_y=True)
+        floor = 0.0
+    else:
+        X, y = make_regression(200, 10, noise=1, random_state=0)
+        floor = 0.9
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    for seed in range(3):
+        reg = NLayerRegressor(random_state=seed, early_stopping=True).fit(X_train, y_train)
+        assert reg.score(X_test, y_test) > floor
+        assert abs(reg.predict(X_test).mean() - y_test.mean()) < 0.3 * y_test.std()
+        assert reg.model_.target_scaler is not None
+
+
+def test_unscaled_divergence_names_the_estimators_parameters():
+    from sklearn.datasets import make_regression
+    X, y = make_regression(200, 10, noise=1, random_state=0)
+    with pytest.raises(nl.TrainingDivergedError, match=r"Try scale_targets=True \(NLayerRegressor's "
+                                                       r"default\) or a smaller learning_rate"):
+        NLayerRegressor(scale_targets=False, learning_rate=0.1, random_state=0).fit(X, y * 100)

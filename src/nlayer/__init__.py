@@ -8,7 +8,7 @@
 
 from .callbacks import Callback, EarlyStopping, History
 from .checkpoint import ModelCheckpoint
-from .errors import ModelFileError, NotFittedError, TrainingDivergedError
+from .errors import ModelFileError, ModelTooLargeError, NotFittedError, TrainingDivergedError
 from .gradcheck import check_gradients
 from .io import load
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
@@ -22,5 +22,6 @@ __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
     "Optimizer", "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
     "Standardizer", "MinMaxScaler", "check_gradients", "load",
-    "TrainingDivergedError", "ModelFileError", "NotFittedError", "__version__",
+    "TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
+    "__version__",
 ]

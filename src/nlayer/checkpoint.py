@@ -161,7 +161,7 @@ def restore(model, path):
     _require_same_model(model, saved, path)
     model.set_weights(saved.get_weights())
     model.optimizer.set_state(saved.optimizer.get_state())
-    model.normalizer = saved.normalizer
+    model.normalizer, model.target_scaler = saved.normalizer, saved.target_scaler
     section["history"] = saved.history
     return section
 

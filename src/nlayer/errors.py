@@ -1,19 +1,68 @@
-"""Exceptions that name what went wrong and how to fix it."""
+"""Exceptions that name what went wrong and how to fix it.
 
-__all__ = ["TrainingDivergedError", "ModelFileError", "NotFittedError"]
+Errors whose fix depends on how the user reaches nlayer (library arguments or
+command-line flags) carry the fixes as keys; ``str(exc)`` words them for the
+library (:data:`LIBRARY_FIXES`) and ``exc.message(wording)`` for another
+front end (the CLI passes its flag names).
+"""
+
+__all__ = ["TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
+           "LIBRARY_FIXES"]
+
+#: How the library words each fix an error can suggest.
+LIBRARY_FIXES = {
+    "lr": "a smaller learning rate (e.g. 10x smaller)",
+    "scale_targets": "standardised regression targets (compile(..., scale_targets=True))",
+    "normalize": "input normalisation (normalize='standard')",
+    "init": "a scaled initialiser (init='auto')",
+    "layers": "fewer or narrower layers",
+    "batch_size": "a smaller batch_size",
+    "dtype": "dtype='float32' instead of float64",
+}
 
 
-class TrainingDivergedError(ArithmeticError):
-    """The loss became NaN or inf; the model keeps the last good weights."""
+class _Advised:
+    """Mixin: a message made of a fixed part and a list of fixes worded per front end."""
 
-    def __init__(self, epoch, batch, loss):
+    def _init_advice(self, text, lead, fixes, wording=None):
+        self.text, self.lead, self.fixes, self.wording = text, lead, tuple(fixes), wording
+
+    def message(self, wording=None):
+        """The message with each fix worded by ``wording`` (a dict over LIBRARY_FIXES)."""
+        wording = {**LIBRARY_FIXES, **(self.wording or {}), **(wording or {})}
+        options = [wording[f] for f in self.fixes]
+        if not options:
+            return self.text
+        listed = options[0] if len(options) == 1 else \
+            ", ".join(options[:-1]) + " or " + options[-1]
+        return f"{self.text} {self.lead} {listed}."
+
+    def __str__(self):
+        return self.message()
+
+
+class TrainingDivergedError(_Advised, ArithmeticError):
+    """The loss became NaN or inf; the model keeps the last good weights.
+
+    ``fixes`` lists what applies to this model, most likely first (keys of
+    :data:`LIBRARY_FIXES`).
+    """
+
+    def __init__(self, epoch, batch, loss, fixes=("lr", "normalize", "init"), wording=None):
         self.epoch, self.batch, self.loss = epoch, batch, loss
-        super().__init__(
-            f"training diverged: the loss became {loss} at epoch {epoch}, batch {batch}. "
-            "The model keeps the weights from the end of the last completed epoch. "
-            "Try a smaller learning rate (e.g. 10x smaller), input normalisation "
-            "(normalize='standard') or a scaled initialiser (init='auto')."
-        )
+        self._init_advice(f"training diverged: the loss became {loss} at epoch {epoch}, batch "
+                          f"{batch}. The model keeps the weights from the end of the last "
+                          "completed epoch.", "Try", fixes, wording)
+        super().__init__(self.message())
+
+
+class ModelTooLargeError(_Advised, MemoryError):
+    """The model would not fit in memory; raised before anything large is allocated."""
+
+    def __init__(self, text, needed, available, fixes=("layers", "batch_size")):
+        self.needed, self.available = needed, available
+        self._init_advice(text, "Use", fixes)
+        super().__init__(self.message())
 
 
 class ModelFileError(ValueError):

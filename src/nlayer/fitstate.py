@@ -54,7 +54,7 @@ class FitState:
         self.dropout_rng.bit_generator.state = rng["dropout"]
         if self.batch:
             saved = section["totals"]
-            self.totals = Totals(self.model.metrics)
+            self.totals = self.model._totals()
             self.totals.loss, self.totals.rows = saved["loss"], saved["rows"]
             self.totals.stats = list(saved["stats"])
 
@@ -62,8 +62,9 @@ class FitState:
 class Totals:
     """Sums the loss and metric statistics of batches weighted by their rows."""
 
-    def __init__(self, metrics):
+    def __init__(self, metrics, unscale=None):
         self.metrics = metrics
+        self.unscale = unscale if metrics else None  # metrics in the targets' original units
         self.loss, self.rows = 0.0, 0
         self.stats = [None] * len(metrics)
 
@@ -72,6 +73,8 @@ class Totals:
         rows = A.shape[0] if weights is None else float(weights.sum(dtype=np.float64))
         self.loss += J * rows
         self.rows += rows
+        if self.unscale is not None:
+            A, Y = self.unscale(A), self.unscale(Y)
         for i, m in enumerate(self.metrics):
             s = m.stats(A, Y, weights)
             self.stats[i] = s if self.stats[i] is None else self.stats[i] + s

@@ -39,14 +39,22 @@ class Initializer:
 
 class _Normal(Initializer):
     def __call__(self, shape, rng, dtype):
-        return rng.normal(0.0, self.stddev(shape), size=shape).astype(dtype, copy=False)
+        # drawn in the model's dtype: no float64 temporary for a float32 model
+        dtype = np.dtype(dtype)
+        W = rng.standard_normal(shape, dtype=dtype)
+        W *= dtype.type(self.stddev(shape))
+        return W
 
 
 class _Uniform(Initializer):
     def __call__(self, shape, rng, dtype):
-        # Var(U(-l, l)) = l^2 / 3, so l = sqrt(3) * stddev.
+        # Var(U(-l, l)) = l^2 / 3, so l = sqrt(3) * stddev; U(-l, l) = 2l U(0, 1) - l.
+        dtype = np.dtype(dtype)
         limit = np.sqrt(3.0) * self.stddev(shape)
-        return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
+        W = rng.random(shape, dtype=dtype)
+        W *= dtype.type(2 * limit)
+        W -= dtype.type(limit)
+        return W
 
 
 class HeNormal(_Normal):

@@ -8,6 +8,9 @@ The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays):
   everything else;
 - ``w0, w1, ...``: the weights in ``get_weights()`` order;
 - ``norm_shift``, ``norm_scale``: the normaliser's statistics, when there is one;
+- ``target_shift``, ``target_scale``: the regression targets' mean and standard deviation,
+  shape (n_outputs,), exactly when the compile settings say ``scale_targets`` (a model
+  saved before its first fit stores 0 and 1: predictions pass through unchanged);
 - ``opt<slot>_<name>``: the optimiser's state (momentum velocity, Adam moments), so
   training resumes from a loaded model exactly where it stopped;
 - in a checkpoint (format version 2, see :mod:`nlayer.checkpoint`) also a header
@@ -37,7 +40,7 @@ import numpy as np
 from . import _modellayout, _modelschema, _npzsafe
 from .callbacks import History
 from .errors import ModelFileError
-from .preprocessing import NORMALIZERS
+from .preprocessing import NORMALIZERS, Standardizer
 
 __all__ = ["save", "load", "FORMAT_VERSION", "SUPPORTED_VERSIONS"]
 
@@ -65,6 +68,11 @@ def save(model, path, checkpoint=None):
     norm = model.normalizer
     if norm is not None and norm.fitted:
         arrays["norm_shift"], arrays["norm_scale"] = norm.shift, norm.scale
+    targets = model.target_scaler
+    if targets is not None:
+        n = model.layers[-1].n_out
+        arrays["target_shift"] = targets.shift if targets.fitted else np.zeros(n)
+        arrays["target_scale"] = targets.scale if targets.fitted else np.ones(n)
     optimizer_state = None
     if model.compiled:
         state = model.optimizer.get_state()
@@ -179,6 +187,13 @@ def read(path):
         model.normalizer = NORMALIZERS[header["normalizer"]].from_state(
             {"name": header["normalizer"], "shift": arrays["norm_shift"],
              "scale": arrays["norm_scale"]})
+    if model.target_scaler is not None:
+        model.target_scaler = Standardizer.from_state(
+            {"name": Standardizer.name, "shift": arrays.get("target_shift"),
+             "scale": arrays.get("target_scale")})
+        if model.target_scaler.shift.shape != (model.layers[-1].n_out,):
+            raise ModelFileError(f"{path}: target_shift/target_scale are missing or do not "
+                                 "match the output layer; the file was altered")
     if header.get("history"):
         model.history = History.from_dict(header["history"])
     model.metadata = header.get("metadata") or {}

@@ -14,7 +14,7 @@ derives from it carries the same factor, and Dense multiplies its L2 term by it.
 
 import numpy as np
 
-from . import _fastpaths, activations, initializers
+from . import _checks, _fastpaths, activations, initializers
 
 __all__ = ["Layer", "Dense", "Activation", "BatchNorm", "Dropout", "from_config"]
 
@@ -331,9 +331,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, name=None):
         super().__init__(name)
-        rate = float(rate)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
+        rate = _checks.real(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
         self.rate = rate
         self._threshold = round(rate * 65536)
 

@@ -84,6 +84,8 @@ class CategoricalCrossentropy(Loss):
                     f"class id {int(ids.max())} is beyond the output layer's {n_outputs} units; "
                     f"ids must be in 0..{n_outputs - 1} (give the last Dense more units)"
                 )
+            if n_outputs is None and ids.size:
+                _check_one_hot_fits(ids, dtype)
             return one_hot(ids, n_outputs, dtype)
         if y.ndim == 2:
             _check_finite(y, "y")
@@ -159,6 +161,9 @@ class MeanSquaredError(Loss):
 
     def prepare_targets(self, y, n_outputs, dtype):
         Y = _as_2d(y)
+        if Y.dtype.kind == "c":
+            raise ValueError(f"regression targets must be real numbers, got {Y.dtype}; pass "
+                             "y.real, or np.abs(y), or both parts as two outputs")
         if not np.issubdtype(Y.dtype, np.number) or Y.dtype == np.bool_:
             raise ValueError(f"regression targets must be numbers, got dtype {Y.dtype}")
         _check_finite(Y, "y")
@@ -211,6 +216,21 @@ def class_ids(y):
     if ids.min() < 0:
         raise ValueError(f"class ids must be >= 0, got {int(ids.min())}")
     return ids
+
+
+def _check_one_hot_fits(ids, dtype):
+    """Refuse, before allocating it, a one-hot target too large for memory (huge class ids)."""
+    from . import memory
+
+    k = int(ids.max()) + 1
+    size = ids.size * k * np.dtype(dtype).itemsize
+    available = memory.available_bytes()
+    if available is not None and size > available:
+        raise ValueError(
+            f"class id {k - 1} would need an output layer of {k:,} units and a one-hot target "
+            f"of {memory.format_bytes(size)} (only {memory.format_bytes(available)} is free); "
+            "class ids must be 0..k-1 for k classes: map the labels with "
+            "numpy.unique(y, return_inverse=True)")
 
 
 def _as_2d(y):

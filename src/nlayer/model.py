@@ -21,14 +21,14 @@ import time
 
 import numpy as np
 
-from . import _fastpaths
+from . import _checks, _fastpaths, _threads
 from . import layers as layers_mod
 from . import checkpoint as checkpoint_mod
-from . import losses, metrics as metrics_mod, optimizers, sample_weights
-from .callbacks import CallbackList, History
+from . import losses, memory, metrics as metrics_mod, optimizers, sample_weights
+from .callbacks import Callback, CallbackList, History
 from .errors import NotFittedError, TrainingDivergedError
 from .fitstate import FitState, Totals
-from .preprocessing import get_normalizer, train_dev_split
+from .preprocessing import Standardizer, get_normalizer, train_dev_split
 
 __all__ = ["Sequential", "MLP", "batch_orders"]
 
@@ -53,6 +53,7 @@ class Sequential:
         self.n_features = None
         self.compiled = False
         self.normalizer = None
+        self.target_scaler = None  # compile(scale_targets=True): y standardised inside the model
         self.history = None
         self.metadata = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
         self.stop_training = False
@@ -94,6 +95,8 @@ class Sequential:
             raise ValueError(f"input_shape must end in a positive feature count, got {input_shape!r}")
         if not self.layers:
             raise ValueError("the model has no layers; add at least one Dense layer")
+        memory.check(self.layers, n, self.dtype,
+                     optimizer=self.optimizer if self.compiled else None)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         width = int(n)
         for i, layer in enumerate(self.layers):
@@ -143,24 +146,38 @@ class Sequential:
                 return layer.activation.name
         return None
 
-    def compile(self, optimizer="sgd", loss=None, l2=0.0, metrics=None, normalize=None):
+    def compile(self, optimizer="sgd", loss=None, l2=0.0, metrics=None, normalize=None,
+                scale_targets=False):
         """Choose the optimiser, the loss, the L2 strength lambda, metrics and input normalisation.
 
         ``loss=None`` follows the output activation: softmax -> categorical_crossentropy,
         sigmoid -> binary_crossentropy, anything else -> mean_squared_error.
         ``normalize`` is ``"standard"``, ``"minmax"`` or None; it is fit on the training
         rows at the first ``fit`` and stored in the model.
+
+        ``scale_targets=True`` (regression only; off by default, so a plain model is the
+        method's math) standardises Y with the training rows' mean and standard deviation
+        at the first ``fit``: the network learns ``(Y - mean) / std``, ``predict`` returns
+        ``A * std + mean`` in the original units, and both are stored in the model file
+        and the ONNX graph. The loss J is then measured on standardised targets; the
+        metrics (mse, mae, r2) stay in the original units.
         """
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss if loss is not None else self._default_loss())
-        l2 = float(l2)
-        if not l2 >= 0 or not math.isfinite(l2):
-            raise ValueError(f"l2 (lambda) must be a finite number >= 0, got {l2}")
-        self.l2 = l2
+        self.l2 = _checks.real(l2, "l2 (lambda)", low=0.0)
         for layer in self._dense_layers():
-            layer.l2 = l2
+            layer.l2 = self.l2
+        if isinstance(metrics, str):
+            raise TypeError(f"metrics must be a list of names, e.g. metrics=[{metrics!r}]; "
+                            f"got the string {metrics!r}")
         self.metrics = [metrics_mod.get(name, self.loss) for name in (metrics or [])]
         self.normalizer = get_normalizer(normalize)
+        if not isinstance(scale_targets, (bool, np.bool_)):
+            raise TypeError(f"scale_targets must be True or False, got {scale_targets!r}")
+        if scale_targets and self.loss.classification:
+            raise ValueError(f"scale_targets=True is for regression; the loss "
+                             f"{self.loss.name!r} takes class labels, which are not rescaled")
+        self.target_scaler = Standardizer() if scale_targets else None
         self.compiled = True
         return self
 
@@ -297,20 +314,22 @@ class Sequential:
         self._require_compiled()
         _check_positive_int(epochs, "epochs", allow_zero=True)
         _check_positive_int(batch_size, "batch_size")
-        callbacks = list(callbacks or [])
+        callbacks = _checks.callbacks(callbacks, Callback)
         resumed = None
         if resume_from is not None:
             resumed = checkpoint_mod.restore(self, resume_from)
             seed = resumed["settings"]["seed"]
         elif seed is None:  # draw the seed here, so that a checkpoint can name it
             seed = np.random.SeedSequence().entropy
-        split_rng, init_rng, shuffle_rng, dropout_rng = _generators(seed)
+        split_rng, init_rng, shuffle_rng, dropout_rng = _generators(_checks.seed(seed))
         X = self._check_X(X)
         self._check_y(y, X)
         if not self.built:
             self._infer_output_units(y)
+            memory.check(self.layers, X.shape[1], self.dtype, min(batch_size, X.shape[0]),
+                         self.optimizer)
             self.build((None, X.shape[1]), seed=init_rng)
-        Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
+        Y = self._targets(y)
         class_weight = self._class_weights(Y, class_weight)
         W = self._row_weights(Y, sample_weight, class_weight)
         X_train, Y_train, W_train, X_dev, Y_dev, W_dev = self._split(
@@ -318,8 +337,12 @@ class Sequential:
         if self.normalizer is not None and not self.normalizer.fitted:
             self.normalizer.fit(X_train)
         X_train, X_dev = self._normalize(X_train), self._normalize(X_dev)
+        if self.target_scaler is not None:
+            if not self.target_scaler.fitted:
+                self.target_scaler.fit(Y_train)
+            Y_train, Y_dev = self._scale_targets(Y_train), self._scale_targets(Y_dev)
         state = FitState(self, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
-                          shuffle_rng if shuffle else None, dropout_rng, callbacks)
+                         shuffle_rng if shuffle else None, dropout_rng, callbacks)
         state.settings = {"seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
                           "validation_split": float(validation_split or 0.0),
                           "validation_data": validation_data is not None,
@@ -332,8 +355,9 @@ class Sequential:
             state.resume(resumed)
         self._fit_state = state
         try:
-            return self._train_loop(X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
-                                    resumed, resume_from, verbose)
+            with _threads.limit(self, state.batch_size, look_at_machine=True):
+                return self._train_loop(X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
+                                        resumed, resume_from, verbose)
         finally:
             self._fit_state = None
 
@@ -362,7 +386,7 @@ class Sequential:
                 cbs.on_epoch_begin(epoch)
                 if shuffle_rng is not None:
                     state.shuffle_state = shuffle_rng.bit_generator.state
-                state.totals = Totals(self.metrics)
+                state.totals = self._totals()
             order = shuffle_rng.permutation(n) if shuffle_rng is not None else np.arange(n)
             totals = state.totals
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
@@ -375,7 +399,7 @@ class Sequential:
                     J, A = self.train_step(Xb, Yb, rng, Wb)
                     if not math.isfinite(J):
                         self._restore(good)
-                        raise TrainingDivergedError(epoch, b + 1, J)
+                        raise TrainingDivergedError(epoch, b + 1, J, self._divergence_fixes())
                     totals.add(J, A, Yb, Wb)
                     state.batch = b + 1
                     if cbs.batch_hooks:  # skip building the logs dict when nobody reads it
@@ -406,6 +430,33 @@ class Sequential:
         cbs.on_train_end()
         return self.history
 
+    def _totals(self):
+        """Running sums of loss and metrics; metrics in the targets' original units."""
+        return Totals(self.metrics, self._unscale_targets if self.target_scaler is not None
+                      else None)
+
+    def _divergence_fixes(self):
+        """What may have made training diverge, most likely first (TrainingDivergedError)."""
+        fixes = ["lr"]
+        if not self.loss.classification and self.target_scaler is None:
+            fixes.insert(0, "scale_targets")
+        if self.normalizer is None:
+            fixes.append("normalize")
+        if any(l.initializer is not None and l.initializer.name == "random_normal"
+               for l in self._dense_layers()):
+            fixes.append("init")
+        return fixes
+
+    def _scale_targets(self, Y):
+        """(Y - mean) / std in the model's dtype (compile(scale_targets=True))."""
+        return None if Y is None else self.target_scaler.transform(Y)
+
+    def _unscale_targets(self, A):
+        """Outputs or standardised targets back in the original units (or A itself)."""
+        if self.target_scaler is None or not self.target_scaler.fitted:
+            return A
+        return self.target_scaler.inverse_transform(A)
+
     def _snapshot(self):
         return self.get_weights(), self.optimizer.get_state()
 
@@ -423,7 +474,7 @@ class Sequential:
                 raise ValueError("validation_data must be a pair (X_dev, y_dev)")
             X_dev = self._check_X(validation_data[0], "validation_data X")
             self._check_y(validation_data[1], X_dev)
-            Y_dev = self.loss.prepare_targets(validation_data[1], self.n_outputs, self.dtype)
+            Y_dev = self._targets(validation_data[1], "validation_data y")
             return X, Y, W, X_dev, Y_dev, self._row_weights(Y_dev, None, class_weight)
         if not validation_split:
             return X, Y, W, None, None, None
@@ -458,7 +509,23 @@ class Sequential:
     def _infer_output_units(self, y):
         last = self._dense_layers()[-1] if self._dense_layers() else None
         if last is not None and last.units is None:
-            last.units = self.loss.prepare_targets(y, None, self.dtype).shape[1]
+            Y = self.loss.prepare_targets(y, None, self.dtype)
+            if self.loss.fused_activation == "softmax":
+                used = np.flatnonzero(Y.any(axis=0))
+                if used.size < 2:
+                    raise ValueError(f"y holds a single class ({int(used[0])}); a classifier "
+                                     "needs at least two classes to tell apart")
+            last.units = Y.shape[1]
+
+    def _targets(self, y, what="y"):
+        """The loss's Y for labels y, checked against the width of the model's output."""
+        Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
+        width = self.layers[-1].n_out if self.built else self.n_outputs
+        if width is not None and Y.shape[1] != width:
+            raise ValueError(f"the model's output has {width} units but {what} has {Y.shape[1]} "
+                             f"column(s); end the model with Dense({Y.shape[1]}) (or give "
+                             f"{what} one column per output)")
+        return Y
 
     # -- inference --------------------------------------------------------------
     def predict(self, X, batch_size=None):
@@ -475,9 +542,10 @@ class Sequential:
         X = self._normalize(X)
         chunk = batch_size or _EVAL_CHUNK
         out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
-        for i in range(0, X.shape[0], chunk):
-            out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse their buffers
-        return out
+        with _threads.limit(self, min(chunk, X.shape[0])):
+            for i in range(0, X.shape[0], chunk):
+                out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse buffers
+        return self._unscale_targets(out)
 
     def evaluate(self, X, y, batch_size=None, sample_weight=None):
         """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term.
@@ -488,13 +556,18 @@ class Sequential:
         self._require_built()
         X = self._check_X(X)
         self._check_y(y, X)
-        Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
+        Y = self._targets(y)
         W = self._row_weights(Y, sample_weight, None)
-        return self._evaluate_arrays(self._normalize(X), Y, batch_size, W)
+        if self.target_scaler is not None:
+            if not self.target_scaler.fitted:
+                raise NotFittedError("the target scaler is not fitted yet; call fit() first")
+            Y = self._scale_targets(Y)
+        with _threads.limit(self, min(batch_size or _EVAL_CHUNK, X.shape[0])):
+            return self._evaluate_arrays(self._normalize(X), Y, batch_size, W)
 
     def _evaluate_arrays(self, X, Y, batch_size=None, W=None):
         chunk = batch_size or _EVAL_CHUNK
-        totals = Totals(self.metrics)
+        totals = self._totals()
         for i in range(0, X.shape[0], chunk):
             Yc, Wc = Y[i:i + chunk], None if W is None else W[i:i + chunk]
             A = self.forward(X[i:i + chunk])
@@ -506,26 +579,7 @@ class Sequential:
 
     # -- input checks -----------------------------------------------------------
     def _check_X(self, X, what="X"):
-        if X is None:
-            raise ValueError(f"{what} is None; pass a 2-D array (samples, features)")
-        X = np.asarray(X)
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-            raise TypeError(f"{what} must be numeric, got dtype {X.dtype}; encode text columns first")
-        if X.ndim != 2:
-            hint = " (use X.reshape(-1, 1) for a single feature)" if X.ndim == 1 else \
-                " (flatten images with X.reshape(len(X), -1))" if X.ndim > 2 else ""
-            raise ValueError(f"{what} must be 2-D (samples, features), got shape {X.shape}{hint}")
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"{what} is empty (shape {X.shape}); give at least one row and feature")
-        X = X.astype(self.dtype, copy=False)
-        if not _fastpaths.all_finite(X):
-            bad = np.argwhere(~np.isfinite(X))[0]
-            raise ValueError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
-                             "impute or drop those rows first")
-        if self.built and X.shape[1] != self.n_features:
-            raise ValueError(f"{what} has {X.shape[1]} features but the model was built for "
-                             f"{self.n_features}")
-        return X
+        return _checks.features(X, self.dtype, self.n_features if self.built else None, what)
 
     @staticmethod
     def _check_y(y, X):
@@ -589,6 +643,8 @@ class Sequential:
                 f"Non-trainable params: {self.count_params() - trainable:,}"]
         if self.normalizer is not None:
             out.append(f"Input normalisation: {self.normalizer.name}")
+        if self.target_scaler is not None:
+            out.append("Targets: standardised in training, predictions in original units")
         print_fn("\n".join(out))
 
     # -- configuration and files ----------------------------------------------------
@@ -600,6 +656,7 @@ class Sequential:
                 "optimizer": self.optimizer.get_config(), "loss": self.loss.name, "l2": self.l2,
                 "metrics": [m.name for m in self.metrics],
                 "normalize": self.normalizer.name if self.normalizer is not None else None,
+                "scale_targets": self.target_scaler is not None,
             }
         return config
 
@@ -611,7 +668,8 @@ class Sequential:
         if config.get("compile"):
             c = config["compile"]
             model.compile(optimizer=c["optimizer"], loss=c["loss"], l2=c["l2"],
-                          metrics=c["metrics"], normalize=c["normalize"])
+                          metrics=c["metrics"], normalize=c["normalize"],
+                          scale_targets=c.get("scale_targets", False))
         return model
 
     def save(self, path):

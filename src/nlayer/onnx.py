@@ -14,6 +14,9 @@ The exported graph computes exactly what ``model.predict`` computes, for raw
 - activations map to ``Relu``, ``Sigmoid``, ``Tanh``, ``LeakyRelu(alpha)`` and
   ``Softmax(axis=1)``; ``linear`` needs no node;
 - ``Dropout`` is the identity at inference and is left out;
+- a model compiled with ``scale_targets=True`` ends in ``Mul(., std)`` then
+  ``Add(., mean)``, so the graph returns targets in their original units (the same
+  arithmetic as :meth:`~nlayer.preprocessing.Standardizer.inverse_transform`);
 - a ``BatchNorm`` that follows a ``Dense`` with a linear activation (Dropout in
   between is ignored) is folded into that Dense by default::
 
@@ -254,6 +257,12 @@ def to_onnx_model(model, opset=None, fold_batchnorm=True):
             inputs.append(g.const(var, f"{base}/moving_variance"))
             x = g.node("BatchNormalization", inputs, base, epsilon=eps32)
 
+    targets = model.target_scaler
+    if targets is not None and targets.fitted:
+        # predictions in the original units: A * std + mean, as the model's predict
+        x = g.node("Mul", [x, g.const(targets.scale, "targets/scale")], "targets")
+        x = g.node("Add", [x, g.const(targets.shift, "targets/shift")], "targets")
+
     if g.nodes:
         g.nodes[-1].output[0] = _OUTPUT  # the last node writes the graph output directly
     else:
@@ -317,6 +326,8 @@ def _doc_string(model, notes):
     norm = model.normalizer
     if norm is not None:
         lines.append(f"Input normalisation: {norm.name}, X' = (X - shift) * (1 / scale).")
+    if getattr(model, "target_scaler", None) is not None:
+        lines.append("Targets standardised in training: Y = A * std + mean.")
     lines.append("Layers:")
     lines += [f"  {note}" for note in notes]
     return "\n".join(lines)

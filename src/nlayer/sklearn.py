@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, y, reset=reset, **check_params)
 
 from .callbacks import EarlyStopping
+from .errors import TrainingDivergedError
 from .model import MLP
 from .optimizers import NAMES, from_settings
 
@@ -50,6 +51,11 @@ __all__ = ["NLayerClassifier", "NLayerRegressor"]
 # float32 inputs stay float32, everything else numeric becomes float64 (then the
 # network casts to its own dtype).
 _X_DTYPES = (np.float64, np.float32)
+
+#: The fixes a TrainingDivergedError suggests, worded as the estimators' parameters.
+_SKLEARN_FIXES = {"lr": "a smaller learning_rate (e.g. 10x smaller)",
+                  "scale_targets": "scale_targets=True (NLayerRegressor's default)",
+                  "normalize": "normalize='standard'", "init": "init='auto'"}
 
 
 class _BaseNLayer(BaseEstimator):
@@ -131,7 +137,8 @@ class _BaseNLayer(BaseEstimator):
                     n_outputs=n_outputs, batchnorm=self.batchnorm, dropout=self.dropout,
                     init=self.init, dtype=self.dtype)
         model.compile(optimizer=self._make_optimizer(), loss=self._loss, l2=self.l2,
-                      metrics=[self._score_metric], normalize=self.normalize)
+                      metrics=[self._score_metric], normalize=self.normalize,
+                      scale_targets=bool(getattr(self, "scale_targets", False)))
         return model
 
     # -- training ----------------------------------------------------------------
@@ -170,9 +177,13 @@ class _BaseNLayer(BaseEstimator):
         if early:
             callbacks.append(EarlyStopping(monitor="val_loss", patience=self.patience,
                                            restore_best_weights=True))
-        history = model.fit(X, targets, epochs=epochs, batch_size=batch_size,
-                            validation_split=self.validation_fraction if early else 0.0,
-                            seed=seed, callbacks=callbacks, verbose=self.verbose)
+        try:
+            history = model.fit(X, targets, epochs=epochs, batch_size=batch_size,
+                                validation_split=self.validation_fraction if early else 0.0,
+                                seed=seed, callbacks=callbacks, verbose=self.verbose)
+        except TrainingDivergedError as exc:  # word the fixes as this estimator's parameters
+            raise TrainingDivergedError(exc.epoch, exc.batch, exc.loss, exc.fixes,
+                                        _SKLEARN_FIXES) from None
 
         run = len(history.epoch)
         log = history.history
@@ -332,14 +343,34 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
 
     The network is ``MLP(hidden_layer_sizes, activation)`` with a linear output
     unit per target and mean squared error loss. A 1-D ``y`` gives 1-D
-    predictions; a 2-D ``y`` (multi-output) gives 2-D predictions. Targets are
-    not rescaled: for targets far from unit scale, wrap the regressor in
-    ``sklearn.compose.TransformedTargetRegressor``.
+    predictions; a 2-D ``y`` (multi-output) gives 2-D predictions.
 
     Parameters and attributes are those of :class:`NLayerClassifier` (without
-    ``classes_``), plus ``n_outputs_``; ``validation_scores_`` holds the
-    development-set R^2 (averaged over outputs).
+    ``classes_``), plus ``n_outputs_`` and:
+
+    scale_targets : bool, default=True
+        Standardise each target with the training rows' mean and standard
+        deviation inside the network (``compile(scale_targets=True)``), so targets
+        in the hundreds train as well as targets near 1; predictions come back in
+        the original units. ``validation_scores_`` holds the development-set R^2
+        (averaged over outputs), which does not depend on this scaling.
     """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
+                 batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,
+                 momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
+                 early_stopping=False, patience=10, validation_fraction=0.1,
+                 normalize="standard", scale_targets=True, random_state=None,
+                 dtype="float32", warm_start=False, verbose=0):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
+                         batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
+                         learning_rate=learning_rate, momentum=momentum, l2=l2,
+                         batch_size=batch_size, max_epochs=max_epochs,
+                         early_stopping=early_stopping, patience=patience,
+                         validation_fraction=validation_fraction, normalize=normalize,
+                         random_state=random_state, dtype=dtype, warm_start=warm_start,
+                         verbose=verbose)
+        self.scale_targets = scale_targets
 
     _output = "linear"
     _loss = "mean_squared_error"

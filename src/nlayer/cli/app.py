@@ -81,6 +81,9 @@ def add_model_flags(p):
     g.add_argument("--dev-split", type=float, metavar="FRACTION",
                    help="share of the training rows held out as the development set")
     g.add_argument("--normalize", choices=config.NORMALIZERS, help="input normalisation")
+    g.add_argument("--scale-targets", action=argparse.BooleanOptionalAction,
+                   help="regression: standardise the targets inside the model (default on; "
+                        "predictions stay in the original units)")
     g.add_argument("--dtype", choices=config.DTYPES)
     g.add_argument("--seed", type=int)
     g.add_argument("--config", metavar="FILE", default=None,
@@ -157,6 +160,8 @@ def _model_commands(sub):
     p = sub.add_parser("export", help="export a model to ONNX")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("output", metavar="OUTPUT.onnx")
+    p.add_argument("--overwrite", action="store_true", default=False,
+                   help="replace OUTPUT.onnx if it exists")
     add_verbosity_flags(p)
 
 
@@ -179,12 +184,25 @@ def parse(argv):
 
 
 def _one_line(exc):
-    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    text = exc.message(CLI_FIXES) if hasattr(exc, "message") and hasattr(exc, "fixes") \
+        else str(exc)
+    text = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return text or type(exc).__name__
 
 
 USER_ERRORS = (CLIError, DatasetError, nl.ModelFileError, nl.TrainingDivergedError,
-               nl.NotFittedError, ValueError, OSError)
+               nl.ModelTooLargeError, nl.NotFittedError, ValueError, OSError)
+
+#: The fixes errors suggest, worded as this command line's flags (see nlayer.errors).
+CLI_FIXES = {
+    "lr": "a smaller --lr (e.g. 10x smaller)",
+    "scale_targets": "--scale-targets (standardised regression targets)",
+    "normalize": "--normalize standard",
+    "init": "--init auto",
+    "layers": "fewer or narrower --hidden layers",
+    "batch_size": "a smaller --batch-size",
+    "dtype": "--dtype float32",
+}
 
 
 def run(args):

@@ -51,7 +51,11 @@ def prediction_rows(model, X, kept):
 
 def predict(args, console):
     model = nl.load(args.model)  # a bad file: ModelFileError, one line
-    X, _, kept = data.encode(model, args.csv, dropna=args.dropna)
+    X, _, kept, dropped = data.encode(model, args.csv, dropna=args.dropna)
+    if dropped:  # never drop a row without saying so
+        shown = ", ".join(map(str, dropped[:10])) + (", ..." if len(dropped) > 10 else "")
+        print(f"nlayer: skipped {len(dropped)} row(s) with missing values (--dropna): "
+              f"lines {shown} of {args.csv}", file=sys.stderr)
     header, rows = prediction_rows(model, X, kept)
     if args.out is None:
         _write_csv(sys.stdout, header, rows)
@@ -116,6 +120,7 @@ def _info_table(facts):
     opt = compile_cfg.get("optimizer") or {}
     rows = [("task", facts["task"]), ("dataset", facts["dataset"]),
             ("input normalisation", facts["normalizer"] or "none"),
+            ("layers", _layers_text(facts["config"])),
             ("loss", compile_cfg.get("loss")),
             ("optimizer", ", ".join(f"{k}={v}" for k, v in opt.items())),
             ("l2", compile_cfg.get("l2"))]
@@ -130,6 +135,17 @@ def _info_table(facts):
     for name, value in rows:
         table.add_row(name, "—" if value is None else str(value))
     return table
+
+
+def _layers_text(config):
+    """One line per model: Dense 256 relu -> Dropout 0.2 -> Dense 10 softmax."""
+    parts = []
+    for layer in config.get("layers", []):
+        act = layer.get("activation")
+        act = act.get("name") if isinstance(act, dict) else act
+        extra = [layer.get("units"), act, layer.get("rate")]
+        parts.append(" ".join(str(v) for v in [layer.get("class", "?"), *extra] if v is not None))
+    return " → ".join(parts)
 
 
 def _training_rows(facts):
@@ -148,6 +164,8 @@ def _training_rows(facts):
 
 def export(args, console):
     model = nl.load(args.model)  # a bad file: ModelFileError, one line
+    if Path(args.output).exists() and not args.overwrite:
+        raise CLIError(f"{args.output} already exists; pass --overwrite to replace it")
     try:
         model.to_onnx(args.output)
     except ImportError as exc:

@@ -28,8 +28,8 @@ COMMON = {
     "hidden": [256, 128], "activation": "relu", "init": "he_normal", "batchnorm": False,
     "dropout": 0.0, "optimizer": "sgd", "lr": None, "momentum": 0.9, "nesterov": False,
     "l2": 1e-4, "epochs": 30, "batch_size": 128, "patience": 5, "dev_split": 0.1,
-    "normalize": "standard", "dtype": "float32", "seed": 0, "checkpoint_every": 1,
-    "class_weight": "none",
+    "normalize": "standard", "scale_targets": True, "dtype": "float32", "seed": 0,
+    "checkpoint_every": 1, "class_weight": "none",
 }
 
 #: The recipe each dataset trains with when no flag says otherwise.
@@ -109,7 +109,8 @@ CHECKS = {
     "batchnorm": _boolean, "dropout": _number(0, 1), "optimizer": _choice(OPTIMIZERS),
     "lr": _lr, "momentum": _number(0, 1), "nesterov": _boolean, "l2": _number(0),
     "epochs": _integer(1), "batch_size": _integer(1), "patience": _integer(0),
-    "dev_split": _number(0, 1), "normalize": _choice(NORMALIZERS), "dtype": _choice(DTYPES),
+    "dev_split": _number(0, 1), "normalize": _choice(NORMALIZERS),
+    "scale_targets": _boolean, "dtype": _choice(DTYPES),
     "seed": _integer(0), "checkpoint_every": _integer(0),
     "class_weight": _choice(("none", "balanced")),
 }
@@ -160,6 +161,9 @@ def resolve(explicit, config_path=None):
     if chosen.get("lr") is None:  # the row's lr was tuned for the row's optimizer only
         tuned = row.get("lr") if cfg["optimizer"] == row.get("optimizer") else None
         cfg["lr"] = tuned or DEFAULT_LR[cfg["optimizer"]]
+    if cfg["target"] and not cfg["csv"]:
+        raise CLIError(f"--target {cfg['target']} names a column of a CSV file; pass --csv FILE "
+                       f"too (the built-in dataset {cfg['dataset']!r} has its own labels)")
     if cfg["csv"]:
         cfg["dataset"] = None
         if not cfg["target"]:

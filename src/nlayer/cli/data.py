@@ -5,12 +5,12 @@ path, schema, split seed), so ``evaluate`` can rebuild the same test split and
 ``predict`` can encode new CSV rows the same way.
 """
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from nlayer.datasets import CsvSchema, encode_csv_rows, load_csv, load_dataset
+from nlayer.datasets import csvread
 
 from .errors import CLIError
 
@@ -95,49 +95,60 @@ def schema_of(model, target=None):
                      class_names=class_names_of(model) if task == "classification" else None)
 
 
-def read_rows(path):
-    """The CSV at path as a header plus rows, for encode_csv_rows."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh) if r]
-    except FileNotFoundError:
-        raise CLIError(f"{path}: CSV file not found") from None
-    except (OSError, csv.Error, UnicodeDecodeError) as exc:
-        raise CLIError(f"{path}: cannot read CSV: {exc}") from None
-    if len(rows) < 2:
-        raise CLIError(f"{path}: CSV needs a header row and at least one data row")
-    return rows
+def _image_names(schema):
+    """Column names of a headerless image CSV: pixels only, or the label first then pixels
+    (the common MNIST-as-CSV layout)."""
+    pixels = list(schema.columns)
+    return lambda k: pixels if k == len(pixels) else \
+        [schema.target, *pixels] if k == len(pixels) + 1 else None
 
 
-def _positional_header(rows, schema, path):
+def _positional_header(table, schema, path):
     """For image models: pixel columns by name, or unnamed ones in order when the count fits."""
-    header = [h.strip() for h in rows[0]]
+    header = table.header
     if all(c in header for c in schema.columns):
-        return rows
+        return table
     n_pixels = sum(h != schema.target for h in header)
     if n_pixels != len(schema.columns):
         raise CLIError(f"{path}: expected {len(schema.columns)} pixel columns (named "
                        f"{schema.columns[0]} .. {schema.columns[-1]}, or any names in order) "
                        f"besides an optional {schema.target!r} column; found {n_pixels}")
     names = iter(schema.columns)
-    return [[h if h == schema.target else next(names) for h in header], *rows[1:]]
+    return table.renamed([h if h == schema.target else next(names) for h in header])
+
+
+def _labels_as_ids(table, schema):
+    """Image models: a label column of class ids 0..k-1 stands for the class names."""
+    names = schema.class_names or []
+    if schema.target not in table.header or any(csvread.to_float(n) is not None for n in names):
+        return table  # no labels, or names that are numbers themselves (digits: "0".."9")
+    j = table.header.index(schema.target)
+
+    def name(value):
+        x = csvread.to_float(value)
+        return names[int(x)] if x is not None and x.is_integer() and 0 <= x < len(names) \
+            else value
+
+    return table._replace(rows=[[*row[:j], name(row[j]), *row[j + 1:]] for row in table.rows])
 
 
 def encode(model, path, require_target=False, dropna=False, target=None):
-    """(X, y or None, kept_rows) for a CSV, encoded as the model's training data was."""
+    """(X, y or None, kept_rows, dropped_lines) for a CSV, encoded as the model's training
+    data was; dropped_lines are the file lines --dropna skipped."""
     schema = schema_of(model, target)
-    source = str(path)
-    if model.metadata.get("csv_schema"):
-        X, y, kept = encode_csv_rows(source, schema, require_target=require_target,
-                                     dropna=dropna)
-    else:
-        rows = _positional_header(read_rows(path), schema, path)
-        X, y, kept = encode_csv_rows(rows, schema, require_target=require_target, dropna=dropna)
+    image = not model.metadata.get("csv_schema")
+    table = csvread.read_table(path, names=_image_names(schema) if image
+                               else schema.headerless_names)
+    if image:
+        table = _labels_as_ids(_positional_header(table, schema, path), schema)
+    X, y, kept = encode_csv_rows(table, schema, require_target=require_target, dropna=dropna)
+    if image:
         X = _scale_pixels(X, model.metadata.get("pixel_scale", 1.0))
     if X.shape[1] != model.n_features:
         raise CLIError(f"{path}: encodes to {X.shape[1]} features but the model takes "
                        f"{model.n_features}")
-    return X, y, kept
+    dropped = sorted(set(table.lines) - {table.lines[i] for i in kept})
+    return X, y, kept, dropped
 
 
 def _scale_pixels(X, scale):
@@ -148,5 +159,5 @@ def _scale_pixels(X, scale):
 
 
 def labelled_csv(model, path, target=None):
-    X, y, _ = encode(model, path, require_target=True, target=target)
+    X, y, _, _ = encode(model, path, require_target=True, target=target)
     return X, y

@@ -9,7 +9,7 @@ from .rundir import dumps
 #: Columns of the metrics table per task: (metric key, header).
 COLUMNS = {
     "classification": [("loss", "Loss"), ("accuracy", "Accuracy")],
-    "regression": [("loss", "Loss (MSE)"), ("mae", "MAE"), ("r2", "R²")],
+    "regression": [("loss", "Loss"), ("mse", "MSE"), ("mae", "MAE"), ("r2", "R²")],
 }
 
 

@@ -26,8 +26,9 @@ def build_model(cfg, task, n_outputs=None):
                                                         cfg["momentum"], cfg["nesterov"]),
                   loss="categorical_crossentropy" if classification else "mean_squared_error",
                   l2=cfg["l2"],
-                  metrics=["accuracy"] if classification else ["mae", "r2"],
-                  normalize=None if cfg["normalize"] == "none" else cfg["normalize"])
+                  metrics=["accuracy"] if classification else ["mse", "mae", "r2"],
+                  normalize=None if cfg["normalize"] == "none" else cfg["normalize"],
+                  scale_targets=not classification and cfg.get("scale_targets", True))
     return model
 
 

@@ -3,18 +3,16 @@ loading/encoding with a JSON-serialisable schema, and the digits set."""
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, NamedTuple
 
 import numpy as np
 
 from ..preprocessing import train_dev_split
-from .idx import DatasetError, DatasetNotFoundError
+from .csvread import Table, is_missing, read_table, rows_to_table, to_float
+from .idx import DatasetError
 
 __all__ = [
     "Dataset", "CsvSchema", "split_indices", "load_csv", "encode_csv_rows", "load_digits",
@@ -23,7 +21,6 @@ __all__ = [
 TASKS = ("classification", "regression")
 #: task="auto" picks classification for an integer target with at most this many values.
 MAX_AUTO_CLASSES = 20
-_MISSING = frozenset({"", "na", "nan", "null"})
 _SCHEMA_VERSION = 1
 DIGITS_WHITE = 16.0  # the digits images have 17 grey levels, 0..16
 
@@ -107,6 +104,11 @@ class CsvSchema:
                 names.extend(f"{col}={cat}" for cat in self.categories[col])
         return names
 
+    def headerless_names(self, n_fields: int) -> list[str] | None:
+        """Column names of a file without a header row: the feature columns in order,
+        when it has exactly that many fields (else None: it needs a header)."""
+        return list(self.columns) if n_fields == len(self.columns) else None
+
     def to_dict(self) -> dict:
         return {"format": "nlayer-csv-schema", "version": _SCHEMA_VERSION, **asdict(self)}
 
@@ -141,90 +143,20 @@ class CsvSchema:
 
 
 # ---------------------------------------------------------------- reading
-
-class _Table(NamedTuple):
-    header: list[str]
-    rows: list[list[str]]
-    lines: list[int]  # spreadsheet row number of each data row (header = 1)
-    source: str
-
-    def column(self, name: str) -> list[str]:
-        j = self.header.index(name)
-        return [row[j] for row in self.rows]
-
-    def subset(self, keep: list[int]) -> _Table:
-        return _Table(self.header, [self.rows[i] for i in keep],
-                      [self.lines[i] for i in keep], self.source)
+# (files, compression, delimiter and header: see csvread)
 
 
-def _is_missing(value: str) -> bool:
-    return value.lower() in _MISSING
-
-
-def _to_float(value: str) -> float | None:
-    """float(value) if it is a finite number, else None."""
-    try:
-        x = float(value)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _read_csv_file(path: str | os.PathLike) -> _Table:
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            records = [(reader.line_num, rec) for rec in reader if rec]
-    except FileNotFoundError:
-        raise DatasetNotFoundError(f"{path}: CSV file not found") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot parse CSV: {exc}") from None
-    return _make_table([r for _, r in records], [n for n, _ in records], str(path))
-
-
-def _rows_to_table(rows: Iterable) -> _Table:
-    rows = list(rows)
-    if rows and isinstance(rows[0], Mapping):
-        header = [str(k) for k in rows[0].keys()]
-        rows = [header] + [[r.get(h) for h in header] for r in rows]
-    rows = [["" if v is None else str(v) for v in row] for row in rows]
-    return _make_table(rows, list(range(1, len(rows) + 1)), "<rows>")
-
-
-def _make_table(records: list[list[str]], lines: list[int], source: str) -> _Table:
-    """Validate header and row lengths; strip whitespace from every cell."""
-    if not records:
-        raise DatasetError(f"{source}: CSV is empty (a header row is required)")
-    header = [h.strip() for h in records[0]]
-    if len(records) == 1:
-        raise DatasetError(f"{source}: CSV has a header row but no data rows")
-    if "" in header:
-        raise DatasetError(f"{source}: header column {header.index('') + 1} has no name")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DatasetError(f"{source}: duplicate column names in header: {dupes}")
-    rows = []
-    for rec, line in zip(records[1:], lines[1:]):
-        if len(rec) != len(header):
-            raise DatasetError(
-                f"{source}: row {line} has {len(rec)} fields but the header has {len(header)}"
-            )
-        rows.append([v.strip() for v in rec])
-    return _Table(header, rows, lines[1:], source)
-
-
-def _drop_missing(table: _Table, columns: list[str], dropna: bool) -> tuple[_Table, np.ndarray]:
+def _drop_missing(table: Table, columns: list[str], dropna: bool) -> tuple[Table, np.ndarray]:
     """Drop (dropna) or reject rows with a missing value in *columns*."""
     checked = [(c, table.header.index(c)) for c in table.header if c in columns]
     keep = []
     for i, row in enumerate(table.rows):
-        bad = next((c for c, j in checked if _is_missing(row[j])), None)
+        bad = next((c for c, j in checked if is_missing(row[j])), None)
         if bad is None:
             keep.append(i)
         elif not dropna:
             raise DatasetError(
-                f"{table.source}: missing value in row {table.lines[i]}, column {bad!r}; "
+                f"{table.source}: missing value on line {table.lines[i]}, column {bad!r}; "
                 "pass dropna=True (--dropna) to drop rows with missing values"
             )
     if not keep:
@@ -234,14 +166,14 @@ def _drop_missing(table: _Table, columns: list[str], dropna: bool) -> tuple[_Tab
 
 # ---------------------------------------------------------------- inference
 
-def _infer_schema(table: _Table, target: str, task: str) -> CsvSchema:
+def _infer_schema(table: Table, target: str, task: str) -> CsvSchema:
     columns = [c for c in table.header if c != target]
     if not columns:
         raise DatasetError(f"{table.source}: no feature columns besides target {target!r}")
     kinds, categories = {}, {}
     for col in columns:
         values = table.column(col)
-        if all(_to_float(v) is not None for v in values):
+        if all(to_float(v) is not None for v in values):
             kinds[col] = "numeric"
         else:
             kinds[col] = "categorical"
@@ -249,13 +181,18 @@ def _infer_schema(table: _Table, target: str, task: str) -> CsvSchema:
     target_values = table.column(target)
     task = _resolve_task(target_values, task, table.source, target)
     class_names = _class_names(target_values) if task == "classification" else None
+    if class_names is not None and len(class_names) < 2:
+        raise DatasetError(
+            f"{table.source}: target column {target!r} holds a single value "
+            f"({class_names[0]!r}); a classifier needs at least two classes (for a numeric "
+            "target, task='regression' / --task regression)")
     return CsvSchema(target, task, columns, kinds, categories, class_names)
 
 
 def _resolve_task(values: list[str], task: str, source: str, target: str) -> str:
     if task not in ("auto", *TASKS):
         raise DatasetError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
-    numbers = [_to_float(v) for v in values]
+    numbers = [to_float(v) for v in values]
     numeric = all(x is not None for x in numbers)
     if task == "regression" and not numeric:
         bad = next(v for v, x in zip(values, numbers) if x is None)
@@ -273,7 +210,7 @@ def _resolve_task(values: list[str], task: str, source: str, target: str) -> str
 
 def _class_names(values: list[str]) -> list[str]:
     """Sorted distinct labels: numerically if all numeric (first spelling kept)."""
-    numbers = [_to_float(v) for v in values]
+    numbers = [to_float(v) for v in values]
     if any(x is None for x in numbers):
         return sorted(set(values))
     first = {}
@@ -284,7 +221,7 @@ def _class_names(values: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- encoding
 
-def _encode_features(table: _Table, schema: CsvSchema) -> np.ndarray:
+def _encode_features(table: Table, schema: CsvSchema) -> np.ndarray:
     blocks = [
         _encode_numeric(table, col) if schema.kinds[col] == "numeric"
         else _encode_categorical(table, col, schema.categories[col])
@@ -293,44 +230,44 @@ def _encode_features(table: _Table, schema: CsvSchema) -> np.ndarray:
     return np.hstack(blocks).astype(np.float32, copy=False)
 
 
-def _encode_numeric(table: _Table, col: str) -> np.ndarray:
+def _encode_numeric(table: Table, col: str) -> np.ndarray:
     out = np.empty((len(table.rows), 1), dtype=np.float64)
     for i, value in enumerate(table.column(col)):
-        x = _to_float(value)
+        x = to_float(value)
         if x is None:
             raise DatasetError(
-                f"{table.source}: row {table.lines[i]}, column {col!r}: {value!r} is not a number"
+                f"{table.source}: line {table.lines[i]}, column {col!r}: {value!r} is not a number"
             )
         out[i, 0] = x
     return out
 
 
-def _encode_categorical(table: _Table, col: str, categories: list[str]) -> np.ndarray:
+def _encode_categorical(table: Table, col: str, categories: list[str]) -> np.ndarray:
     position = {cat: k for k, cat in enumerate(categories)}
     out = np.zeros((len(table.rows), len(categories)), dtype=np.float32)
     for i, value in enumerate(table.column(col)):
         if value not in position:
             raise DatasetError(
-                f"{table.source}: row {table.lines[i]}, column {col!r}: unknown category "
+                f"{table.source}: line {table.lines[i]}, column {col!r}: unknown category "
                 f"{value!r}; known categories: {categories}"
             )
         out[i, position[value]] = 1.0
     return out
 
 
-def _encode_target(table: _Table, schema: CsvSchema) -> np.ndarray:
+def _encode_target(table: Table, schema: CsvSchema) -> np.ndarray:
     values = table.column(schema.target)
     if schema.task == "regression":
         return _encode_numeric(table, schema.target)[:, 0].astype(np.float32)
     exact = {name: k for k, name in enumerate(schema.class_names)}
-    numeric = {_to_float(name): k for k, name in enumerate(schema.class_names)}
+    numeric = {to_float(name): k for k, name in enumerate(schema.class_names)}
     numeric.pop(None, None)
     y = np.empty(len(values), dtype=np.int64)
     for i, value in enumerate(values):
-        k = exact.get(value, numeric.get(_to_float(value)))
+        k = exact.get(value, numeric.get(to_float(value)))
         if k is None:
             raise DatasetError(
-                f"{table.source}: row {table.lines[i]}, column {schema.target!r}: unknown class "
+                f"{table.source}: line {table.lines[i]}, column {schema.target!r}: unknown class "
                 f"{value!r}; known classes: {schema.class_names}"
             )
         y[i] = k
@@ -351,8 +288,10 @@ def load_csv(
 
     Numeric columns are used as-is, other columns are one-hot encoded.
     The split is stratified for classification and seeded either way.
+    gzip files are read directly; the delimiter is sniffed (see :mod:`.csvread`).
+    Messages count lines of the file.
     """
-    table = _read_csv_file(path)
+    table = read_table(path)
     if target not in table.header:
         raise DatasetError(
             f"{table.source}: target column {target!r} not found; columns are {table.header}"
@@ -373,15 +312,19 @@ def encode_csv_rows(path_or_rows, schema: CsvSchema, require_target: bool = Fals
                     dropna: bool = False):
     """Encode new data with a saved schema; returns (X, y or None, kept_rows).
 
-    *path_or_rows* is a CSV path, a list of rows whose first row is the
-    header, or a list of dicts.  Extra columns are ignored.  y is returned
+    *path_or_rows* is a CSV path, a :class:`~.csvread.Table`, a list of rows
+    whose first row is the header, or a list of dicts.  A file without a header
+    row is read when its field count matches the schema's feature columns
+    (taken in that order).  Extra columns are ignored.  y is returned
     when the target column is present (and has no missing values unless
     *require_target*).  kept_rows are 0-based indices of the data rows used.
     """
     if isinstance(path_or_rows, (str, os.PathLike)):
-        table = _read_csv_file(path_or_rows)
+        table = read_table(path_or_rows, names=schema.headerless_names)
+    elif isinstance(path_or_rows, Table):
+        table = path_or_rows
     else:
-        table = _rows_to_table(path_or_rows)
+        table = rows_to_table(path_or_rows)
     absent = [c for c in schema.columns if c not in table.header]
     if absent:
         raise DatasetError(
@@ -394,7 +337,7 @@ def encode_csv_rows(path_or_rows, schema: CsvSchema, require_target: bool = Fals
     checked = schema.columns + ([schema.target] if require_target else [])
     table, kept = _drop_missing(table, checked, dropna)
     X = _encode_features(table, schema)
-    if has_target and (require_target or not any(map(_is_missing, table.column(schema.target)))):
+    if has_target and (require_target or not any(map(is_missing, table.column(schema.target)))):
         return X, _encode_target(table, schema), kept
     return X, None, kept
 

@@ -1,0 +1,163 @@
+"""Reading CSV text into a table: compression, delimiter and header decided from the content.
+
+- A gzip file (by its first bytes, whatever its name) is read through ``gzip``; other
+  archives (zip, bzip2, xz) get an error saying what they are and to extract them.
+- The delimiter is the one of ``,`` ``;`` tab ``|`` that the first line holds most
+  often (comma when none occurs or on a tie), or the one passed in.
+- A first line made only of numbers is data, not a header: the caller says what the
+  columns are called for a given field count (``names``), or the file is refused
+  with the reason. No row is ever dropped to serve as a header.
+
+Every message names the file and counts **lines of the file** (line 1 is the first
+line; with a header it is the header, so the first data row is line 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Callable, Iterable, NamedTuple
+
+from .idx import DatasetError, DatasetNotFoundError
+
+__all__ = ["Table", "read_table", "rows_to_table", "to_float", "is_missing", "DELIMITERS"]
+
+DELIMITERS = (",", ";", "\t", "|")
+_MISSING = frozenset({"", "na", "nan", "null"})
+_ARCHIVES = {b"PK\x03\x04": "a zip archive", b"BZh": "bzip2-compressed",
+             b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed"}
+
+
+class Table(NamedTuple):
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]  # line of the file (1-based) of each data row
+    source: str
+
+    def column(self, name: str) -> list[str]:
+        j = self.header.index(name)
+        return [row[j] for row in self.rows]
+
+    def subset(self, keep: list[int]) -> Table:
+        return Table(self.header, [self.rows[i] for i in keep],
+                     [self.lines[i] for i in keep], self.source)
+
+    def renamed(self, header: list[str]) -> Table:
+        return Table(list(header), self.rows, self.lines, self.source)
+
+
+def is_missing(value: str) -> bool:
+    return value.lower() in _MISSING
+
+
+def to_float(value: str) -> float | None:
+    """float(value) if it is a finite number, else None."""
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _open_text(path: Path):
+    """A text stream of the file, through gzip when its first bytes say so."""
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    for prefix, kind in _ARCHIVES.items():
+        if magic.startswith(prefix):
+            raise DatasetError(f"{path}: the file is {kind}, not CSV text; extract it first "
+                               "(gzip files are read directly)")
+    return open(path, newline="", encoding="utf-8-sig")
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The candidate delimiter the first line holds most often; comma when none or tied."""
+    counts = {d: first_line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first on ties: comma
+    return best if counts[best] > counts[","] else ","
+
+
+def read_table(path: str | os.PathLike, names: Callable[[int], list[str] | None] | None = None,
+               delimiter: str | None = None) -> Table:
+    """The CSV at *path* as a :class:`Table` (see the module docstring).
+
+    ``names(n_fields)`` gives the column names of a headerless file with that many
+    fields, or None when such a file cannot be read without a header.
+    """
+    path = Path(path)
+    if delimiter is not None and delimiter not in DELIMITERS:
+        raise DatasetError(f"delimiter must be one of {DELIMITERS!r}, got {delimiter!r}")
+    try:
+        with _open_text(path) as f:
+            first = f.readline()
+            f.seek(0)
+            chosen = delimiter or sniff_delimiter(first)
+            reader = csv.reader(f, delimiter=chosen)
+            records = [(reader.line_num, rec) for rec in reader if rec]
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path}: CSV file not found") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a directory, not a CSV file") from None
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: not UTF-8 text (a binary or compressed file?); save the "
+                           "table as UTF-8 CSV") from None
+    except (csv.Error, OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot parse CSV: {exc}") from None
+    return _make_table([r for _, r in records], [n for n, _ in records], str(path), names,
+                       chosen)
+
+
+def rows_to_table(rows: Iterable) -> Table:
+    """A list of rows whose first row is the header, or a list of dicts, as a Table."""
+    rows = list(rows)
+    if rows and isinstance(rows[0], Mapping):
+        header = [str(k) for k in rows[0].keys()]
+        rows = [header] + [[r.get(h) for h in header] for r in rows]
+    rows = [["" if v is None else str(v) for v in row] for row in rows]
+    return _make_table(rows, list(range(1, len(rows) + 1)), "<rows>")
+
+
+def _headerless(first: list[str]) -> bool:
+    return bool(first) and all(to_float(v.strip()) is not None for v in first)
+
+
+def _make_table(records: list[list[str]], lines: list[int], source: str,
+                names: Callable[[int], list[str] | None] | None = None,
+                delimiter: str = ",") -> Table:
+    """Decide the header, validate row lengths; strip whitespace from every cell."""
+    if not records:
+        raise DatasetError(f"{source}: CSV is empty (a header row is required)")
+    if _headerless(records[0]):
+        header = names(len(records[0])) if names is not None else None
+        if header is None:
+            raise DatasetError(
+                f"{source}: line {lines[0]} holds only numbers, so the file has no header row "
+                f"(its {len(records[0])} fields are data); add a first line naming the columns")
+        data, data_lines = records, lines
+    else:
+        header, data, data_lines = [h.strip() for h in records[0]], records[1:], lines[1:]
+        if not data:
+            raise DatasetError(f"{source}: CSV has a header row but no data rows")
+    if "" in header:
+        raise DatasetError(f"{source}: header column {header.index('') + 1} has no name")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DatasetError(f"{source}: duplicate column names in header: {dupes}")
+    rows = []
+    for rec, line in zip(data, data_lines):
+        if len(rec) != len(header):
+            hint = ""
+            if len(header) == 1 or len(rec) == 1:
+                others = [d for d in DELIMITERS if d != delimiter]
+                hint = (f" (the delimiter was taken to be {delimiter!r}; is it one of "
+                        f"{' '.join(repr(d) for d in others)}?)")
+            raise DatasetError(f"{source}: line {line} has {len(rec)} fields but the header has "
+                               f"{len(header)}{hint}")
+        rows.append([v.strip() for v in rec])
+    return Table(list(header), rows, data_lines, source)
