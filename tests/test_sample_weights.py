@@ -33,9 +33,9 @@ def test_integer_weights_equal_repeated_rows(case, optimizer):
     repeated rows would fall into other batches (scikit-learn's own check is run on
     its MLP with settings of the same kind)."""
     output, y = CASES[case]
-    weighted = model(output, optimizer())
+    weighted = model(output, optimizer(), l2=0.05)
     weighted.fit(X, y, sample_weight=W, epochs=15, batch_size=1000, shuffle=False, seed=0)
-    repeated = model(output, optimizer())
+    repeated = model(output, optimizer(), l2=0.05)
     repeated.fit(np.repeat(X, W, axis=0), np.repeat(y, W, axis=0), epochs=15, batch_size=1000,
                  shuffle=False, seed=0)
     for a, b in zip(weighted.get_weights(), repeated.get_weights()):
@@ -114,7 +114,7 @@ def test_development_rows_keep_their_weights():
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(sample_weight=-W), ValueError, "sample_weight must be finite and >= 0"),
     (dict(sample_weight=W[:10]), ValueError, r"sample_weight must be 60 numbers >= 0, one per row"),
-    (dict(sample_weight=np.zeros(60)), ValueError, "the row weights are all 0"),
+    (dict(sample_weight=np.zeros(60)), ValueError, "the row weights are all zero"),
     (dict(sample_weight=np.full(60, np.nan)), ValueError, "must be finite"),
     (dict(class_weight="even"), ValueError, "class_weight must be 'balanced', a dict"),
     (dict(class_weight=[1, 2, 3]), TypeError, "class_weight must be 'balanced', a dict"),
@@ -145,3 +145,22 @@ def test_a_resume_with_other_weights_is_refused(tmp_path):
         model(CASES["softmax"][0], "sgd").fit(X, Y_CLASS, epochs=3, batch_size=10,
                                               sample_weight=W + 1, resume_from=path,
                                               callbacks=[nl.ModelCheckpoint(path)])
+
+
+@pytest.mark.parametrize("normalize", ["standard", "minmax"])
+def test_normalisers_and_target_scaling_count_weighted_rows(normalize):
+    """A row of weight w counts w times in the statistics too, so the equivalence holds
+    with input normalisation and standardised targets."""
+    y = Y_VALUE[:, 0] * 100 + 50
+
+    def fit(X_, y_, w=None):
+        m = nl.Sequential([nl.Dense(6, activation="tanh"), nl.Dense(1)], dtype="float64")
+        m.compile(optimizer=nl.SGD(0.05, momentum=0.9), l2=0.01, normalize=normalize,
+                  scale_targets=True)
+        m.fit(X_, y_, sample_weight=w, epochs=10, batch_size=1000, shuffle=False, seed=0)
+        return m
+
+    weighted, repeated = fit(X, y, W), fit(np.repeat(X, W, axis=0), np.repeat(y, W))
+    np.testing.assert_allclose(weighted.normalizer.shift, repeated.normalizer.shift, atol=1e-12)
+    np.testing.assert_allclose(weighted.normalizer.scale, repeated.normalizer.scale, atol=1e-12)
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-10)

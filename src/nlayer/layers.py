@@ -116,7 +116,8 @@ class Dense(Layer):
     Backward, from ``dA`` (or directly from ``dZ`` when the loss is fused with g)::
 
         dZ      = dA * g'(Z)
-        dW      = A_prev^T dZ + (lambda / m) W      (L2 weight decay, lambda = ``l2``)
+        dW      = A_prev^T dZ + (lambda / m) W      (L2 weight decay, lambda = ``l2``;
+                                                 weighted rows: m = sum of weights)
         db      = sum over rows of dZ
         dA_prev = dZ W^T
 
@@ -138,6 +139,7 @@ class Dense(Layer):
         if not use_bias:
             self.weight_names = self.trainable_names = ("kernel",)
         self.l2 = 0.0
+        self.l2_rows = None  # m of the L2 term when rows are weighted: sum w (see Sequential)
         # resolved at build time ("auto" looks at the following activation)
         self.initializer = None
 
@@ -177,7 +179,7 @@ class Dense(Layer):
         m = dZ.shape[0]
         np.matmul(self.A_prev.T, dZ, out=dW)
         if self.l2:  # dZ carries `scale`, so the decay term must too
-            decay = W.dtype.type(scale * self.l2 / m)
+            decay = W.dtype.type(scale * self.l2 / (self.l2_rows or m))
             dW += np.multiply(W, decay, out=self.buffer("decay", W.shape, W.dtype))
         if self.use_bias:
             _fastpaths.column_sums(dZ, out=self.grads["bias"])  # db = 1^T dZ

@@ -235,13 +235,19 @@ class Sequential:
         The passes are linear in the loss gradient they start from, so starting from
         ``scale * dJ/dZ`` fills ``grads`` with ``scale`` times the gradients (the
         optimiser's :attr:`~nlayer.optimizers.Optimizer.gradient_scale`). ``weights``
-        are the batch's row weights r_i (mean 1; see ``losses``).
+        are the rows' weights w_i (see :meth:`cost`).
         """
+        if weights is not None:
+            with _weighted_l2(self._dense_layers(), weights):
+                return self._backward(A, Y, scale, sample_weights.batch_weights(weights))
+        return self._backward(A, Y, scale, None)
+
+    def _backward(self, A, Y, scale, r):
         start = self._fused_start()
         if start is None:
-            grad, i, is_dZ = self.loss.dA(A, Y, scale, weights), len(self.layers) - 1, False
+            grad, i, is_dZ = self.loss.dA(A, Y, scale, r), len(self.layers) - 1, False
         else:
-            grad, i, is_dZ = self.loss.dZ(A, Y, scale, weights), start, True
+            grad, i, is_dZ = self.loss.dZ(A, Y, scale, r), start, True
         if is_dZ and isinstance(self.layers[i], layers_mod.Activation):
             i -= 1  # the activation layer's dZ is the dA of the layer below
             is_dZ = False
@@ -256,11 +262,14 @@ class Sequential:
     def cost(self, A, Y, weights=None):
         """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows.
 
-        With row weights the data loss is the weighted mean sum w_i L_i / sum w_i
-        (``weights`` = r_i = m w_i / sum w); the L2 term keeps m = rows, so the same
-        lambda regularises as strongly whatever the weights' scale.
+        With row weights w_i a row counts w_i times: the data loss is the weighted
+        mean sum w_i L_i / sum w_i and m in the L2 term is sum w_i.
         """
-        return self.loss.loss(self._output_logits(), A, Y, weights) + self._l2_term(A.shape[0])
+        if weights is None:
+            return self.loss.loss(self._output_logits(), A, Y) + self._l2_term(A.shape[0])
+        r = sample_weights.batch_weights(weights)
+        rows = float(weights.sum(dtype=np.float64))
+        return self.loss.loss(self._output_logits(), A, Y, r) + self._l2_term(rows)
 
     def _l2_term(self, m):
         """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
@@ -282,12 +291,11 @@ class Sequential:
         ``Wb``: the rows' weights w_i, or None (every row counts once).
         """
         A = self.forward(Xb, training=True, rng=rng)
-        r = None if Wb is None else sample_weights.batch_weights(Wb)
-        J = self.cost(A, Yb, r)
+        J = self.cost(A, Yb, Wb)
         if not math.isfinite(J):
             return J, A
         scale = self.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
-        self.backward(A, Yb, scale, r)
+        self.backward(A, Yb, scale, Wb)
         # one update of the packed parameters from the packed gradients (see _pack_parameters)
         self.optimizer.step([self._flat_params], [self._flat_grads], scale)
         return J, A
@@ -335,11 +343,11 @@ class Sequential:
         X_train, Y_train, W_train, X_dev, Y_dev, W_dev = self._split(
             X, Y, W, validation_split, validation_data, split_rng, class_weight)
         if self.normalizer is not None and not self.normalizer.fitted:
-            self.normalizer.fit(X_train)
+            self.normalizer.fit(X_train, W_train)
         X_train, X_dev = self._normalize(X_train), self._normalize(X_dev)
         if self.target_scaler is not None:
             if not self.target_scaler.fitted:
-                self.target_scaler.fit(Y_train)
+                self.target_scaler.fit(Y_train, W_train)
             Y_train, Y_dev = self._scale_targets(Y_train), self._scale_targets(Y_dev)
         state = FitState(self, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                          shuffle_rng if shuffle else None, dropout_rng, callbacks)
@@ -574,7 +582,7 @@ class Sequential:
             r = None if Wc is None else sample_weights.batch_weights(Wc)
             totals.add(self.loss.loss(self._output_logits(), A, Yc, r), A, Yc, Wc)
         logs = totals.results()
-        logs["loss"] += self._l2_term(X.shape[0])
+        logs["loss"] += self._l2_term(X.shape[0] if W is None else float(W.sum(dtype=np.float64)))
         return logs
 
     # -- input checks -----------------------------------------------------------
@@ -742,6 +750,21 @@ def batch_orders(seed, n_rows, epochs):
     """
     rng = _generators(seed)[2]
     return [rng.permutation(n_rows) for _ in range(epochs)]
+
+
+class _weighted_l2:
+    """Within a weighted batch, the Dense layers' L2 gradient divides by sum w, not m."""
+
+    def __init__(self, dense, weights):
+        self.dense, self.rows = dense, float(weights.sum(dtype=np.float64))
+
+    def __enter__(self):
+        for layer in self.dense:
+            layer.l2_rows = self.rows
+
+    def __exit__(self, *exc):
+        for layer in self.dense:
+            layer.l2_rows = None
 
 
 def _format_epoch(epoch, epochs, logs):

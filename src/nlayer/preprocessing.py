@@ -26,11 +26,16 @@ class _Normalizer:
     def fitted(self):
         return self.shift is not None
 
-    def fit(self, X):
+    def fit(self, X, sample_weight=None):
+        """Statistics of the rows of X; a row of weight w counts w times (0: not at all)."""
         X = _check_2d(X)
         if X.shape[0] == 0:
             raise ValueError("cannot fit a normaliser on 0 rows")
-        self.shift, self.scale = self._statistics(X)
+        if sample_weight is None:
+            self.shift, self.scale = self._statistics(X)
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            self.shift, self.scale = self._weighted_statistics(X, w)
         return self
 
     def transform(self, X):
@@ -79,6 +84,12 @@ class Standardizer(_Normalizer):
         std[std < 1e-12] = 1.0
         return mean, std
 
+    def _weighted_statistics(self, X, w):
+        mean = w @ X / w.sum()
+        std = np.sqrt(w @ (X - mean) ** 2 / w.sum())
+        std[std < 1e-12] = 1.0
+        return mean, std
+
 
 class MinMaxScaler(_Normalizer):
     """x' = (x - min) / (max - min) per feature, into [0, 1]; a constant feature maps to 0."""
@@ -90,6 +101,9 @@ class MinMaxScaler(_Normalizer):
         span = X.max(axis=0).astype(np.float64) - lo
         span[span < 1e-12] = 1.0
         return lo, span
+
+    def _weighted_statistics(self, X, w):
+        return self._statistics(X[w > 0])  # the rows that count, however often
 
 
 NORMALIZERS = {"standard": Standardizer, "minmax": MinMaxScaler}

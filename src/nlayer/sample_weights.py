@@ -1,12 +1,12 @@
 """Row weights: ``sample_weight`` and ``class_weight`` of ``fit`` and ``evaluate``.
 
 A row of weight w counts as w rows: the loss becomes the weighted mean
-``J = sum_i w_i L_i / sum_i w_i`` (plus the unchanged ``lambda/(2m) sum ||W||^2``,
-m = rows in the batch), its gradient row i is scaled by ``r_i = m w_i / sum_j w_j``
-(see ``losses``), and every metric sums rows w_i times. With integer weights, full
-batches and no shuffling this is exactly training on the rows repeated w_i times
-(without L2, whose m counts rows). scikit-learn's MLP weights the same way and
-divides its L2 term by ``sum w`` instead; Keras divides the weighted sum by m.
+``J = sum_i w_i L_i / sum_i w_i + lambda/(2 sum_i w_i) sum ||W||^2`` (m, the rows of
+the batch, becomes the sum of their weights), its gradient row i is scaled by
+``r_i = m w_i / sum_j w_j`` (see ``losses``), and every metric sums rows w_i times.
+With integer weights, full batches and no shuffling this is exactly training on
+the rows repeated w_i times. scikit-learn's MLP weights the same way; Keras divides
+the weighted sum by m and leaves the regulariser alone.
 """
 
 import math
@@ -59,7 +59,7 @@ def row_weights(n, sample_weight, class_weights, ids, dtype):
     if class_weights is not None:
         w = w * class_weights[ids]
     if not w.sum() > 0:
-        raise ValueError("the row weights are all 0; at least one row must count")
+        raise ValueError("the row weights are all zero; at least one row must count")
     return w.astype(dtype)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -146,8 +146,10 @@ class _BaseNLayer(BaseEstimator):
         """Whether this call trains the existing network further."""
         return (incremental or self.warm_start) and hasattr(self, "model_")
 
-    def _train(self, X, targets, n_outputs, incremental):
+    def _train(self, X, targets, n_outputs, incremental, sample_weight=None, class_weight=None):
         """Fit the network on validated X and encoded targets; set the fitted attributes."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         continuing = self._continues(incremental)
         epochs = 1 if incremental else self._max_epochs()
         batch_size = self._batch_size(X.shape[0])
@@ -180,7 +182,8 @@ class _BaseNLayer(BaseEstimator):
         try:
             history = model.fit(X, targets, epochs=epochs, batch_size=batch_size,
                                 validation_split=self.validation_fraction if early else 0.0,
-                                seed=seed, callbacks=callbacks, verbose=self.verbose)
+                                seed=seed, callbacks=callbacks, verbose=self.verbose,
+                                sample_weight=sample_weight, class_weight=class_weight)
         except TrainingDivergedError as exc:  # word the fixes as this estimator's parameters
             raise TrainingDivergedError(exc.epoch, exc.batch, exc.loss, exc.fixes,
                                         _SKLEARN_FIXES) from None
@@ -242,6 +245,10 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
     validation_fraction : float, default=0.1
     normalize : {"standard", "minmax", None}, default="standard"
         Input normalisation learned on the training rows of the first fit.
+    class_weight : None, "balanced" or dict {label: weight}, default=None
+        Weights of the classes' rows ("balanced": n / (n_classes * rows of the
+        class)), multiplied with ``fit(..., sample_weight=)``. scikit-learn's own
+        MLPClassifier has no class_weight.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, the development split, shuffling and dropout.
     dtype : {"float32", "float64"}, default="float32"
@@ -277,22 +284,41 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
         training loss.
     """
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
+                 batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,
+                 momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
+                 early_stopping=False, patience=10, validation_fraction=0.1,
+                 normalize="standard", class_weight=None, random_state=None,
+                 dtype="float32", warm_start=False, verbose=0):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
+                         batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
+                         learning_rate=learning_rate, momentum=momentum, l2=l2,
+                         batch_size=batch_size, max_epochs=max_epochs,
+                         early_stopping=early_stopping, patience=patience,
+                         validation_fraction=validation_fraction, normalize=normalize,
+                         random_state=random_state, dtype=dtype, warm_start=warm_start,
+                         verbose=verbose)
+        self.class_weight = class_weight
+
     _output = "softmax"
     _loss = "categorical_crossentropy"
     _score_metric = "accuracy"
 
-    def fit(self, X, y):
-        """Train on (X, y) for up to ``max_epochs`` epochs; returns self."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) for up to ``max_epochs`` epochs; returns self.
 
-    def partial_fit(self, X, y, classes=None):
+        ``sample_weight``: a row of weight w counts as w rows (see ``nlayer.sample_weights``).
+        """
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the previous call.
 
         ``classes`` (all labels that can ever appear) is required on the first call.
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, incremental, classes=None, sample_weight=None):
         continuing = self._continues(incremental)
         X, y = _validate_data(self, X, y, reset=not continuing, dtype=_X_DTYPES)
         check_classification_targets(y)
@@ -317,9 +343,24 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
         if unseen.any():
             raise ValueError(f"y contains labels not in classes: {np.unique(y[unseen])!r}")
         ids = np.searchsorted(classes_, y)
-        self._train(X, ids, len(classes_), incremental)
+        self._train(X, ids, len(classes_), incremental, sample_weight,
+                    self._class_weight_ids(classes_))
         self.classes_ = classes_
         return self
+
+    def _class_weight_ids(self, classes):
+        """``class_weight`` keyed by class id (the position in ``classes_``)."""
+        cw = self.class_weight
+        if cw is None or isinstance(cw, str):
+            return cw
+        if not isinstance(cw, dict):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, "
+                             f"got {cw!r}")
+        unknown = [label for label in cw if label not in set(classes.tolist())]
+        if unknown:
+            raise ValueError(f"class_weight names labels {unknown!r} that are not in the "
+                             f"classes {classes.tolist()!r}")
+        return {int(np.searchsorted(classes, label)): weight for label, weight in cw.items()}
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
@@ -376,22 +417,25 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
     _loss = "mean_squared_error"
     _score_metric = "r2"
 
-    def fit(self, X, y):
-        """Train on (X, y) for up to ``max_epochs`` epochs; returns self."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) for up to ``max_epochs`` epochs; returns self.
 
-    def partial_fit(self, X, y):
+        ``sample_weight``: a row of weight w counts as w rows (see ``nlayer.sample_weights``).
+        """
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the previous call."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         continuing = self._continues(incremental)
         X, y = _validate_data(self, X, y, reset=not continuing, dtype=_X_DTYPES,
                               multi_output=True, y_numeric=True)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if continuing and (y.ndim == 1) != self._y_1d:
             raise ValueError("y must have the same number of dimensions as in the first call")
-        self._train(X, Y, Y.shape[1], incremental)
+        self._train(X, Y, Y.shape[1], incremental, sample_weight)
         self.n_outputs_ = Y.shape[1]
         self._y_1d = y.ndim == 1
         return self
