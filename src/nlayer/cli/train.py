@@ -104,6 +104,18 @@ def finish(model, ds, cfg, out, training, started):
     return summary
 
 
+def train_and_write(model, ds, cfg, out, console=None, verbose=False, started=None):
+    """Fit, score on the test set and write the run directory; returns the summary.
+
+    The one path of ``nlayer train`` and of every ``nlayer sweep`` trial (data in memory).
+    """
+    started = time.perf_counter() if started is None else started
+    with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
+        history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose)
+    training = report.training_summary(history, stopper, interrupted, seconds)
+    return finish(model, ds, cfg, out, training, started)
+
+
 def run(args, console):
     """The train command; returns the exit code."""
     started = time.perf_counter()
@@ -116,10 +128,7 @@ def run(args, console):
     verbose = not (args.quiet or args.json)
     if verbose:
         describe_start(console, ds, cfg)
-    with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
-        history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose)
-    training = report.training_summary(history, stopper, interrupted, seconds)
-    summary = finish(model, ds, cfg, out, training, started)
+    summary = train_and_write(model, ds, cfg, out, console, verbose, started)
     if args.json:
         report.print_json(summary)
     else:

@@ -1,0 +1,204 @@
+"""Running a sweep's trials on a dask cluster and writing its output directory.
+
+``out/`` holds ``trials/<trial id>/`` (each an ordinary run directory plus
+``trial.json``, written by the client when the trial's result arrives, through a
+``.partial`` folder renamed into place), then ``sweep.csv``, ``best.toml`` and
+``sweep.png`` for the trials finished so far. A resumed sweep reads the
+``trial.json`` files and submits only the trials without one; a trial that failed
+in training is a result and is not rerun (delete its folder to rerun it), while a
+trial lost with its worker is rerun by dask (the scheduler moves it to another
+worker, up to ``distributed.scheduler.allowed-failures`` times).
+"""
+
+import contextlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nlayer.cli import rundir
+
+from . import figure, results, task
+from .trials import expand
+
+INSTALL = "nlayer sweep needs dask.distributed: pip install 'nlayer[cluster]'"
+LOCALHOST = "127.0.0.1"
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(INSTALL) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(client=None, scheduler=None, workers=None):
+    """A dask Client: the one given, one for ``scheduler`` (an address), or a LocalCluster.
+
+    The LocalCluster has ``workers`` single-threaded worker processes (default: one per
+    core) listening on 127.0.0.1 only, without a dashboard; it is closed on exit.
+    """
+    if client is not None:
+        yield client
+        return
+    distributed = _distributed()
+    if scheduler:
+        with distributed.Client(scheduler, timeout="20s") as own:
+            yield own
+        return
+    n = workers or task.cores()
+    with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                  host=LOCALHOST, dashboard_address=None,
+                                  silence_logs=40) as cluster, \
+            distributed.Client(cluster) as own:
+        yield own
+
+
+def host_threads(client):
+    """Task threads per worker host: each trial's BLAS share is cores / that number."""
+    counts = {}
+    for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
+        host = address.split("://")[-1].rsplit(":", 1)[0]
+        counts[host] = counts.get(host, 0) + info.get("nthreads", 1)
+    return counts
+
+
+@dataclass
+class Progress:
+    """What a progress display needs after every event."""
+
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    best: dict | None = None
+    last: dict | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def finished(self):
+        return self.skipped + self.done
+
+    @property
+    def eta(self):
+        """Seconds left at this session's pace, None before the first trial."""
+        if not self.done:
+            return None
+        elapsed = time.perf_counter() - self.started
+        return elapsed / self.done * (self.total - self.finished)
+
+
+def finished_records(out):
+    """trial.json of every trial already in ``out/trials`` (for ``--resume``)."""
+    records = {}
+    for path in sorted((Path(out) / "trials").glob("*/trial.json")):
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # unreadable: the trial runs again
+        records[rec.get("trial")] = rec
+    return records
+
+
+def save_trial(out, result):
+    """The trial's run directory and trial.json, renamed into place when complete."""
+    rec = result["record"]
+    trials_dir = Path(out) / "trials"
+    final, partial = trials_dir / rec["trial"], trials_dir / f"{rec['trial']}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)  # a half-written copy of this very trial from a crashed run
+    partial.mkdir(parents=True)
+    for name, data in result["files"].items():
+        (partial / name).write_bytes(data)
+    rundir.write_json(partial / "trial.json", rec)
+    if final.exists():  # a rerun of a trial whose earlier result was unreadable
+        shutil.rmtree(final)
+    partial.rename(final)
+
+
+def write_outputs(out, spec, trials, records, metric):
+    """sweep.csv, best.toml and sweep.png from the records so far; returns (table, ranked)."""
+    table = results.rows(records, spec.swept)
+    results.write_csv(Path(out) / "sweep.csv", table)
+    ranked = results.points(records, metric)
+    top = results.best(records, metric)
+    if top is not None:
+        (Path(out) / "best.toml").write_text(
+            results.best_toml(top, trials, metric, len(spec.seeds)), encoding="utf-8")
+        figure.draw(Path(out) / "sweep.png", ranked, spec.swept, metric)
+    return table, ranked
+
+
+def _lost(trial, exc):
+    """A record for a trial the cluster could not finish (not saved: --resume reruns it)."""
+    return {"trial": trial.id, "point": trial.point_id, "index": trial.index,
+            "settings": trial.point, "seed": trial.seed, "status": "lost",
+            "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+            "dev": None, "test": None, "epochs": None, "best_epoch": None, "seconds": None,
+            "worker": None, "blas_threads": None}
+
+
+class Sweep:
+    """One sweep of ``spec`` over the Dataset ``ds`` into ``out``."""
+
+    def __init__(self, spec, ds, out, resume=False):
+        self.spec, self.ds, self.out = spec, ds, Path(out)
+        self.metric = spec.metric_for(ds.task)
+        self.trials = expand(spec)
+        self.records = finished_records(self.out) if resume else {}
+        ids = {t.id for t in self.trials}
+        self.records = {k: v for k, v in self.records.items() if k in ids}
+        self.lost = {}  # trials the cluster could not finish: in the table, rerun on --resume
+        self.interrupted = False
+
+    @property
+    def todo(self):
+        return [t for t in self.trials if t.id not in self.records]
+
+    def run(self, client, on_progress=None):
+        """Submit the unfinished trials and collect them as they finish; returns the table.
+
+        Ctrl-C cancels the trials still queued or running and still writes the outputs of
+        those finished (``--resume`` runs the rest).
+        """
+        distributed = _distributed()
+        self.out.mkdir(parents=True, exist_ok=True)
+        todo = self.todo
+        state = Progress(total=len(self.trials), skipped=len(self.records))
+        state.best = results.best(list(self.records.values()), self.metric)
+        threads = host_threads(client)
+        futures = {}
+        try:
+            if todo:
+                [data] = client.scatter([self.ds], broadcast=True)
+                futures = {client.submit(task.run_trial, t, data, threads, key=t.key,
+                                         pure=False): t for t in todo}
+            pending = set(futures)
+            slots = sum(threads.values()) or 1
+            for fut in distributed.as_completed(futures):
+                pending.discard(fut)
+                trial = futures[fut]
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 -- e.g. KilledWorker after retries
+                    rec = self.lost[trial.id] = _lost(trial, exc)
+                else:
+                    save_trial(self.out, result)
+                    rec = result["record"]
+                    self.records[trial.id] = rec
+                state.done += 1
+                state.failed += rec["status"] != "ok"
+                state.running = min(len(pending), slots)
+                state.last = rec
+                state.best = results.best(list(self.records.values()), self.metric)
+                if on_progress is not None:
+                    on_progress(state)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            client.cancel(list(futures))
+        return write_outputs(self.out, self.spec, self.trials,
+                             [*self.records.values(), *self.lost.values()], self.metric)
