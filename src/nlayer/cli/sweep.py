@@ -78,6 +78,7 @@ class Display:
             self.console.print(line + f"  best {_best_text(state, self.metric)}"
                                f"  ETA {_duration(state.eta)}", markup=False, highlight=False,
                                soft_wrap=True)
+            self.console.file.flush()  # one line per trial, also through pipes and `tee`
 
 
 def _cell(value):

@@ -14,7 +14,7 @@ import contextlib
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nlayer.cli import rundir
@@ -51,7 +51,7 @@ def connect(client=None, scheduler=None, workers=None):
         return
     n = workers or task.cores()
     with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                  host=LOCALHOST, dashboard_address=None,
+                                  host=LOCALHOST, dashboard_address=f"{LOCALHOST}:0",
                                   silence_logs=40) as cluster, \
             distributed.Client(cluster) as own:
         yield own
@@ -196,7 +196,7 @@ class Sweep:
                 state.last = rec
                 state.best = results.best(list(self.records.values()), self.metric)
                 if on_progress is not None:
-                    on_progress(state)
+                    on_progress(replace(state))  # a snapshot: callers may keep it
         except KeyboardInterrupt:
             self.interrupted = True
             client.cancel(list(futures))
