@@ -14,13 +14,14 @@ pass a ``distributed.Client`` to use any cluster. Needs ``pip install 'nlayer[cl
 
 import numpy as np
 
+from .runner import ARRAYS
 from .spec import Spec, SpecError, load, parse
 from .trials import Trial, expand
 
 __all__ = ["run", "load", "parse", "expand", "arrays_dataset", "Spec", "SpecError", "Trial"]
 
 
-def arrays_dataset(X, y, X_test=None, y_test=None, name="arrays"):
+def arrays_dataset(X, y, X_test=None, y_test=None):
     """A Dataset of in-memory arrays: integer labels are classes, floats a regression target.
 
     Without ``X_test`` the test rows are split off as ``nlayer train`` splits digits and CSV
@@ -39,7 +40,7 @@ def arrays_dataset(X, y, X_test=None, y_test=None, name="arrays"):
         X, y, X_test, y_test = X[train], y[train], X[test], y[test]
     X_test, y_test = np.asarray(X_test, dtype=np.float32), np.asarray(y_test)
     n_classes = int(max(y.max(), y_test.max())) + 1 if classification else 0
-    return Dataset(name=name, X_train=X, y_train=y if classification else y.astype(np.float32),
+    return Dataset(name=ARRAYS, X_train=X, y_train=y if classification else y.astype(np.float32),
                    X_test=X_test, y_test=y_test if classification else y_test.astype(np.float32),
                    task="classification" if classification else "regression",
                    feature_names=[f"x{j}" for j in range(X.shape[1])],

@@ -14,7 +14,7 @@ import numpy as np
 
 from nlayer.cli import rundir
 
-from .spec import METRICS
+from .spec import DATA_KEYS, METRICS
 
 TAIL = ("epochs", "best_epoch", "seconds", "worker", "error")
 
@@ -100,9 +100,14 @@ def best(records, metric):
     return ranked[0] if ranked and ranked[0]["dev_mean"] is not None else None
 
 
-def best_toml(point, trials, metric, n_seeds):
-    """TOML for ``nlayer train --config best.toml``: the best point's full settings."""
+def best_toml(point, trials, metric, n_seeds, with_data=True):
+    """TOML for ``nlayer train --config best.toml``: the best point's full settings.
+
+    Without ``with_data`` the data settings are left out (the sweep ran on arrays).
+    """
     cfg = next(t.cfg for t in trials if t.point_id == point["point"])
+    if not with_data:
+        cfg = {k: v for k, v in cfg.items() if k not in DATA_KEYS}
     test = point["test_mean"]
     header = [f"# nlayer sweep: the best point by mean dev {metric} over "
               f"{point['ok']} of {n_seeds} seeds: {point['dev_mean']:.4f} "

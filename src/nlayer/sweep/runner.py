@@ -24,6 +24,7 @@ from .trials import expand
 
 INSTALL = "nlayer sweep needs dask.distributed: pip install 'nlayer[cluster]'"
 LOCALHOST = "127.0.0.1"
+ARRAYS = "arrays"  # the Dataset name of arrays given to nlayer.sweep.run
 
 
 def _distributed():
@@ -120,15 +121,20 @@ def save_trial(out, result):
     partial.rename(final)
 
 
-def write_outputs(out, spec, trials, records, metric):
-    """sweep.csv, best.toml and sweep.png from the records so far; returns (table, ranked)."""
+def write_outputs(out, spec, trials, records, metric, with_data=True):
+    """sweep.csv, best.toml and sweep.png from the records so far; returns (table, ranked).
+
+    ``with_data=False`` (arrays given to ``nlayer.sweep.run``) leaves the data settings out
+    of best.toml: they would name a dataset the sweep did not use.
+    """
     table = results.rows(records, spec.swept)
     results.write_csv(Path(out) / "sweep.csv", table)
     ranked = results.points(records, metric)
     top = results.best(records, metric)
     if top is not None:
         (Path(out) / "best.toml").write_text(
-            results.best_toml(top, trials, metric, len(spec.seeds)), encoding="utf-8")
+            results.best_toml(top, trials, metric, len(spec.seeds), with_data),
+            encoding="utf-8")
         figure.draw(Path(out) / "sweep.png", ranked, spec.swept, metric)
     return table, ranked
 
@@ -145,8 +151,9 @@ def _lost(trial, exc):
 class Sweep:
     """One sweep of ``spec`` over the Dataset ``ds`` into ``out``."""
 
-    def __init__(self, spec, ds, out, resume=False):
+    def __init__(self, spec, ds, out, resume=False, limit_blas=True):
         self.spec, self.ds, self.out = spec, ds, Path(out)
+        self.limit_blas = limit_blas  # False only to measure oversubscription (benchmark)
         self.metric = spec.metric_for(ds.task)
         self.trials = expand(spec)
         self.records = finished_records(self.out) if resume else {}
@@ -171,11 +178,12 @@ class Sweep:
         state = Progress(total=len(self.trials), skipped=len(self.records))
         state.best = results.best(list(self.records.values()), self.metric)
         threads = host_threads(client)
+        shares = threads if self.limit_blas else None
         futures = {}
         try:
             if todo:
                 [data] = client.scatter([self.ds], broadcast=True)
-                futures = {client.submit(task.run_trial, t, data, threads, key=t.key,
+                futures = {client.submit(task.run_trial, t, data, shares, key=t.key,
                                          pure=False): t for t in todo}
             pending = set(futures)
             slots = sum(threads.values()) or 1
@@ -201,4 +209,5 @@ class Sweep:
             self.interrupted = True
             client.cancel(list(futures))
         return write_outputs(self.out, self.spec, self.trials,
-                             [*self.records.values(), *self.lost.values()], self.metric)
+                             [*self.records.values(), *self.lost.values()], self.metric,
+                             with_data=self.ds.name != ARRAYS)
