@@ -117,6 +117,9 @@ def run(args, console):
     """The sweep command; returns the exit code (130 when stopped by Ctrl-C)."""
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise CLIError("--workers sizes the LocalCluster; a --scheduler's cluster has its own "
+                       "workers (start more with 'dask worker ADDRESS')")
     spec = sweeps.load(args.spec)
     out = _out_dir(args, args.spec)
     ds = data.load_for_training(config.resolve(spec.base))
