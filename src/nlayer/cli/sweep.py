@@ -6,10 +6,11 @@ scheduler at ``--scheduler``, and progress is one live line (terminals) or one l
 per finished trial (pipes).
 """
 
-import json
+import contextlib
 import time
 from pathlib import Path
 
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -18,6 +19,7 @@ from nlayer.sweep import results, runner
 
 from . import config, data, report, rundir
 from .errors import CLIError
+from .progress import LABELS
 
 TOP = 10
 
@@ -83,17 +85,19 @@ class Display:
 
 def _cell(value):
     if isinstance(value, float):
-        return f"{value:.6g}"
-    return json.dumps(value) if isinstance(value, list) else str(value)
+        return f"{value:.4g}"
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def points_table(ranked, swept, metric, top=TOP):
     """The best ``top`` points: settings, dev metric mean ± std, test mean, seeds, epochs."""
     table = Table(title=f"Sweep: best {min(top, len(ranked))} of {len(ranked)} points "
-                        f"by dev {metric}")
-    for name in ("#", *swept, f"dev {metric}", "± std", f"test {metric}", "seeds ok",
-                 "epochs", "s/trial"):
-        table.add_column(name, justify="left" if name in swept else "right")
+                        f"by dev {metric} (mean over seeds)", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), collapse_padding=True, pad_edge=False)
+    short = LABELS.get(metric, metric)
+    for name in ("#", *swept, f"dev {short}", "std", f"test {short}", "seeds", "epochs",
+                 "s/trial"):
+        table.add_column(name, justify="left" if name in swept else "right", no_wrap=True)
     for rank, p in enumerate(ranked[:top], 1):
         table.add_row(str(rank), *(_cell(p["settings"].get(k)) for k in swept),
                       _fmt(p["dev_mean"]), _fmt(p["dev_std"]), _fmt(p["test_mean"]),
@@ -133,8 +137,10 @@ def run(args, console):
                       markup=False, highlight=False, soft_wrap=True)
     started = time.perf_counter()
     try:
-        with runner.connect(scheduler=args.scheduler, workers=args.workers) as client:
-            if verbose:
+        cluster = (runner.connect(scheduler=args.scheduler, workers=args.workers) if job.todo
+                   else contextlib.nullcontext())  # nothing left to run: no cluster needed
+        with cluster as client:
+            if verbose and client is not None:
                 console.print(f"cluster: {client.scheduler.address}, "
                               f"{sum(runner.host_threads(client).values())} worker threads",
                               markup=False, highlight=False)

@@ -12,6 +12,8 @@ pass a ``distributed.Client`` to use any cluster. Needs ``pip install 'nlayer[cl
 (dask is imported only when a sweep runs).
 """
 
+import contextlib
+
 import numpy as np
 
 from .runner import ARRAYS
@@ -65,7 +67,8 @@ def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=
     ds = arrays_dataset(X, y, X_test, y_test)
     out = rundir.choose(out, "sweep", overwrite=resume)
     sweep = Sweep(spec, ds, out, resume=resume)
-    with connect(client, scheduler, workers) as live:
+    cluster = connect(client, scheduler, workers) if sweep.todo else contextlib.nullcontext()
+    with cluster as live:
         table, _ = sweep.run(live, on_progress)
     try:
         import pandas

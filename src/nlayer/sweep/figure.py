@@ -2,14 +2,15 @@
 
 Each point of the sweep is a marker at its value of that setting, at the mean dev
 metric over its seeds, with the seeds' standard deviation as the error bar; the best
-point is drawn in red. Numbers get a numeric axis (logarithmic when the values span
-more than a factor of 20), anything else (names, layer lists, true/false) a
-categorical one.
+point is drawn in red. A setting with a few values (a grid) gets one slot per value,
+the points sharing it side by side; many distinct numbers (random draws) get a
+numeric axis, logarithmic when they span a factor of 10 or more.
 """
 
 import json
 import math
 
+MAX_SLOTS = 8  # more distinct numbers than this: a numeric axis (random draws)
 TITLES = {"accuracy": "dev accuracy", "loss": "dev loss", "mae": "dev MAE", "r2": "dev R²"}
 
 
@@ -19,6 +20,33 @@ def _numeric(values):
 
 def _label(value):
     return json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _positions(values):
+    """x of each point: numbers on a numeric axis when there are many distinct values,
+    else one slot per value (sorted) with the points at that value side by side."""
+    distinct = sorted({_label(v) for v in values},
+                      key=lambda s: (0, float(s), "") if _numeric([_parse(s)]) else (1, len(s), s))
+    if _numeric(values) and len(distinct) > MAX_SLOTS:
+        return list(values), None
+    slots = {label: i for i, label in enumerate(distinct)}
+    seen = {}
+    x = []
+    for v in values:
+        label = _label(v)
+        k = seen[label] = seen.get(label, -1) + 1
+        x.append((label, k))
+    counts = {label: n + 1 for label, n in seen.items()}
+    width = 0.6
+    return ([slots[label] + (k - (counts[label] - 1) / 2) * width / max(counts[label], 1)
+             for label, k in x], distinct)
+
+
+def _parse(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def draw(path, ranked, swept, metric):
@@ -33,17 +61,15 @@ def draw(path, ranked, swept, metric):
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
         values = [p["settings"].get(key, "all") for p in done]
-        if _numeric(values) and values:
-            x = values
-            if min(values) > 0 and max(values) / min(values) > 20:
-                ax.set_xscale("log")
-        else:
-            labels = sorted({_label(v) for v in values}, key=lambda s: (len(s), s))
-            x = [labels.index(_label(v)) for v in values]
+        x, labels = _positions(values)
+        if labels is not None:
             ax.set_xticks(range(len(labels)), labels=labels, rotation=30, ha="right")
+        elif min(values) > 0 and max(values) / min(values) >= 10:
+            ax.set_xscale("log")
         y = [p["dev_mean"] for p in done]
         err = [p["dev_std"] for p in done]
-        ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, alpha=0.8, label="points (± std over seeds)")
+        ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, alpha=0.8,
+                    label="a point (± std over seeds)")
         if done:
             ax.plot(x[0], y[0], "o", color="red", markersize=9, label="best")
         ax.set(xlabel=key, ylabel=TITLES.get(metric, metric))

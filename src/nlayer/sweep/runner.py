@@ -172,19 +172,20 @@ class Sweep:
         Ctrl-C cancels the trials still queued or running and still writes the outputs of
         those finished (``--resume`` runs the rest).
         """
-        distributed = _distributed()
         self.out.mkdir(parents=True, exist_ok=True)
         todo = self.todo
+        if not todo:  # a resumed sweep that had finished: only the outputs again
+            return self._outputs()
+        distributed = _distributed()
         state = Progress(total=len(self.trials), skipped=len(self.records))
         state.best = results.best(list(self.records.values()), self.metric)
         threads = host_threads(client)
         shares = threads if self.limit_blas else None
         futures = {}
         try:
-            if todo:
-                [data] = client.scatter([self.ds], broadcast=True)
-                futures = {client.submit(task.run_trial, t, data, shares, key=t.key,
-                                         pure=False): t for t in todo}
+            [data] = client.scatter([self.ds], broadcast=True)
+            futures = {client.submit(task.run_trial, t, data, shares, key=t.key,
+                                     pure=False): t for t in todo}
             pending = set(futures)
             slots = sum(threads.values()) or 1
             for fut in distributed.as_completed(futures):
@@ -208,6 +209,9 @@ class Sweep:
         except KeyboardInterrupt:
             self.interrupted = True
             client.cancel(list(futures))
+        return self._outputs()
+
+    def _outputs(self):
         return write_outputs(self.out, self.spec, self.trials,
                              [*self.records.values(), *self.lost.values()], self.metric,
                              with_data=self.ds.name != ARRAYS)
