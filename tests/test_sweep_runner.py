@@ -132,14 +132,13 @@ def test_a_sweep_never_overwrites_a_non_empty_out(dask_client, digits_xy, swept)
 ENV = {**os.environ, "COLUMNS": "120", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def test_cli_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
+def test_cli_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, dask_client):
     spec = tmp_path / "s.toml"
     spec.write_text('hidden = [16]\nepochs = 6\nbatch_size = 32\npatience = 0\n'
                     '[grid]\nlr = [0.01, 0.03, 0.05]\n[sweep]\nseeds = 2\n')
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "nlayer.cli", "sweep", str(spec), "--out", str(out),
-           "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    cmd = [sys.executable, "-m", "nlayer.cli", "sweep", str(spec), "--out", str(out)]
+    proc = subprocess.Popen([*cmd, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=ENV)
     lines = []
     for line in proc.stdout:
@@ -155,7 +154,9 @@ def test_cli_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     assert len((out / "sweep.csv").read_text().splitlines()) == 1 + len(first)
     assert not list((out / "trials").glob("*.partial"))
     stamps = {p: p.stat().st_mtime_ns for p in (out / "trials").glob("*/trial.json")}
-    done = subprocess.run([*cmd, "--resume", "--json"], capture_output=True, text=True,
+    # resumed on a running cluster (this module's) instead of a second LocalCluster
+    done = subprocess.run([*cmd, "--resume", "--json", "--scheduler",
+                           dask_client.scheduler.address], capture_output=True, text=True,
                           env=ENV, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
