@@ -11,6 +11,7 @@ import json
 import math
 
 MAX_SLOTS = 8  # more distinct numbers than this: a numeric axis (random draws)
+SPREAD = 0.6   # width of a slot the points sharing a value spread over
 TITLES = {"accuracy": "dev accuracy", "loss": "dev loss", "mae": "dev MAE", "r2": "dev R²"}
 
 
@@ -22,31 +23,28 @@ def _label(value):
     return json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
 
 
+def _order(label):
+    """Numbers by value, then anything else by length and text."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, len(label), label)
+
+
 def _positions(values):
-    """x of each point: numbers on a numeric axis when there are many distinct values,
-    else one slot per value (sorted) with the points at that value side by side."""
-    distinct = sorted({_label(v) for v in values},
-                      key=lambda s: (0, float(s), "") if _numeric([_parse(s)]) else (1, len(s), s))
+    """(x of each point, slot labels): one slot per distinct value with the points sharing it
+    side by side, or the values themselves (labels None) for many distinct numbers."""
+    labels = [_label(v) for v in values]
+    distinct = sorted(set(labels), key=_order)
     if _numeric(values) and len(distinct) > MAX_SLOTS:
         return list(values), None
-    slots = {label: i for i, label in enumerate(distinct)}
-    seen = {}
+    counts = {label: labels.count(label) for label in distinct}
+    seen = dict.fromkeys(distinct, 0)
     x = []
-    for v in values:
-        label = _label(v)
-        k = seen[label] = seen.get(label, -1) + 1
-        x.append((label, k))
-    counts = {label: n + 1 for label, n in seen.items()}
-    width = 0.6
-    return ([slots[label] + (k - (counts[label] - 1) / 2) * width / max(counts[label], 1)
-             for label, k in x], distinct)
-
-
-def _parse(text):
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    for label in labels:
+        k, seen[label] = seen[label], seen[label] + 1
+        x.append(distinct.index(label) + (k - (counts[label] - 1) / 2) * SPREAD / counts[label])
+    return x, distinct
 
 
 def draw(path, ranked, swept, metric):
