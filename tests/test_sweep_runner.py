@@ -186,3 +186,19 @@ def test_connect_starts_and_closes_a_local_cluster_on_127_0_0_1():
         assert all(a.startswith("tcp://127.0.0.1:") for a in client.scheduler_info()["workers"])
         cluster = client.cluster
     assert cluster.status.name == "closed"
+
+
+def test_dask_is_imported_only_when_a_sweep_runs():
+    code = ("import sys, nlayer, nlayer.sweep, nlayer.cli.sweep; "
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=ENV, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_without_dask_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"nlayer sweep needs dask.distributed: "
+                                          r"pip install 'nlayer\[cluster\]'"):
+        with runner.connect(workers=1):
+            pass
