@@ -43,7 +43,7 @@ def _best_text(state, metric):
 class Display:
     """Progress of the sweep: a live bar on terminals, plain lines otherwise."""
 
-    def __init__(self, console, metric, total, quiet=False):
+    def __init__(self, console, metric, total, finished=0, quiet=False):
         self.console, self.metric, self.quiet = console, metric, quiet
         self.bar = None
         if console.is_terminal and not quiet:
@@ -52,8 +52,8 @@ class Display:
                                            "{task.fields[failed]}  best dev {task.fields[best]}"
                                            "  ETA {task.fields[eta]}"),
                                 console=console, transient=True)
-            self.task = self.bar.add_task("", total=total, running="…", failed=0, best="—",
-                                          eta="…")
+            self.task = self.bar.add_task("", total=total, completed=finished, running="…",
+                                          failed=0, best="—", eta="…")
 
     def __enter__(self):
         if self.bar is not None:
@@ -144,7 +144,8 @@ def run(args, console):
                 console.print(f"cluster: {client.scheduler.address}, "
                               f"{sum(runner.host_threads(client).values())} worker threads",
                               markup=False, highlight=False)
-            with Display(console, job.metric, len(job.trials), quiet=not verbose) as display:
+            with Display(console, job.metric, len(job.trials), len(job.records),
+                         quiet=not verbose) as display:
                 table, ranked = job.run(client, display)
     except ImportError as exc:
         raise CLIError(str(exc)) from None
