@@ -20,6 +20,7 @@ average before and after each part is recorded with it.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -56,9 +57,28 @@ def sequential(trials, ds, blas_threads=None):
     return time.perf_counter() - start, records
 
 
+@contextlib.contextmanager
+def blas_environ(threads):
+    """Worker processes start with ``threads`` BLAS threads (the environment beats dask's
+    config, and dask's nanny leaves its own choice in this process's environment)."""
+    saved = {name: os.environ.get(name) for name in runner.BLAS_ENVIRON}
+    os.environ.update({name: str(threads) for name in runner.BLAS_ENVIRON})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def on_dask(sweep_spec, ds, workers, limit_blas):
+    """Unlimited: workers start with every core's BLAS thread and trials do not limit it."""
+    threads = task.blas_share(workers) if limit_blas else task.cores()
     t0 = time.perf_counter()
-    with runner.connect(workers=workers) as client:
+    with blas_environ(threads), runner.connect(workers=workers) as client:
+        assert set(client.run(_blas_threads).values()) == {threads}
         startup = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as out:
             job = runner.Sweep(sweep_spec, ds, out, limit_blas=limit_blas)
@@ -66,6 +86,11 @@ def on_dask(sweep_spec, ds, workers, limit_blas):
             job.run(client)
             wall = time.perf_counter() - start
     return wall, startup, list(job.records.values())
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 
 
 def noop_overhead(workers, n=200):

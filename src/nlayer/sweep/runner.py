@@ -24,7 +24,9 @@ from .trials import expand
 
 INSTALL = "nlayer sweep needs dask.distributed: pip install 'nlayer[cluster]'"
 LOCALHOST = "127.0.0.1"
-ARRAYS = "arrays"  # the Dataset name of arrays given to nlayer.sweep.run
+ARRAYS = "arrays"
+#: Variables that fix the BLAS/OpenMP thread count when a worker process starts.
+BLAS_ENVIRON = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # the Dataset name of arrays given to nlayer.sweep.run
 
 
 def _distributed():
@@ -36,25 +38,31 @@ def _distributed():
 
 
 @contextlib.contextmanager
-def connect(client=None, scheduler=None, workers=None):
+def connect(client=None, scheduler=None, workers=None, blas_threads=None):
     """A dask Client: the one given, one for ``scheduler`` (an address), or a LocalCluster.
 
     The LocalCluster has ``workers`` single-threaded worker processes (default: one per
-    core) listening on 127.0.0.1 only, without a dashboard; it is closed on exit.
+    core) listening on 127.0.0.1 only (its dashboard too); it is closed on exit. Its
+    workers start with BLAS at their share of the cores (``blas_threads``, default
+    cores / workers): dask's nanny would otherwise start them at one thread each.
     """
     if client is not None:
         yield client
         return
     distributed = _distributed()
+    import dask
     if scheduler:
         with distributed.Client(scheduler, timeout="20s") as own:
             yield own
         return
     n = workers or task.cores()
-    with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                  host=LOCALHOST, dashboard_address=f"{LOCALHOST}:0",
-                                  silence_logs=40) as cluster, \
-            distributed.Client(cluster) as own:
+    share = blas_threads or task.blas_share(n)
+    environ = {f"distributed.nanny.pre-spawn-environ.{name}": share for name in BLAS_ENVIRON}
+    with dask.config.set(environ):
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           host=LOCALHOST, dashboard_address=f"{LOCALHOST}:0",
+                                           silence_logs=40)
+    with cluster, distributed.Client(cluster) as own:
         yield own
 
 
