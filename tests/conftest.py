@@ -16,3 +16,14 @@ def digits():
     order = np.random.default_rng(0).permutation(len(X))
     X, y = X[order], y[order]
     return X[:1437], y[:1437], X[1437:], y[1437:]
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A real LocalCluster: 2 single-threaded worker processes on 127.0.0.1, no dashboard."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                  silence_logs=40) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client

@@ -1,4 +1,4 @@
-"""The ``nlayer`` command line: train, evaluate, predict, info, export, compare.
+"""The ``nlayer`` command line: train, evaluate, predict, info, export, compare, sweep.
 
 A thin layer over the library: flags become ``nl.MLP`` / ``compile`` / ``fit``
 arguments, data comes from :mod:`nlayer.datasets`, and every run is written to

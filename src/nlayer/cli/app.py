@@ -134,6 +134,26 @@ def _compare_parser(sub):
     p.set_defaults(command="compare")
 
 
+def _sweep_parser(sub):
+    p = sub.add_parser("sweep", help="train many settings on a dask cluster and rank them",
+                       description="Run every trial of a sweep file (base settings as in "
+                       "'nlayer train --config', plus [grid], [random] and [sweep] tables) on "
+                       "a dask cluster; write sweep.csv, best.toml (by the dev metric) and "
+                       "sweep.png.")
+    p.add_argument("spec", metavar="SWEEP.toml")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="a running dask scheduler, e.g. tcp://HOST:8786 "
+                   "(default: a LocalCluster on this machine)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="sweep directory (default runs/sweep-<file name>-<YYYYmmdd-HHMMSS>)")
+    p.add_argument("--resume", action="store_true", default=False,
+                   help="continue the sweep in --out, skipping its finished trials")
+    add_verbosity_flags(p)
+    p.set_defaults(command="sweep")
+
+
 def _model_commands(sub):
     p = sub.add_parser("evaluate", help="metrics of a saved model on a test set")
     p.add_argument("model", metavar="MODEL")
@@ -171,6 +191,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _train_parser(sub)
     _compare_parser(sub)
+    _sweep_parser(sub)
     _model_commands(sub)
     return parser
 
@@ -206,9 +227,10 @@ CLI_FIXES = {
 
 
 def run(args):
-    from . import commands, comparison, train
+    from . import commands, comparison, sweep, train
     console = Console(highlight=False)
-    handlers = {"train": train.run, "compare": comparison.run, "evaluate": commands.evaluate,
+    handlers = {"train": train.run, "compare": comparison.run, "sweep": sweep.run,
+                "evaluate": commands.evaluate,
                 "predict": commands.predict, "info": commands.info, "export": commands.export}
     return handlers[args.command](args, console)
 

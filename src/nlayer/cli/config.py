@@ -119,24 +119,39 @@ KEYS = tuple(CHECKS)
 
 def read_toml(path):
     """The settings in a TOML file, keys normalised to snake_case and checked."""
+    return normalise(load_toml(path), Path(path))
+
+
+def load_toml(path, what="config file"):
+    """The raw tables of a TOML file; a missing or malformed file is a one-line CLIError."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        raise CLIError(f"config file {path} not found") from None
+        raise CLIError(f"{what} {path} not found") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CLIError(f"cannot read config file {path}: {exc}") from None
+        raise CLIError(f"cannot read {what} {path}: {exc}") from None
+
+
+def normalise(raw, where):
+    """Settings keyed by canonical name (aliases and kebab-case resolved; unknown keys named)."""
     settings = {}
     for key, value in raw.items():
-        name = key.replace("-", "_").lower()
-        if name == "no_download" and isinstance(value, bool):
+        name = canonical(key)
+        if name == "download" and key.replace("-", "_").lower() == "no_download" \
+                and isinstance(value, bool):
             value = not value
-        name = ALIASES.get(name, name)
         if name not in CHECKS:
-            raise CLIError(f"{path}: unknown key {key!r}; valid keys: {', '.join(KEYS)}")
+            raise CLIError(f"{where}: unknown key {key!r}; valid keys: {', '.join(KEYS)}")
         settings[name] = value
     return settings
+
+
+def canonical(key):
+    """The snake_case name of a setting as written in a file (``batch-size`` -> ``batch_size``)."""
+    name = str(key).replace("-", "_").lower()
+    return ALIASES.get(name, name)
 
 
 def _data_source(from_file, explicit):

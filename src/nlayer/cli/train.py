@@ -125,6 +125,21 @@ def finish(model, ds, cfg, out, training, started):
     return summary
 
 
+def train_and_write(model, ds, cfg, out, console=None, verbose=False, started=None,
+                    checkpoints=False, resume=False):
+    """Fit, score on the test set and write the run directory; returns the summary.
+
+    The one path of ``nlayer train`` and of every ``nlayer sweep`` trial (data in memory).
+    With ``checkpoints`` the run checkpoints into ``out`` (``resume``: continues from there).
+    """
+    started = time.perf_counter() if started is None else started
+    with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
+        history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose,
+                                                     out if checkpoints else None, resume)
+    training = report.training_summary(history, stopper, interrupted, seconds)
+    return finish(model, ds, cfg, out, training, started)
+
+
 def settings(args):
     """(config, run directory, resuming?) from the flags, or from the run that --resume names."""
     explicit = {k: v for k, v in vars(args).items() if k in config.CHECKS}
@@ -176,22 +191,19 @@ def run(args, console):
             console.print(f"resuming from {out / rundir.CHECKPOINT}", markup=False,
                           soft_wrap=True)
     try:
-        with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
-            history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose, out,
-                                                         resume)
+        summary = train_and_write(model, ds, cfg, out, console, verbose, started,
+                                  checkpoints=True, resume=resume)
     except KeyboardInterrupt:  # the second Ctrl-C: no model, but say where the run stands
         rundir.write_json(out / "summary.json", {
             "status": "aborted", "run_dir": str(out), "config": cfg,
             "resume": resume_command(out) if cfg["checkpoint_every"] else None})
         tell_how_to_resume(cfg, out, "aborted; the last checkpoint is the last completed epoch")
         raise
-    training = report.training_summary(history, stopper, interrupted, seconds)
-    summary = finish(model, ds, cfg, out, training, started)
     if args.json:
         report.print_json(summary)
     else:
         report.print_summary(console, summary)
-    if interrupted:
+    if summary["interrupted"]:
         tell_how_to_resume(cfg, out, "interrupted; the run directory holds the best weights so far")
         return 130
     return 0

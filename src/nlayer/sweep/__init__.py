@@ -1,0 +1,77 @@
+"""Hyper-parameter sweeps on Dask: many ordinary ``nlayer train`` runs, one table.
+
+>>> import nlayer.sweep
+>>> table = nlayer.sweep.run({"epochs": 20, "grid": {"lr": [0.01, 0.05]},
+...                           "sweep": {"seeds": 2}}, X, y)          # doctest: +SKIP
+
+A spec is a TOML file or the same dict (see :mod:`nlayer.sweep.spec`); each trial
+trains through the command line's own code (:func:`nlayer.cli.train.train_and_write`)
+on a dask worker, with the data scattered to every worker once. ``client=None``
+starts a LocalCluster (one single-threaded worker process per core) for the call;
+pass a ``distributed.Client`` to use any cluster. Needs ``pip install 'nlayer[cluster]'``
+(dask is imported only when a sweep runs).
+"""
+
+import contextlib
+
+import numpy as np
+
+from .runner import ARRAYS
+from .spec import Spec, SpecError, load, parse
+from .trials import Trial, expand
+
+__all__ = ["run", "load", "parse", "expand", "arrays_dataset", "Spec", "SpecError", "Trial"]
+
+
+def arrays_dataset(X, y, X_test=None, y_test=None):
+    """A Dataset of in-memory arrays: integer labels are classes, floats a regression target.
+
+    Without ``X_test`` the test rows are split off as ``nlayer train`` splits digits and CSV
+    files (20 %, stratified, seed 0).
+    """
+    from nlayer.cli import data
+    from nlayer.datasets import Dataset
+    from nlayer.datasets.tabular import split_indices
+
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    if X.ndim != 2 or len(X) != len(y):
+        raise ValueError(f"X must be 2-D with one row per label; got X {X.shape}, y {y.shape}")
+    classification = np.issubdtype(y.dtype, np.integer)
+    if X_test is None:
+        train, test = split_indices(y, data.TEST_SIZE, data.SPLIT_SEED, stratify=classification)
+        X, y, X_test, y_test = X[train], y[train], X[test], y[test]
+    X_test, y_test = np.asarray(X_test, dtype=np.float32), np.asarray(y_test)
+    n_classes = int(max(y.max(), y_test.max())) + 1 if classification else 0
+    return Dataset(name=ARRAYS, X_train=X, y_train=y if classification else y.astype(np.float32),
+                   X_test=X_test, y_test=y_test if classification else y_test.astype(np.float32),
+                   task="classification" if classification else "regression",
+                   feature_names=[f"x{j}" for j in range(X.shape[1])],
+                   class_names=[str(k) for k in range(n_classes)] if classification else None,
+                   source="arrays given to nlayer.sweep.run")
+
+
+def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=None,
+        scheduler=None, resume=False, on_progress=None):
+    """Run every trial of ``spec`` on (X, y); returns one row per trial.
+
+    The rows (a pandas DataFrame when pandas is installed, else a list of dicts) are those
+    of ``out/sweep.csv``: status, the swept settings, seed, dev and test metrics, epochs,
+    seconds, worker, error. ``out`` (default ``runs/sweep-<timestamp>``) also gets each
+    trial's run directory, ``best.toml`` (chosen by the dev metric) and ``sweep.png``.
+    """
+    from nlayer.cli import rundir
+
+    from .runner import Sweep, connect
+
+    spec = load(spec) if isinstance(spec, str) or hasattr(spec, "__fspath__") else parse(spec)
+    ds = arrays_dataset(X, y, X_test, y_test)
+    out = rundir.choose(out, "sweep", overwrite=resume)
+    sweep = Sweep(spec, ds, out, resume=resume)
+    cluster = connect(client, scheduler, workers) if sweep.todo else contextlib.nullcontext()
+    with cluster as live:
+        table, _ = sweep.run(live, on_progress)
+    try:
+        import pandas
+    except ImportError:
+        return table
+    return pandas.DataFrame(table)

@@ -1,0 +1,225 @@
+"""Running a sweep's trials on a dask cluster and writing its output directory.
+
+``out/`` holds ``trials/<trial id>/`` (each an ordinary run directory plus
+``trial.json``, written by the client when the trial's result arrives, through a
+``.partial`` folder renamed into place), then ``sweep.csv``, ``best.toml`` and
+``sweep.png`` for the trials finished so far. A resumed sweep reads the
+``trial.json`` files and submits only the trials without one; a trial that failed
+in training is a result and is not rerun (delete its folder to rerun it), while a
+trial lost with its worker is rerun by dask (the scheduler moves it to another
+worker, up to ``distributed.scheduler.allowed-failures`` times).
+"""
+
+import contextlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from nlayer.cli import rundir
+
+from . import figure, results, task
+from .trials import expand
+
+INSTALL = "nlayer sweep needs dask.distributed: pip install 'nlayer[cluster]'"
+LOCALHOST = "127.0.0.1"
+ARRAYS = "arrays"
+#: Variables that fix the BLAS/OpenMP thread count when a worker process starts.
+BLAS_ENVIRON = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # the Dataset name of arrays given to nlayer.sweep.run
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(INSTALL) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(client=None, scheduler=None, workers=None, blas_threads=None):
+    """A dask Client: the one given, one for ``scheduler`` (an address), or a LocalCluster.
+
+    The LocalCluster has ``workers`` single-threaded worker processes (default: one per
+    core) listening on 127.0.0.1 only (its dashboard too); it is closed on exit. Its
+    workers start with BLAS at their share of the cores (``blas_threads``, default
+    cores / workers): dask's nanny would otherwise start them at one thread each.
+    """
+    if client is not None:
+        yield client
+        return
+    distributed = _distributed()
+    import dask
+    if scheduler:
+        with distributed.Client(scheduler, timeout="20s") as own:
+            yield own
+        return
+    n = workers or task.cores()
+    share = blas_threads or task.blas_share(n)
+    environ = {f"distributed.nanny.pre-spawn-environ.{name}": share for name in BLAS_ENVIRON}
+    with dask.config.set(environ):
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           host=LOCALHOST, dashboard_address=f"{LOCALHOST}:0",
+                                           silence_logs=40)
+    with cluster, distributed.Client(cluster) as own:
+        yield own
+
+
+def host_threads(client):
+    """Task threads per worker host: each trial's BLAS share is cores / that number."""
+    counts = {}
+    for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
+        host = address.split("://")[-1].rsplit(":", 1)[0]
+        counts[host] = counts.get(host, 0) + info.get("nthreads", 1)
+    return counts
+
+
+@dataclass
+class Progress:
+    """What a progress display needs after every event."""
+
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    best: dict | None = None
+    last: dict | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def finished(self):
+        return self.skipped + self.done
+
+    @property
+    def eta(self):
+        """Seconds left at this session's pace, None before the first trial."""
+        if not self.done:
+            return None
+        elapsed = time.perf_counter() - self.started
+        return elapsed / self.done * (self.total - self.finished)
+
+
+def finished_records(out):
+    """trial.json of every trial already in ``out/trials`` (for ``--resume``)."""
+    records = {}
+    for path in sorted((Path(out) / "trials").glob("*/trial.json")):
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # unreadable: the trial runs again
+        records[rec.get("trial")] = rec
+    return records
+
+
+def save_trial(out, result):
+    """The trial's run directory and trial.json, renamed into place when complete."""
+    rec = result["record"]
+    trials_dir = Path(out) / "trials"
+    final, partial = trials_dir / rec["trial"], trials_dir / f"{rec['trial']}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)  # a half-written copy of this very trial from a crashed run
+    partial.mkdir(parents=True)
+    for name, data in result["files"].items():
+        (partial / name).write_bytes(data)
+    rundir.write_json(partial / "trial.json", rec)
+    if final.exists():  # a rerun of a trial whose earlier result was unreadable
+        shutil.rmtree(final)
+    partial.rename(final)
+
+
+def write_outputs(out, spec, trials, records, metric, with_data=True):
+    """sweep.csv, best.toml and sweep.png from the records so far; returns (table, ranked).
+
+    ``with_data=False`` (arrays given to ``nlayer.sweep.run``) leaves the data settings out
+    of best.toml: they would name a dataset the sweep did not use.
+    """
+    table = results.rows(records, spec.swept)
+    results.write_csv(Path(out) / "sweep.csv", table)
+    ranked = results.points(records, metric)
+    top = results.best(records, metric)
+    if top is not None:
+        (Path(out) / "best.toml").write_text(
+            results.best_toml(top, trials, metric, len(spec.seeds), with_data),
+            encoding="utf-8")
+        figure.draw(Path(out) / "sweep.png", ranked, spec.swept, metric)
+    return table, ranked
+
+
+def _lost(trial, exc):
+    """A record for a trial the cluster could not finish (not saved: --resume reruns it)."""
+    return {"trial": trial.id, "point": trial.point_id, "index": trial.index,
+            "settings": trial.point, "seed": trial.seed, "status": "lost",
+            "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+            "dev": None, "test": None, "epochs": None, "best_epoch": None, "seconds": None,
+            "worker": None, "blas_threads": None}
+
+
+class Sweep:
+    """One sweep of ``spec`` over the Dataset ``ds`` into ``out``."""
+
+    def __init__(self, spec, ds, out, resume=False, limit_blas=True):
+        self.spec, self.ds, self.out = spec, ds, Path(out)
+        self.limit_blas = limit_blas  # False only to measure oversubscription (benchmark)
+        self.metric = spec.metric_for(ds.task)
+        self.trials = expand(spec)
+        self.records = finished_records(self.out) if resume else {}
+        ids = {t.id for t in self.trials}
+        self.records = {k: v for k, v in self.records.items() if k in ids}
+        self.lost = {}  # trials the cluster could not finish: in the table, rerun on --resume
+        self.interrupted = False
+
+    @property
+    def todo(self):
+        return [t for t in self.trials if t.id not in self.records]
+
+    def run(self, client, on_progress=None):
+        """Submit the unfinished trials and collect them as they finish; returns the table.
+
+        Ctrl-C cancels the trials still queued or running and still writes the outputs of
+        those finished (``--resume`` runs the rest).
+        """
+        self.out.mkdir(parents=True, exist_ok=True)
+        todo = self.todo
+        if not todo:  # a resumed sweep that had finished: only the outputs again
+            return self._outputs()
+        distributed = _distributed()
+        state = Progress(total=len(self.trials), skipped=len(self.records))
+        state.best = results.best(list(self.records.values()), self.metric)
+        threads = host_threads(client)
+        shares = threads if self.limit_blas else None
+        futures = {}
+        try:
+            [data] = client.scatter([self.ds], broadcast=True)
+            futures = {client.submit(task.run_trial, t, data, shares, key=t.key,
+                                     pure=False): t for t in todo}
+            pending = set(futures)
+            slots = sum(threads.values()) or 1
+            for fut in distributed.as_completed(futures):
+                pending.discard(fut)
+                trial = futures[fut]
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 -- e.g. KilledWorker after retries
+                    rec = self.lost[trial.id] = _lost(trial, exc)
+                else:
+                    save_trial(self.out, result)
+                    rec = result["record"]
+                    self.records[trial.id] = rec
+                state.done += 1
+                state.failed += rec["status"] != "ok"
+                state.running = min(len(pending), slots)
+                state.last = rec
+                state.best = results.best(list(self.records.values()), self.metric)
+                if on_progress is not None:
+                    on_progress(replace(state))  # a snapshot: callers may keep it
+        except KeyboardInterrupt:
+            self.interrupted = True
+            client.cancel(list(futures))
+        return self._outputs()
+
+    def _outputs(self):
+        return write_outputs(self.out, self.spec, self.trials,
+                             [*self.records.values(), *self.lost.values()], self.metric,
+                             with_data=self.ds.name != ARRAYS)

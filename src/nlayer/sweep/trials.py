@@ -1,0 +1,86 @@
+"""From a Spec to the list of trials: points (grid x random draws) times seeds, stable ids.
+
+A point is the dict of swept settings; its id is a hash of that dict, so the same
+settings get the same id on every run of the file (``--resume`` relies on it), and
+a trial's id is the point's id and its seed: ``3f9a1c07e2-s1``.
+"""
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlayer.cli import config
+from nlayer.cli.errors import CLIError
+
+from .spec import SpecError
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run: the resolved settings ``cfg`` of ``point`` with ``seed``."""
+
+    id: str
+    point_id: str
+    index: int          # position in the sweep (points in order, seeds within a point)
+    point: dict         # the swept settings only
+    seed: int
+    cfg: dict           # every setting, as ``nlayer train`` resolves them
+
+    @property
+    def key(self):
+        """The dask task key: one task per trial, the same on a resumed run."""
+        return f"nlayer-trial-{self.id}"
+
+
+def point_id(point):
+    text = json.dumps(point, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def points(spec):
+    """The swept settings of every point: the grid's combinations, each with every draw."""
+    grid = [dict(zip(spec.grid, combo)) for combo in itertools.product(*spec.grid.values())]
+    draws = _draws(spec) or [{}]
+    return [{**g, **d} for g in grid for d in draws]
+
+
+def _draws(spec):
+    rng = np.random.default_rng(spec.sample_seed)
+    return [{key: _sample(rng, kind, args) for key, (kind, args) in spec.random.items()}
+            for _ in range(spec.samples)]
+
+
+def _sample(rng, kind, args):
+    if kind == "choice":
+        return args[int(rng.integers(len(args)))]
+    low, high = args
+    if kind == "int":
+        return int(rng.integers(low, high + 1))
+    if kind == "log_uniform":
+        return float(f"{math.exp(rng.uniform(math.log(low), math.log(high))):.6g}")
+    return float(f"{rng.uniform(low, high):.6g}")
+
+
+def expand(spec):
+    """Every Trial of the spec, each resolved and checked like ``nlayer train`` settings."""
+    trials, seen = [], set()
+    for point in points(spec):
+        pid = point_id(point)
+        if pid in seen:  # e.g. a random draw that repeats a choice: train it once
+            continue
+        seen.add(pid)
+        for seed in spec.seeds:
+            try:
+                cfg = config.resolve({**spec.base, **point, "seed": seed})
+            except CLIError as exc:  # the train settings' own checks
+                raise SpecError(f"{spec.source}: point {point}: {exc}") from None
+            if cfg["dev_split"] <= 0:
+                raise SpecError(f"{spec.source}: a sweep ranks trials on the development set; "
+                                "dev_split must be > 0 (e.g. dev_split = 0.1)")
+            trials.append(Trial(id=f"{pid}-s{seed}", point_id=pid, index=len(trials),
+                                point=point, seed=seed, cfg=cfg))
+    return trials
