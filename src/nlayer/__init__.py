@@ -12,14 +12,15 @@ from .gradcheck import check_gradients
 from .io import load
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .model import MLP, Sequential
-from .optimizers import SGD, Adam, Optimizer, RMSprop
+from . import schedules
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .preprocessing import MinMaxScaler, Standardizer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
-    "Optimizer", "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules", "Callback", "History", "EarlyStopping",
     "Standardizer", "MinMaxScaler", "check_gradients", "load",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "__version__",
 ]
