@@ -293,6 +293,7 @@ class Sequential:
         n_batches = -(-n // batch_size)
         buf_X = np.empty((batch_size, X.shape[1]), dtype=self.dtype)
         buf_Y = np.empty((batch_size, Y.shape[1]), dtype=self.dtype)
+        self.optimizer.begin_training(n_batches, epochs)  # a schedule learns the run's length
         cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n})
         for epoch in range(1, epochs + 1):
             start, good = time.perf_counter(), self._snapshot()
