@@ -6,7 +6,7 @@
     model.fit(X_train, y_train, epochs=20, batch_size=128, validation_split=0.1, seed=0)
 """
 
-from .callbacks import Callback, EarlyStopping, History
+from .callbacks import Callback, EarlyStopping, History, ReduceLROnPlateau
 from .errors import ModelFileError, NotFittedError, TrainingDivergedError
 from .gradcheck import check_gradients
 from .io import load
@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules", "Callback", "History", "EarlyStopping",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules",
+    "Callback", "History", "EarlyStopping", "ReduceLROnPlateau",
     "Standardizer", "MinMaxScaler", "check_gradients", "load",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "__version__",
 ]
