@@ -286,6 +286,24 @@ def test_config_unknown_key(tmp_path):
     assert_one_line_error(cli("train", "--config", config), "'hiden'", "valid keys", "hidden")
 
 
+def test_train_with_a_one_cycle_schedule_and_weight_decay(tmp_path):
+    out = tmp_path / "run"
+    result = cli("train", "--dataset", "digits", *FAST, "--epochs", "5", "--schedule", "onecycle",
+                 "--lr", "0.2", "--weight-decay", "1e-4", "--monitor-metric", "val_accuracy",
+                 "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["config"]["schedule"] == "onecycle" and summary["test_accuracy"] > 0.9
+    rates = [float(row["lr"]) for row in read_csv_dicts(out / "history.csv")]
+    model = nl.load(out / "model.nlayer")
+    schedule = model.optimizer.schedule
+    assert isinstance(schedule, nl.schedules.OneCycle) and model.optimizer.weight_decay == 1e-4
+    steps = model.optimizer.iterations // 5  # batches per epoch (the file keeps the count)
+    schedule.bind(steps, 5)
+    np.testing.assert_allclose(rates, [schedule(steps * e) for e in range(1, 6)], rtol=1e-12)
+    assert mpimg.imread(out / "learning_curves.png").shape[:2] == (400, 1000)
+
+
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("args, words", [
@@ -295,6 +313,9 @@ def test_config_unknown_key(tmp_path):
     (["train", "--csv", "no-such-file.csv", "--target", "y"], ["no-such-file.csv"]),
     (["evaluate", "no-such-model.nlayer"], ["no-such-model.nlayer"]),
     (["train", *FAST, "--lr", "1e4", "--epochs", "2"], ["diverged"]),
+    (["train", *FAST, "--epochs", "2", "--monitor-metric", "val_acc"],
+     ["EarlyStopping monitors 'val_acc'", "val_accuracy, val_loss", "check the spelling"]),
+    (["train", "--schedule", "sawtooth"], ["--schedule", "sawtooth"]),
 ])
 def test_user_errors_are_one_line(args, words, tmp_path):
     assert_one_line_error(cli(*args, cwd=tmp_path), *words)

@@ -328,10 +328,10 @@ def get(spec):
 
 def from_settings(name, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
     """The optimiser called ``name`` with learning rate ``lr`` (a number or a schedule) and
-    ``weight_decay``; momentum and nesterov are SGD's (the flat settings of the command line
+    ``weight_decay`` (0: the optimiser's default); momentum and nesterov are SGD's (the flat settings of the command line
     and the scikit-learn estimators)."""
     spec = {"name": name, "lr": lr}
-    if weight_decay or str(name).lower() == "adamw":
+    if weight_decay:  # 0 keeps the optimiser's default (AdamW: 0.01)
         spec["weight_decay"] = weight_decay
     if str(name).lower() == "sgd":
         spec.update(momentum=momentum, nesterov=nesterov)

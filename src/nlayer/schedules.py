@@ -276,6 +276,39 @@ class OneCycle(Schedule):
         return self._anneal(points[start], points[end], t)
 
 
+#: The flat choices of the command line: a schedule's name, or "constant"/"plateau" (no
+#: schedule: a constant rate, which ReduceLROnPlateau may lower).
+CHOICES = ("constant", "step", "exponential", "cosine", "onecycle", "plateau")
+
+
+def from_settings(name, lr, epochs, warmup=None, factor=None, every=None, min_lr=0.0,
+                  momentum_range=None):
+    """The schedule the flat settings of the command line describe, or None for a
+    constant rate ("constant", "plateau"). ``lr`` is the peak rate; ``warmup`` is in
+    epochs (cosine: linear warm-up; onecycle: the climb, default 30% of ``epochs``);
+    ``factor`` and ``every`` are the decay's (step: 0.1 every 10 epochs; exponential:
+    0.9 every epoch); ``min_lr`` is cosine's final rate; ``momentum_range`` is
+    onecycle's (low, high) SGD momentum or None."""
+    if name not in CHOICES:
+        raise ValueError(f"unknown schedule {name!r}; valid names: {', '.join(CHOICES)}")
+    if name in ("constant", "plateau"):
+        return None
+    options = {k: v for k, v in (("factor", factor), ("every", every)) if v is not None}
+    if name == "step":
+        return StepDecay(lr, **options)
+    if name == "exponential":
+        if "factor" in options:
+            options["rate"] = options.pop("factor")
+        return ExponentialDecay(lr, **options)
+    if name == "cosine":
+        return CosineDecay(lr, epochs=epochs, final_lr=min_lr, warmup=warmup or 0.0)
+    share = 0.3 if warmup is None else warmup / epochs
+    if not 0 < share < 1:
+        raise ValueError(f"onecycle warmup must be between 0 and epochs ({epochs}), "
+                         f"got {warmup!r}")
+    return OneCycle(lr, epochs=epochs, warmup=share, momentum_range=momentum_range)
+
+
 _REGISTRY = {"step": StepDecay, "exponential": ExponentialDecay, "cosine": CosineDecay,
              "onecycle": OneCycle}
 NAMES = tuple(_REGISTRY)

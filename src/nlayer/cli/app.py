@@ -88,6 +88,34 @@ def add_model_flags(p):
     return g
 
 
+def add_schedule_flags(p):
+    g = p.add_argument_group("learning-rate schedule, decay and monitoring")
+    g.add_argument("--schedule", choices=config.SCHEDULES,
+                   help="learning-rate schedule (default constant); --lr is its peak rate")
+    g.add_argument("--warmup", type=float, metavar="EPOCHS",
+                   help="cosine: linear warm-up epochs (default 0); onecycle: epochs of the "
+                        "climb to --lr (default 30%% of --epochs)")
+    g.add_argument("--lr-factor", type=float, metavar="FACTOR",
+                   help="step/plateau: multiply the rate by this (default 0.1); "
+                        "exponential: the rate per --lr-every epochs (default 0.9)")
+    g.add_argument("--lr-every", type=float, metavar="EPOCHS",
+                   help="step: epochs between drops (default 10); exponential: default 1")
+    g.add_argument("--lr-patience", type=int, metavar="EPOCHS",
+                   help="plateau: epochs without improvement before a cut (default 3)")
+    g.add_argument("--min-lr", type=float, metavar="RATE",
+                   help="cosine: the final rate; plateau: the lowest rate (default 0)")
+    g.add_argument("--cycle-momentum", action=argparse.BooleanOptionalAction,
+                   help="onecycle with SGD: momentum moves from --momentum down by 0.1 and "
+                        "back, against the rate (default on)")
+    g.add_argument("--weight-decay", type=float, metavar="WD",
+                   help="decay of every parameter, independent of the batch size "
+                        "(coupled; decoupled with --optimizer adamw)")
+    g.add_argument("--monitor-metric", metavar="KEY",
+                   help="what early stopping and plateau watch: val_loss (default), "
+                        "val_accuracy, val_mae, val_r2, loss, ...")
+    return g
+
+
 def add_output_flags(p, out_help):
     p.add_argument("--out", metavar="DIR", default=None, help=out_help)
     p.add_argument("--overwrite", action="store_true", default=False,
@@ -108,6 +136,7 @@ def _train_parser(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_flags(p)
     add_model_flags(p)
+    add_schedule_flags(p)
     add_output_flags(p, "run directory (default runs/<dataset>-<YYYYmmdd-HHMMSS>)")
     p.set_defaults(command="train")
 

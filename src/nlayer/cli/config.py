@@ -8,7 +8,7 @@ import math
 import tomllib
 from pathlib import Path
 
-from nlayer import optimizers, preprocessing
+from nlayer import optimizers, preprocessing, schedules
 from nlayer.datasets import DATASETS
 
 from .errors import CLIError
@@ -20,6 +20,7 @@ OPTIMIZERS = optimizers.NAMES
 NORMALIZERS = (*preprocessing.NORMALIZERS, "none")
 DTYPES = ("float32", "float64")
 TASKS = ("auto", "classification", "regression")
+SCHEDULES = schedules.CHOICES
 
 #: Settings shared by every dataset (a row of DEFAULTS overrides them).
 COMMON = {
@@ -29,6 +30,9 @@ COMMON = {
     "dropout": 0.0, "optimizer": "sgd", "lr": None, "momentum": 0.9, "nesterov": False,
     "l2": 1e-4, "epochs": 30, "batch_size": 128, "patience": 5, "dev_split": 0.1,
     "normalize": "standard", "dtype": "float32", "seed": 0,
+    "schedule": "constant", "warmup": None, "lr_factor": None, "lr_every": None,
+    "lr_patience": 3, "min_lr": 0.0, "cycle_momentum": True, "weight_decay": 0.0,
+    "monitor_metric": "val_loss",
 }
 
 #: The recipe each dataset trains with when no flag says otherwise.
@@ -44,7 +48,7 @@ DEFAULTS = {
 }
 
 #: Learning rate when the optimizer is not the one a DEFAULTS row was tuned for.
-DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "rmsprop": 0.001}
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001}
 
 #: Spellings accepted in files besides the canonical keys.
 ALIASES = {"no_download": "download", "dev": "dev_split", "validation_split": "dev_split"}
@@ -101,6 +105,16 @@ def _lr(key, v):
     return None if v is None else _number(0, low_open=True)(key, v)
 
 
+def _optional(check):
+    return lambda key, v: None if v is None else check(key, v)
+
+
+def _key_name(key, v):
+    if not isinstance(v, str) or not v:
+        raise CLIError(f"{key} must be a log key such as val_loss or val_accuracy, got {v!r}")
+    return v
+
+
 CHECKS = {
     "dataset": _choice(DATASETS), "csv": _text, "target": _text, "task": _choice(TASKS),
     "dropna": _boolean, "data_dir": _text, "download": _boolean,
@@ -110,6 +124,11 @@ CHECKS = {
     "epochs": _integer(1), "batch_size": _integer(1), "patience": _integer(0),
     "dev_split": _number(0, 1), "normalize": _choice(NORMALIZERS), "dtype": _choice(DTYPES),
     "seed": _integer(0),
+    "schedule": _choice(SCHEDULES), "warmup": _optional(_number(0)),
+    "lr_factor": _optional(_number(0, 1, low_open=True, high_open=False)),
+    "lr_every": _optional(_number(0, low_open=True)), "lr_patience": _integer(0),
+    "min_lr": _number(0), "cycle_momentum": _boolean, "weight_decay": _number(0),
+    "monitor_metric": _key_name,
 }
 KEYS = tuple(CHECKS)
 

@@ -31,14 +31,22 @@ def _panel(ax, epochs, history, key, title, best_epoch):
 
 
 def learning_curves(path, history, best_epoch, metric):
-    """Two panels: train vs dev loss, and train vs dev ``metric``; the best epoch marked."""
+    """Train vs dev loss, and train vs dev ``metric``; the best epoch marked. When the
+    learning rate changed during training (a schedule, a plateau cut), a third panel
+    shows it per epoch on a log scale."""
     epochs = list(range(1, len(history.get("loss", [])) + 1))
-    fig, (left, right) = plt.subplots(1, 2, figsize=CURVES_SIZE)
-    _panel(left, epochs, history, "loss", "Loss", best_epoch)
+    rates = history.get("lr") or []
+    varies = len(set(rates)) > 1
+    fig, axes = plt.subplots(1, 3 if varies else 2, figsize=CURVES_SIZE)
+    _panel(axes[0], epochs, history, "loss", "Loss", best_epoch)
     if metric in history:
-        _panel(right, epochs, history, metric, METRIC_TITLES.get(metric, metric), best_epoch)
+        _panel(axes[1], epochs, history, metric, METRIC_TITLES.get(metric, metric), best_epoch)
     else:
-        right.set_axis_off()
+        axes[1].set_axis_off()
+    if varies:
+        axes[2].plot(epochs[:len(rates)], rates, marker=".", color="C2")
+        axes[2].set(title="Learning rate (end of epoch)", xlabel="epoch", yscale="log")
+        axes[2].grid(alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
 
