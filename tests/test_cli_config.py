@@ -1,5 +1,6 @@
 """Settings resolution of ``nlayer train`` (in-process: no training, fast)."""
 
+import re
 import tomllib
 
 import pytest
@@ -65,11 +66,16 @@ def test_csv_settings():
     ("dropout = 1.0\n", "dropout"),
     ("speed = 3\n", "unknown key 'speed'"),
     ("epochs = \n", "cannot read"),
+    ('schedule = "warp"\n', "schedule must be one of constant, step, exponential, cosine, "
+                            "onecycle, plateau, got 'warp'"),
+    ("weight-decay = -1\n", "weight_decay must be a number in [0, inf), got -1"),
+    ("lr-factor = 1.5\n", "lr_factor must be a number in (0, 1], got 1.5"),
+    ("monitor-metric = 3\n", "monitor_metric must be a log key"),
 ])
 def test_bad_files(tmp_path, text, words):
     path = tmp_path / "c.toml"
     path.write_text(text)
-    with pytest.raises(CLIError, match=words):
+    with pytest.raises(CLIError, match=re.escape(words)):
         config.resolve({}, path)
 
 
@@ -102,21 +108,6 @@ def test_schedule_keys_in_toml(tmp_path):
     again = tmp_path / "again.toml"
     again.write_text(toml_text(cfg))
     assert config.resolve({}, again) == cfg
-
-
-@pytest.mark.parametrize("text, words", [
-    ('schedule = "warp"\n', "schedule must be one of constant, step, exponential, cosine, "
-                            "onecycle, plateau, got 'warp'"),
-    ("weight-decay = -1\n", "weight_decay must be a number in [0, inf), got -1"),
-    ("lr-factor = 1.5\n", "lr_factor must be a number in (0, 1], got 1.5"),
-    ("monitor-metric = 3\n", "monitor_metric must be a log key"),
-])
-def test_bad_schedule_settings(tmp_path, text, words):
-    path = tmp_path / "c.toml"
-    path.write_text(text)
-    with pytest.raises(CLIError) as err:
-        config.resolve({}, path)
-    assert words in str(err.value)
 
 
 def test_settings_become_the_library_schedule():
