@@ -10,6 +10,7 @@ from .callbacks import Callback, EarlyStopping, History, ReduceLROnPlateau
 from .errors import ModelFileError, NotFittedError, TrainingDivergedError
 from .gradcheck import check_gradients
 from .io import load
+from .lr_finder import LRFinderResult, lr_find
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .model import MLP, Sequential
 from . import schedules
@@ -22,6 +23,6 @@ __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau",
-    "Standardizer", "MinMaxScaler", "check_gradients", "load",
+    "Standardizer", "MinMaxScaler", "check_gradients", "load", "lr_find", "LRFinderResult",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "__version__",
 ]
