@@ -304,6 +304,19 @@ def test_train_with_a_one_cycle_schedule_and_weight_decay(tmp_path):
     assert mpimg.imread(out / "learning_curves.png").shape[:2] == (400, 1000)
 
 
+def test_lr_find_plots_the_curve_and_writes_every_rate(tmp_path):
+    out = tmp_path / "lr"
+    result = cli("lr-find", "--dataset", "digits", *FAST, "--steps", "60", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "suggested learning rate" in result.stdout and "heuristic" in result.stdout
+    found = json.loads((out / "lr_find.json").read_text())
+    rates = found["rates"]
+    assert len(rates) == len(found["losses"]) == len(found["raw_losses"]) <= 60
+    assert rates[0] == 1e-6 and rates[0] <= found["suggestion"] <= rates[-1]
+    assert found["config"]["batch_size"] == 64
+    assert mpimg.imread(out / "lr_find.png").shape[:2] == (500, 1000)
+
+
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("args, words", [
@@ -316,6 +329,7 @@ def test_train_with_a_one_cycle_schedule_and_weight_decay(tmp_path):
     (["train", *FAST, "--epochs", "2", "--monitor-metric", "val_acc"],
      ["EarlyStopping monitors 'val_acc'", "val_accuracy, val_loss", "check the spelling"]),
     (["train", "--schedule", "sawtooth"], ["--schedule", "sawtooth"]),
+    (["lr-find", "--start-lr", "1", "--end-lr", "0.1"], ["end_lr (0.1) must be larger"]),
 ])
 def test_user_errors_are_one_line(args, words, tmp_path):
     assert_one_line_error(cli(*args, cwd=tmp_path), *words)

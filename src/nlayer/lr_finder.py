@@ -90,7 +90,7 @@ class LRFinderResult:
                 "settings": self.settings}
 
 
-def lr_find(model, X, y, start_lr=1e-6, end_lr=10.0, steps=200, batch_size=32, smoothing=0.98,
+def lr_find(model, X, y, start_lr=1e-6, end_lr=10.0, steps=200, batch_size=32, smoothing=0.9,
             diverge=4.0, seed=0):
     """Run the learning-rate range test on a copy of ``model``; returns :class:`LRFinderResult`.
 
@@ -98,6 +98,8 @@ def lr_find(model, X, y, start_lr=1e-6, end_lr=10.0, steps=200, batch_size=32, s
     fresh state) for at most ``steps`` mini-batches of ``batch_size`` rows,
     its rate growing exponentially from ``start_lr`` to ``end_lr``; it stops
     early once the smoothed loss exceeds ``diverge`` times its lowest value.
+    ``smoothing`` is the moving average's beta: higher is smoother but lags the
+    rate more (about ``1 / (1 - beta)`` batches).
     ``model`` must be compiled; an unbuilt model stays unbuilt.
     """
     if not getattr(model, "compiled", False):

@@ -152,6 +152,24 @@ def _compare_parser(sub):
     p.set_defaults(command="compare")
 
 
+def _lr_find_parser(sub):
+    p = sub.add_parser("lr-find", help="learning-rate range test: plot loss against rate",
+                       argument_default=argparse.SUPPRESS,
+                       description="Train a copy of the network for a few hundred batches "
+                                   "while the rate grows exponentially; plot the loss "
+                                   "against the rate with a (heuristic) suggestion marked.")
+    add_data_flags(p)
+    add_model_flags(p)
+    p.add_argument("--start-lr", type=float, default=1e-6, metavar="RATE",
+                   help="first rate of the sweep (default 1e-6)")
+    p.add_argument("--end-lr", type=float, default=10.0, metavar="RATE",
+                   help="last rate of the sweep (default 10)")
+    p.add_argument("--steps", type=int, default=200, help="mini-batches in the sweep "
+                   "(default 200; it stops early when the loss blows up)")
+    add_output_flags(p, "output directory (default runs/lr-find-<dataset>-<YYYYmmdd-HHMMSS>)")
+    p.set_defaults(command="lr-find")
+
+
 def _model_commands(sub):
     p = sub.add_parser("evaluate", help="metrics of a saved model on a test set")
     p.add_argument("model", metavar="MODEL")
@@ -187,6 +205,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _train_parser(sub)
     _compare_parser(sub)
+    _lr_find_parser(sub)
     _model_commands(sub)
     return parser
 
@@ -209,10 +228,11 @@ USER_ERRORS = (CLIError, DatasetError, nl.ModelFileError, nl.TrainingDivergedErr
 
 
 def run(args):
-    from . import commands, comparison, train
+    from . import commands, comparison, lr_find, train
     console = Console(highlight=False)
     handlers = {"train": train.run, "compare": comparison.run, "evaluate": commands.evaluate,
-                "predict": commands.predict, "info": commands.info, "export": commands.export}
+                "predict": commands.predict, "info": commands.info, "export": commands.export,
+                "lr-find": lr_find.run}
     return handlers[args.command](args, console)
 
 

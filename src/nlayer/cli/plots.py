@@ -94,3 +94,22 @@ def comparison(path, curves):
         ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
+
+
+def lr_curve(path, rates, losses, raw_losses, suggestion, title, caption):
+    """The range test: batch loss (faint) and its moving average against the rate (log
+    scale), the suggested rate marked, and a caption under the chart."""
+    fig, ax = plt.subplots(figsize=COMPARISON_SIZE)
+    ax.plot(rates, raw_losses, color="C0", alpha=0.25, linewidth=0.8, label="batch loss")
+    ax.plot(rates, losses, color="C0", label="smoothed loss")
+    ax.axvline(suggestion, color="C3", linestyle="--",
+               label=f"suggestion {suggestion:.3g} (heuristic)")
+    low = min(min(losses), min(raw_losses))
+    top = max(losses[:int(np.argmin(losses)) + 1])  # the blow-up would flatten the rest
+    ax.set(xscale="log", xlabel="learning rate", ylabel="loss J", title=title,
+           ylim=(low * 0.9 if low > 0 else None, top * 1.1))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.text(0.5, 0.01, caption, ha="center", va="bottom", fontsize=8, wrap=True)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    _save(fig, path)
