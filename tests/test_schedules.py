@@ -159,3 +159,13 @@ def test_bad_schedules(spec, error, message):
     with pytest.raises(error) as err:
         schedules.get(spec)
     assert message in str(err.value)
+
+
+def test_reset_starts_the_schedule_again():
+    opt = nl.SGD(lr=OneCycle(0.1, epochs=1, steps_per_epoch=10, momentum_range=(0.8, 0.9)))
+    w = np.zeros(2)
+    for _ in range(4):
+        opt.step([w], [np.ones(2) * opt.lr], scale=opt.lr)
+    assert opt.lr > 0.1 / 25 and opt.momentum < 0.9
+    opt.reset()
+    assert (opt.iterations, opt.lr, opt.momentum, opt.state) == (0, 0.1 / 25, 0.9, {})

@@ -121,9 +121,12 @@ class Optimizer:
         raise NotImplementedError
 
     def reset(self):
+        """Forget every slot's state and start the schedule (if any) again."""
         self.state, self.iterations = {}, 0
         if self.schedule is not None:
             self.lr = self.schedule.initial_lr
+            if self.schedule.initial_momentum is not None:
+                self.momentum = self.schedule.initial_momentum
 
     # -- state for checkpoints (plain arrays, no pickling) ----------------------
     def get_state(self):
