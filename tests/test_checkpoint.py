@@ -310,3 +310,28 @@ def test_a_regression_with_scaled_targets_resumes_exactly(tmp_path):
     whole = fit()
     fit(callbacks=[StopAt(2, 6)])
     assert_same_run(fit(resume_from=tmp_path / "ck.nlayer"), whole)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (nl.SGD(lr=nl.schedules.OneCycle(0.2), momentum=0.9, nesterov=True), []),
+    lambda: (nl.AdamW(lr=nl.schedules.CosineDecay(0.01, warmup=0.2), weight_decay=0.01), []),
+    lambda: (nl.SGD(lr=0.3, momentum=0.9),
+             [nl.ReduceLROnPlateau(factor=0.5, patience=1)]),
+])
+def test_schedules_and_plateaus_continue_exactly(tmp_path, make):
+    """A schedule's position and a plateau's counters and reduced rate are part of a checkpoint."""
+    X, y = run.data()
+
+    def fit(callbacks=(), resume_from=None):
+        optimizer, extra = make()
+        m = run.model("sgd")
+        m.compile(optimizer=optimizer, l2=1e-3, metrics=["accuracy"], normalize="standard")
+        m.fit(X, y, epochs=6, batch_size=25, validation_split=0.2, seed=3,
+              callbacks=[*extra, *callbacks, nl.ModelCheckpoint(tmp_path / "ck.nlayer")],
+              resume_from=resume_from)
+        return m
+
+    whole = fit()
+    assert len(set(whole.history.history["lr"])) > 1  # the rate did move
+    fit(callbacks=[StopAt(4, 3)])
+    assert_same_run(fit(resume_from=tmp_path / "ck.nlayer"), whole)

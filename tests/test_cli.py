@@ -292,6 +292,37 @@ def test_config_unknown_key(tmp_path):
     assert_one_line_error(cli("train", "--config", config), "'hiden'", "valid keys", "hidden")
 
 
+def test_train_with_a_one_cycle_schedule_and_weight_decay(tmp_path):
+    out = tmp_path / "run"
+    result = cli("train", "--dataset", "digits", *FAST, "--epochs", "5", "--schedule", "onecycle",
+                 "--lr", "0.2", "--weight-decay", "1e-4", "--monitor-metric", "val_accuracy",
+                 "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["config"]["schedule"] == "onecycle" and summary["test_accuracy"] > 0.9
+    rates = [float(row["lr"]) for row in read_csv_dicts(out / "history.csv")]
+    model = nl.load(out / "model.nlayer")
+    schedule = model.optimizer.schedule
+    assert isinstance(schedule, nl.schedules.OneCycle) and model.optimizer.weight_decay == 1e-4
+    steps = model.optimizer.iterations // 5  # batches per epoch (the file keeps the count)
+    schedule.bind(steps, 5)
+    np.testing.assert_allclose(rates, [schedule(steps * e) for e in range(1, 6)], rtol=1e-12)
+    assert mpimg.imread(out / "learning_curves.png").shape[:2] == (400, 1000)
+
+
+def test_lr_find_plots_the_curve_and_writes_every_rate(tmp_path):
+    out = tmp_path / "lr"
+    result = cli("lr-find", "--dataset", "digits", *FAST, "--steps", "60", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "suggested learning rate" in result.stdout and "heuristic" in result.stdout
+    found = json.loads((out / "lr_find.json").read_text())
+    rates = found["rates"]
+    assert len(rates) == len(found["losses"]) == len(found["raw_losses"]) <= 60
+    assert rates[0] == 1e-6 and rates[0] <= found["suggestion"] <= rates[-1]
+    assert found["config"]["batch_size"] == 64
+    assert mpimg.imread(out / "lr_find.png").shape[:2] == (500, 1000)
+
+
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("args, words", [
@@ -305,6 +336,10 @@ def test_config_unknown_key(tmp_path):
                                         "pass --csv FILE"]),
     (["train", "--hidden", "1000000", "1000000", "--quiet"],
      ["the model needs about", "TB", "Use fewer or narrower --hidden layers"]),
+    (["train", *FAST, "--epochs", "2", "--monitor-metric", "val_acc"],
+     ["EarlyStopping monitors 'val_acc'", "val_accuracy, val_loss", "check the spelling"]),
+    (["train", "--schedule", "sawtooth"], ["--schedule", "sawtooth"]),
+    (["lr-find", "--start-lr", "1", "--end-lr", "0.1"], ["end_lr (0.1) must be larger"]),
 ])
 def test_user_errors_are_one_line(args, words, tmp_path):
     assert_one_line_error(cli(*args, cwd=tmp_path), *words)

@@ -1,5 +1,6 @@
 """Settings resolution of ``nlayer train`` (in-process: no training, fast)."""
 
+import re
 import tomllib
 
 import pytest
@@ -65,11 +66,16 @@ def test_csv_settings():
     ("dropout = 1.0\n", "dropout"),
     ("speed = 3\n", "unknown key 'speed'"),
     ("epochs = \n", "cannot read"),
+    ('schedule = "warp"\n', "schedule must be one of constant, step, exponential, cosine, "
+                            "onecycle, plateau, got 'warp'"),
+    ("weight-decay = -1\n", "weight_decay must be a number in [0, inf), got -1"),
+    ("lr-factor = 1.5\n", "lr_factor must be a number in (0, 1], got 1.5"),
+    ("monitor-metric = 3\n", "monitor_metric must be a log key"),
 ])
 def test_bad_files(tmp_path, text, words):
     path = tmp_path / "c.toml"
     path.write_text(text)
-    with pytest.raises(CLIError, match=words):
+    with pytest.raises(CLIError, match=re.escape(words)):
         config.resolve({}, path)
 
 
@@ -80,3 +86,44 @@ def test_written_config_reads_back_the_same(tmp_path):
     with open(path, "rb") as fh:
         assert set(tomllib.load(fh)) <= set(config.KEYS)
     assert config.resolve({}, path) == cfg
+
+
+def test_schedule_decay_and_monitor_flags():
+    cfg = resolve(["--schedule", "onecycle", "--warmup", "3", "--weight-decay", "5e-4",
+                   "--monitor-metric", "val_accuracy", "--lr-factor", "0.5", "--no-cycle-momentum"])
+    assert (cfg["schedule"], cfg["warmup"], cfg["weight_decay"]) == ("onecycle", 3.0, 5e-4)
+    assert (cfg["monitor_metric"], cfg["lr_factor"], cfg["cycle_momentum"]) == \
+        ("val_accuracy", 0.5, False)
+    assert resolve([])["schedule"] == "constant"
+
+
+def test_schedule_keys_in_toml(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('schedule = "cosine"\nwarmup = 2\nmin-lr = 0.001\nweight-decay = 0.01\n'
+                    'monitor-metric = "val_accuracy"\nlr-patience = 4\n')
+    cfg = config.resolve({}, path)
+    assert (cfg["schedule"], cfg["warmup"], cfg["min_lr"], cfg["weight_decay"]) == \
+        ("cosine", 2.0, 0.001, 0.01)
+    assert cfg["monitor_metric"] == "val_accuracy" and cfg["lr_patience"] == 4
+    again = tmp_path / "again.toml"
+    again.write_text(toml_text(cfg))
+    assert config.resolve({}, again) == cfg
+
+
+def test_settings_become_the_library_schedule():
+    import nlayer as nl
+    from nlayer.cli.train import build_model, learning_rate, plateau
+
+    cfg = resolve(["--schedule", "onecycle", "--lr", "0.2", "--epochs", "10", "--warmup", "2",
+                   "--momentum", "0.95"])
+    s = learning_rate(cfg)
+    assert isinstance(s, nl.schedules.OneCycle)
+    assert (s.max_lr, s.epochs, s.warmup, s.momentum_range) == (0.2, 10.0, 0.2, [0.85, 0.95])
+    model = build_model({**cfg, "weight_decay": 1e-3}, "classification", 10)
+    assert model.optimizer.schedule is not None and model.optimizer.weight_decay == 1e-3
+    assert learning_rate(resolve(["--lr", "0.3"])) == 0.3
+    cut = plateau(resolve(["--schedule", "plateau", "--lr-factor", "0.5", "--lr-patience", "2",
+                           "--monitor-metric", "val_accuracy"]))
+    assert (cut.factor, cut.patience, cut.mode) == (0.5, 2, "max")
+    with pytest.raises(ValueError, match="onecycle warmup must be between 0 and epochs"):
+        learning_rate(resolve(["--schedule", "onecycle", "--epochs", "5", "--warmup", "5"]))

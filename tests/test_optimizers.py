@@ -80,6 +80,51 @@ def test_bad_hyperparameters(kwargs, match):
         nl.SGD(**kwargs)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("cls, kwargs, error, message", [
+    (nl.SGD, {"lr": "fast"}, TypeError,
+     "SGD lr (learning rate) must be a positive number or a schedule from nl.schedules, "
+     "got 'fast' (str)"),
+    (nl.SGD, {"lr": None}, TypeError, "got None (NoneType)"),
+    (nl.SGD, {"lr": True}, TypeError, "got True (bool)"),
+    (nl.SGD, {"lr": NAN}, ValueError, "SGD lr (learning rate) must be a number in (0, inf), got nan"),
+    (nl.SGD, {"lr": INF}, ValueError, "SGD lr (learning rate) must be a number in (0, inf), got inf"),
+    (nl.SGD, {"lr": -0.1}, ValueError, "in (0, inf), got -0.1"),
+    (nl.SGD, {"momentum": -0.5}, ValueError, "SGD momentum must be a number in [0, 1), got -0.5"),
+    (nl.SGD, {"momentum": NAN}, ValueError, "SGD momentum must be a number in [0, 1), got nan"),
+    (nl.SGD, {"momentum": "0.9"}, TypeError, "SGD momentum must be a number, got '0.9' (str)"),
+    (nl.SGD, {"nesterov": "yes"}, TypeError, "SGD nesterov must be True or False, got 'yes'"),
+    (nl.SGD, {"weight_decay": -1}, ValueError,
+     "SGD weight_decay must be a number in [0, inf), got -1.0"),
+    (nl.SGD, {"weight_decay": INF}, ValueError, "SGD weight_decay must be a number in [0, inf), got inf"),
+    (nl.SGD, {"weight_decay": [0.1]}, TypeError, "SGD weight_decay must be a number, got [0.1] (list)"),
+    (nl.Adam, {"epsilon": -1}, ValueError, "Adam epsilon must be a number in (0, inf), got -1.0"),
+    (nl.Adam, {"epsilon": 0}, ValueError, "Adam epsilon must be a number in (0, inf), got 0.0"),
+    (nl.Adam, {"beta_1": 1.0}, ValueError, "Adam beta_1 must be a number in [0, 1), got 1.0"),
+    (nl.Adam, {"beta_2": NAN}, ValueError, "Adam beta_2 must be a number in [0, 1), got nan"),
+    (nl.Adam, {"beta_2": None}, TypeError, "Adam beta_2 must be a number, got None (NoneType)"),
+    (nl.Adam, {"lr": INF}, ValueError, "Adam lr (learning rate) must be a number in (0, inf)"),
+    (nl.AdamW, {"weight_decay": -0.01}, ValueError,
+     "AdamW weight_decay must be a number in [0, inf), got -0.01"),
+    (nl.AdamW, {"epsilon": INF}, ValueError, "AdamW epsilon must be a number in (0, inf), got inf"),
+    (nl.RMSprop, {"rho": 1.5}, ValueError, "RMSprop rho must be a number in [0, 1), got 1.5"),
+    (nl.RMSprop, {"rho": "high"}, TypeError, "RMSprop rho must be a number, got 'high' (str)"),
+    (nl.RMSprop, {"epsilon": NAN}, ValueError, "RMSprop epsilon must be a number in (0, inf), got nan"),
+])
+def test_every_hyperparameter_is_checked_by_name_value_and_range(cls, kwargs, error, message):
+    with pytest.raises(error) as err:
+        cls(**kwargs)
+    assert message in str(err.value)
+
+
+def test_numpy_scalars_are_accepted():
+    opt = nl.SGD(lr=np.float32(0.5), momentum=np.float64(0.9), nesterov=np.bool_(True))
+    assert (opt.lr, opt.momentum, opt.nesterov) == (0.5, 0.9, True)
+    assert type(opt.lr) is float
+
+
 def test_unknown_optimizer_lists_valid_names():
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'.*sgd, adam, rmsprop"):
         optimizers.get("lbfgs")
@@ -118,3 +163,92 @@ def test_from_settings_gives_momentum_to_sgd_only():
     assert isinstance(adam, nl.Adam) and adam.lr == 0.01
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         optimizers.from_settings("lbfgs", 0.1)
+
+
+# -- weight decay against PyTorch (float64, to 1e-12) -----------------------------------------
+
+def _quadratic_run(step, w0, steps=25):
+    """Minimise 0.5 w'Hw - b'w from w0 with ``step(w, g)``; returns every iterate."""
+    rng = np.random.default_rng(7)
+    Q = rng.normal(size=(w0.size, w0.size))
+    H, b = Q @ Q.T / w0.size + np.eye(w0.size), rng.normal(size=w0.size)
+    w, out = w0.copy(), []
+    for _ in range(steps):
+        w = step(w, H @ w - b)
+        out.append(w.copy())
+    return np.array(out)
+
+
+TORCH_CASES = [
+    (nl.SGD, {"lr": 0.05, "weight_decay": 0.1}, "SGD", {"lr": 0.05, "weight_decay": 0.1}),
+    (nl.SGD, {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.3}, "SGD",
+     {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.3}),
+    (nl.SGD, {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.2}, "SGD",
+     {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.2}),
+    (nl.Adam, {"lr": 0.02, "epsilon": 1e-8, "weight_decay": 0.5}, "Adam",
+     {"lr": 0.02, "eps": 1e-8, "weight_decay": 0.5}),
+    (nl.AdamW, {"lr": 0.02, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-8, "weight_decay": 0.5},
+     "AdamW", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-8, "weight_decay": 0.5}),
+    (nl.RMSprop, {"lr": 0.01, "rho": 0.9, "epsilon": 1e-8, "weight_decay": 0.4}, "RMSprop",
+     {"lr": 0.01, "alpha": 0.9, "eps": 1e-8, "weight_decay": 0.4}),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, torch_name, torch_kwargs", TORCH_CASES,
+                         ids=[f"{c[2]}-{i}" for i, c in enumerate(TORCH_CASES)])
+def test_weight_decay_matches_pytorch(cls, kwargs, torch_name, torch_kwargs):
+    torch = pytest.importorskip("torch")
+    w0 = np.random.default_rng(3).normal(size=6)
+
+    opt = cls(**kwargs)
+
+    def ours(w, g):
+        opt.step([w], [g], scale=1.0)  # g is dJ/dw itself
+        return w
+
+    param = torch.nn.Parameter(torch.tensor(w0, dtype=torch.float64))
+    topt = getattr(torch.optim, torch_name)([param], **torch_kwargs)
+
+    def theirs(w, g):
+        param.grad = torch.tensor(g, dtype=torch.float64)
+        topt.step()
+        return param.detach().numpy().copy()
+
+    mine, ref = _quadratic_run(ours, w0), _quadratic_run(theirs, w0)
+    np.testing.assert_allclose(mine, ref, rtol=0, atol=1e-12)
+    # the decay changed the path: without it the iterates differ by far more than 1e-12
+    plain = cls(**{**kwargs, "weight_decay": 0.0})
+    assert np.abs(_quadratic_run(lambda w, g: (plain.step([w], [g], 1.0), w)[1], w0) - ref).max() > 1e-3
+
+
+def test_sgd_weight_decay_equals_l2_lambda_over_m():
+    """Coupled decay wd and the method's L2 term (lambda/m) W agree on kernels when wd = lambda/m."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)
+    kw = dict(epochs=3, batch_size=40, shuffle=False, seed=0)  # one batch: m = 40
+    a = nl.MLP(hidden=(8,), dtype="float64", n_outputs=3)
+    a.compile(optimizer=nl.SGD(lr=0.1, momentum=0.9), l2=2.0)
+    a.fit(X, y, **kw)
+    b = nl.MLP(hidden=(8,), dtype="float64", n_outputs=3)
+    b.compile(optimizer=nl.SGD(lr=0.1, momentum=0.9, weight_decay=2.0 / 40))
+    b.fit(X, y, **kw)
+    # kernels follow the same path only if biases have no decay too: compare the first
+    # update, where biases start at zero and the decay of a zero bias is zero
+    c = nl.MLP(hidden=(8,), dtype="float64", n_outputs=3)
+    c.compile(optimizer=nl.SGD(lr=0.1, momentum=0.9, weight_decay=2.0 / 40))
+    c.fit(X, y, **{**kw, "epochs": 1})
+    d = nl.MLP(hidden=(8,), dtype="float64", n_outputs=3)
+    d.compile(optimizer=nl.SGD(lr=0.1, momentum=0.9), l2=2.0)
+    d.fit(X, y, **{**kw, "epochs": 1})
+    for wc, wd in zip(c.get_weights(), d.get_weights()):
+        np.testing.assert_allclose(wc, wd, rtol=1e-12, atol=1e-15)
+    # later the biases (decayed by wd only) part ways
+    assert max(np.abs(wa - wb).max() for wa, wb in zip(a.get_weights(), b.get_weights())) > 1e-6
+
+
+def test_weight_decay_is_saved_in_the_config():
+    for opt in (nl.SGD(lr=0.1, weight_decay=0.01), nl.Adam(weight_decay=0.02), nl.AdamW(),
+                nl.RMSprop(weight_decay=0.03)):
+        again = optimizers.get(opt.get_config())
+        assert type(again) is type(opt) and again.weight_decay == opt.weight_decay
+    assert nl.AdamW().weight_decay == 0.01 and "weight_decay" not in nl.SGD().get_config()

@@ -6,22 +6,25 @@
     model.fit(X_train, y_train, epochs=20, batch_size=128, validation_split=0.1, seed=0)
 """
 
-from .callbacks import Callback, EarlyStopping, History
+from .callbacks import Callback, EarlyStopping, History, ReduceLROnPlateau
 from .checkpoint import ModelCheckpoint
 from .errors import ModelFileError, ModelTooLargeError, NotFittedError, TrainingDivergedError
 from .gradcheck import check_gradients
 from .io import load
+from .lr_finder import LRFinderResult, lr_find
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .model import MLP, Sequential
-from .optimizers import SGD, Adam, Optimizer, RMSprop
+from . import schedules
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .preprocessing import MinMaxScaler, Standardizer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
-    "Optimizer", "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
-    "Standardizer", "MinMaxScaler", "check_gradients", "load",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules",
+    "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint",
+    "Standardizer", "MinMaxScaler", "check_gradients", "load", "lr_find", "LRFinderResult",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
     "__version__",
 ]

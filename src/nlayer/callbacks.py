@@ -4,11 +4,12 @@ Epochs are numbered from 1 in logs and in :class:`History`.
 """
 
 import math
-import warnings
 
 import numpy as np
 
-__all__ = ["Callback", "History", "EarlyStopping", "CallbackList"]
+from .watch import Monitor
+
+__all__ = ["Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "CallbackList"]
 
 
 class Callback:
@@ -147,50 +148,32 @@ class History(Callback):
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
+    ``monitor`` is any key of the epoch's logs (``val_loss``, ``val_accuracy``,
+    ``r2``, ...); ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (read from the
+    name: max for accuracy/r2, min for loss/mae/mse; see :mod:`nlayer.watch`).
+    A monitor missing from the logs (a typo, or ``val_*`` without a development
+    set) is a ValueError at the first epoch's end that names the keys there.
     With ``restore_best_weights`` the model gets back every array of its best
     epoch (kernels, biases, gamma/beta and batch-norm moving statistics) when
-    training ends, however it ends. ``mode`` is ``"min"``, ``"max"`` or
-    ``"auto"`` (max for accuracy/r2, min otherwise).
+    training ends, however it ends.
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto",
                  restore_best_weights=True):
         if patience < 0 or int(patience) != patience:
             raise ValueError(f"patience must be a whole number >= 0, got {patience}")
-        if min_delta < 0:
-            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self._watch = Monitor("EarlyStopping", monitor, mode, min_delta)
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
         self.restore_best_weights = restore_best_weights
-        if mode == "auto":
-            mode = "max" if monitor.removeprefix("val_") in ("accuracy", "r2") else "min"
-        self.mode = mode
+        self.mode = self._watch.mode
 
     def on_train_begin(self, logs=None):
         self.best, self.best_epoch, self.best_weights = None, None, None
         self.wait, self.stopped_epoch = 0, None
-        self._key = self.monitor
-
-    def _improved(self, value):
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self._key not in logs:
-            fallback = self.monitor.removeprefix("val_")
-            warnings.warn(
-                f"EarlyStopping monitors {self.monitor!r} but logs have only {sorted(logs)}; "
-                f"monitoring {fallback!r} instead (give validation_split or validation_data)",
-                stacklevel=2,
-            )
-            self._key = fallback
-        value = logs[self._key]
-        if not math.isnan(value) and self._improved(value):
+        value = self._watch.value(logs)
+        if self._watch.improved(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
@@ -202,13 +185,11 @@ class EarlyStopping(Callback):
 
     def get_state(self):
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "stopped_epoch": self.stopped_epoch, "monitor": self._key,
-                "best_weights": self.best_weights}
+                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
     def set_state(self, state):
         self.best, self.best_epoch = state["best"], state["best_epoch"]
         self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
-        self._key = state["monitor"]
         weights = state["best_weights"]
         if weights is not None:
             shapes = [w.shape for w in self.model.get_weights()]
@@ -223,3 +204,62 @@ class EarlyStopping(Callback):
         history = getattr(self.model, "history", None)
         if history is not None and self.best_epoch is not None:
             history.best_epoch = self.best_epoch
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by
+    ``min_delta`` for ``patience`` epochs (Keras's callback of the same name).
+
+    The ``cooldown`` epochs right after a reduction are not counted (an
+    improvement there still sets the best value), and the rate never goes below
+    ``min_lr``. ``mode`` and the monitor's checks are
+    those of :class:`EarlyStopping`. It changes ``optimizer.lr``, so the optimiser
+    must have a constant rate, not a schedule. Its counters are in
+    :meth:`get_state`; the rate itself is in the optimiser's state.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, cooldown=0, min_lr=0.0,
+                 min_delta=0.0, mode="auto"):
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau {name} must be a whole number >= 0, "
+                                 f"got {value!r}")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or \
+                not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau factor must be a number in (0, 1), got {factor!r}")
+        if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or \
+                not 0 <= min_lr < math.inf:
+            raise ValueError(f"ReduceLROnPlateau min_lr must be a finite number >= 0, "
+                             f"got {min_lr!r}")
+        self._watch = Monitor("ReduceLROnPlateau", monitor, mode, min_delta)
+        self.monitor, self.mode = monitor, self._watch.mode
+        self.factor, self.patience, self.cooldown = float(factor), patience, cooldown
+        self.min_lr = float(min_lr)
+        self.best, self.wait, self.cooldown_left = None, 0, 0
+
+    def on_train_begin(self, logs=None):
+        if getattr(self.model.optimizer, "schedule", None) is not None:
+            raise ValueError("ReduceLROnPlateau changes a constant learning rate, but the "
+                             "optimiser follows a schedule; use one or the other")
+        self.best, self.wait, self.cooldown_left = None, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._watch.value(logs)
+        cooling = self.cooldown_left > 0  # epochs right after a cut are not counted
+        if cooling:
+            self.cooldown_left -= 1
+        if self._watch.improved(value, self.best):
+            self.best, self.wait = value, 0
+        elif not cooling:
+            self.wait += 1
+            optimizer = self.model.optimizer
+            if self.wait >= self.patience and optimizer.lr > self.min_lr:
+                optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
+                self.cooldown_left, self.wait = self.cooldown, 0
+
+    def get_state(self):
+        return {"best": self.best, "wait": self.wait, "cooldown_left": self.cooldown_left}
+
+    def set_state(self, state):
+        self.best, self.wait = state["best"], int(state["wait"])
+        self.cooldown_left = int(state["cooldown_left"])

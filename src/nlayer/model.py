@@ -379,6 +379,7 @@ class Sequential:
         buf_X = np.empty((batch_size, X.shape[1]), dtype=self.dtype)
         buf_Y = np.empty((batch_size, Y.shape[1]), dtype=self.dtype)
         buf_W = None if W is None else np.empty(batch_size, dtype=self.dtype)
+        self.optimizer.begin_training(n_batches, epochs)  # a schedule learns the run's length
         cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n})
         if resumed is not None:
             checkpoint_mod.restore_callbacks(resumed, state.callbacks, resume_from)

@@ -138,6 +138,11 @@ def run(args, console):
     quiet = args.quiet or args.json
     if not quiet:
         console.print(f"nlayer compare: {ds.name}, systems: {' '.join(peers)}", markup=False)
+        if cfg["schedule"] != "constant" or cfg["weight_decay"]:
+            console.print(f"note: compare trains every system with a constant rate "
+                          f"lr={cfg['lr']:g} and no weight decay; the recipe's "
+                          f"{cfg['schedule']} schedule and weight_decay are not used",
+                          markup=False, soft_wrap=True)
     with np.errstate(all="ignore"):
         results = run_comparison(make_spec(cfg), *arrays, peers=peers,
                                  progress=None if quiet else epoch_printer(console, cfg['epochs']))

@@ -58,8 +58,8 @@ class KeepBestOnInterrupt(EarlyStopping):
     epoch's weights and goes back to them only when the run is interrupted (a run
     that finishes keeps its last epoch, as it was configured to)."""
 
-    def __init__(self):
-        super().__init__(patience=2**62, restore_best_weights=True)
+    def __init__(self, monitor="val_loss"):
+        super().__init__(monitor=monitor, patience=2**62, restore_best_weights=True)
 
     def on_train_end(self, logs=None):
         self.restore_best_weights = bool(self.model.history.interrupted)

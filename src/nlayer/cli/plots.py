@@ -31,14 +31,22 @@ def _panel(ax, epochs, history, key, title, best_epoch):
 
 
 def learning_curves(path, history, best_epoch, metric):
-    """Two panels: train vs dev loss, and train vs dev ``metric``; the best epoch marked."""
+    """Train vs dev loss, and train vs dev ``metric``; the best epoch marked. When the
+    learning rate changed during training (a schedule, a plateau cut), a third panel
+    shows it per epoch on a log scale."""
     epochs = list(range(1, len(history.get("loss", [])) + 1))
-    fig, (left, right) = plt.subplots(1, 2, figsize=CURVES_SIZE)
-    _panel(left, epochs, history, "loss", "Loss", best_epoch)
+    rates = history.get("lr") or []
+    varies = len(set(rates)) > 1
+    fig, axes = plt.subplots(1, 3 if varies else 2, figsize=CURVES_SIZE)
+    _panel(axes[0], epochs, history, "loss", "Loss", best_epoch)
     if metric in history:
-        _panel(right, epochs, history, metric, METRIC_TITLES.get(metric, metric), best_epoch)
+        _panel(axes[1], epochs, history, metric, METRIC_TITLES.get(metric, metric), best_epoch)
     else:
-        right.set_axis_off()
+        axes[1].set_axis_off()
+    if varies:
+        axes[2].plot(epochs[:len(rates)], rates, marker=".", color="C2")
+        axes[2].set(title="Learning rate (end of epoch)", xlabel="epoch", yscale="log")
+        axes[2].grid(alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
 
@@ -85,4 +93,23 @@ def comparison(path, curves):
     if ax.lines:
         ax.legend(fontsize=8)
     fig.tight_layout()
+    _save(fig, path)
+
+
+def lr_curve(path, rates, losses, raw_losses, suggestion, title, caption):
+    """The range test: batch loss (faint) and its moving average against the rate (log
+    scale), the suggested rate marked, and a caption under the chart."""
+    fig, ax = plt.subplots(figsize=COMPARISON_SIZE)
+    ax.plot(rates, raw_losses, color="C0", alpha=0.25, linewidth=0.8, label="batch loss")
+    ax.plot(rates, losses, color="C0", label="smoothed loss")
+    ax.axvline(suggestion, color="C3", linestyle="--",
+               label=f"suggestion {suggestion:.3g} (heuristic)")
+    low = min(min(losses), min(raw_losses))
+    top = max(losses[:int(np.argmin(losses)) + 1])  # the blow-up would flatten the rest
+    ax.set(xscale="log", xlabel="learning rate", ylabel="loss J", title=title,
+           ylim=(low * 0.9 if low > 0 else None, top * 1.1))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.text(0.5, 0.01, caption, ha="center", va="bottom", fontsize=8, wrap=True)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     _save(fig, path)

@@ -22,8 +22,9 @@ def build_model(cfg, task, n_outputs=None):
                    output="softmax" if classification else "linear", n_outputs=n_outputs,
                    batchnorm=cfg["batchnorm"], dropout=cfg["dropout"], init=cfg["init"],
                    dtype=cfg["dtype"])
-    model.compile(optimizer=nl.optimizers.from_settings(cfg["optimizer"], cfg["lr"],
-                                                        cfg["momentum"], cfg["nesterov"]),
+    model.compile(optimizer=nl.optimizers.from_settings(cfg["optimizer"], learning_rate(cfg),
+                                                        cfg["momentum"], cfg["nesterov"],
+                                                        cfg["weight_decay"]),
                   loss="categorical_crossentropy" if classification else "mean_squared_error",
                   l2=cfg["l2"],
                   metrics=["accuracy"] if classification else ["mse", "mae", "r2"],
@@ -32,14 +33,33 @@ def build_model(cfg, task, n_outputs=None):
     return model
 
 
+def learning_rate(cfg):
+    """The constant rate, or the schedule the settings describe (peak rate ``lr``)."""
+    cycle = cfg["schedule"] == "onecycle" and cfg["optimizer"] == "sgd" and \
+        cfg["momentum"] > 0 and cfg["cycle_momentum"]
+    schedule = nl.schedules.from_settings(
+        cfg["schedule"], cfg["lr"], cfg["epochs"], warmup=cfg["warmup"],
+        factor=cfg["lr_factor"], every=cfg["lr_every"], min_lr=cfg["min_lr"],
+        momentum_range=(max(0.0, cfg["momentum"] - 0.1), cfg["momentum"]) if cycle else None)
+    return cfg["lr"] if schedule is None else schedule
+
+
 def early_stopping(cfg):
     """EarlyStopping with the run's patience; without one, a keeper of the best dev epoch
     for Ctrl-C; None without a development set."""
     if cfg["dev_split"] <= 0:
         return None
     if cfg["patience"] > 0:
-        return nl.EarlyStopping(patience=cfg["patience"], restore_best_weights=True)
-    return KeepBestOnInterrupt()
+        return nl.EarlyStopping(monitor=cfg["monitor_metric"], patience=cfg["patience"],
+                                restore_best_weights=True)
+    return KeepBestOnInterrupt(cfg["monitor_metric"])
+
+
+def plateau(cfg):
+    if cfg["schedule"] != "plateau":
+        return None
+    return nl.ReduceLROnPlateau(monitor=cfg["monitor_metric"], factor=cfg["lr_factor"] or 0.1,
+                                patience=cfg["lr_patience"], min_lr=cfg["min_lr"])
 
 
 def checkpointer(cfg, out):
@@ -55,7 +75,7 @@ def fit(model, ds, cfg, console, show_progress, out=None, resume=False):
     stopper = early_stopping(cfg)
     reporter = EpochReporter(console) if show_progress else None
     saver = checkpointer(cfg, out) if out is not None else None
-    callbacks = [cb for cb in (stopper, reporter, saver) if cb is not None]
+    callbacks = [cb for cb in (plateau(cfg), stopper, reporter, saver) if cb is not None]
     start = time.perf_counter()
     with StopOnInterrupt(model) as guard:
         try:
@@ -97,8 +117,12 @@ def describe_start(console, ds, cfg):
     extras = "".join([", batchnorm" if cfg["batchnorm"] else "",
                       f", dropout {cfg['dropout']:g}" if cfg["dropout"] else ""])
     opt = f"{cfg['optimizer']} lr={cfg['lr']:g}"
+    if cfg["schedule"] != "constant":
+        opt += f" ({cfg['schedule']})"
     if cfg["optimizer"] == "sgd":
         opt += f" momentum={cfg['momentum']:g}" + (" nesterov" if cfg["nesterov"] else "")
+    if cfg["weight_decay"]:
+        opt += f" weight_decay={cfg['weight_decay']:g}"
     for line in (f"nlayer train: {ds.name} ({ds.task}: {len(ds.y_train)} train+dev rows, "
                  f"{len(ds.y_test)} test rows, {ds.n_features} features{classes})",
                  f"network {widths} ({cfg['activation']}, {cfg['init']}{extras}); {opt}, "

@@ -1,0 +1,370 @@
+"""Seconds of training until each system first reaches a test accuracy on Fashion-MNIST.
+
+    python benchmarks/bench_time_to_accuracy.py            # 60,000 rows, target 0.88
+    python benchmarks/bench_time_to_accuracy.py --quick    # 12,000 rows, 4 epochs, target 0.80
+
+Each system trains with its own best recipe, epoch by epoch, in its own child
+process (so thread pools never share one); after every epoch the test accuracy
+is measured with the clock stopped, and the clock's total when it first reaches
+``--target`` is the result:
+
+- nlayer: its default ``fashion-mnist`` recipe (``nlayer train --dataset
+  fashion-mnist``), trained on all the training rows (no dev split).
+- PyTorch: the same network, initial weights and batch order, SGD with the
+  recipe's momentum, Nesterov and weight decay, and ``OneCycleLR`` with the
+  recipe's peak rate, warm-up share and momentum range.
+- Keras: the same network and initial weights, SGD with the recipe's momentum
+  and Nesterov, the one-cycle rate set before every batch by a callback (Keras
+  has no one-cycle schedule; its momentum stays fixed), its own shuffling.
+- scikit-learn: ``MLPClassifier`` with the same hidden layers, adam and
+  ``early_stopping=True`` (its defaults otherwise), one ``fit``; its per-epoch
+  early-stopping hook also scores the test rows, with the clock stopped.
+
+Results go to ``--out`` (default ``benchmarks/results``) as
+``time_to_accuracy.md`` and ``.json``. Timings mean something only on a quiet
+machine; the load average before and after each system is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import bench_training as bench  # noqa: E402  (data, machine line, torch network)
+
+SYSTEMS = ["nlayer", "torch", "keras", "sklearn"]
+NAMES = {"nlayer": "nlayer", "torch": "PyTorch", "keras": "Keras", "sklearn": "scikit-learn"}
+PEERS = {"torch": "torch", "keras": "keras", "sklearn": "sklearn"}
+SEED = 0
+
+
+def recipe(max_epochs=None):
+    """The nlayer default Fashion-MNIST settings and the one-cycle every peer copies."""
+    import nlayer as nl
+    from nlayer.cli import config, train
+
+    cfg = {**config.resolve({"dataset": "fashion-mnist"}), "dev_split": 0.0, "patience": 0}
+    if max_epochs:
+        cfg["epochs"] = min(cfg["epochs"], max_epochs)
+    rate = train.learning_rate(cfg)
+    cycle = rate if isinstance(rate, nl.schedules.OneCycle) else \
+        nl.schedules.OneCycle(cfg["lr"], epochs=cfg["epochs"])
+    return cfg, cycle
+
+
+class Clock:
+    """Cumulative training seconds and the test accuracy after each epoch."""
+
+    def __init__(self, X_test, y_test, target):
+        self.X_test, self.y_test, self.target = X_test, y_test, target
+        self.seconds, self.accuracy, self.total = [], [], 0.0
+
+    def epoch(self, seconds, scores):
+        """Record one epoch; True once the target is reached."""
+        self.total += seconds
+        self.seconds.append(self.total)
+        self.accuracy.append(float(np.mean(np.asarray(scores).argmax(axis=1) == self.y_test)))
+        return self.accuracy[-1] >= self.target
+
+    def result(self):
+        hit = next((i for i, a in enumerate(self.accuracy) if a >= self.target), None)
+        return {"seconds_to_target": None if hit is None else self.seconds[hit],
+                "epochs_to_target": None if hit is None else hit + 1,
+                "cumulative_seconds": self.seconds, "test_accuracy": self.accuracy}
+
+
+# ============================================================================ workers
+def worker_nlayer(spec, data):
+    import nlayer as nl
+    from nlayer.cli import train
+
+    X, y, X_test, y_test = data
+    cfg, _ = recipe(spec["max_epochs"])
+    model = train.build_model(cfg, "classification", 10)
+    clock = Clock(X_test, y_test, spec["target"])
+
+    class Watch(nl.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if clock.epoch(time.perf_counter() - self.t0, self.model.predict(X_test)):
+                self.model.stop_training = True
+
+    model.fit(X, y, epochs=cfg["epochs"], batch_size=cfg["batch_size"], seed=SEED,
+              callbacks=[Watch()])
+    return {**clock.result(), "recipe": _describe(cfg)}
+
+
+def _standardized(model, X, X_test):
+    """Inputs scaled as nlayer's recipe scales them (fit on the training rows)."""
+    norm = model.normalizer
+    if norm is None:
+        return X, X_test
+    norm.fit(X)
+    return norm.transform(X), norm.transform(X_test)
+
+
+def _peer_model(cfg):
+    from nlayer.cli import train
+
+    model = train.build_model(cfg, "classification", 10)
+    model.build((None, 784), seed=SEED)
+    return model
+
+
+def worker_torch(spec, data):
+    import torch
+    from torch import nn
+
+    from nlayer.model import batch_orders
+
+    torch.manual_seed(SEED)
+    X, y, X_test, y_test = data
+    cfg, cycle = recipe(spec["max_epochs"])
+    model = _peer_model(cfg)
+    X, X_test = _standardized(model, X, X_test)
+    net = bench._torch_net(model, nn)
+    n, bs = X.shape[0], cfg["batch_size"]
+    steps = -(-n // bs)
+    low, high = cycle.momentum_range or (cfg["momentum"], cfg["momentum"])
+    opt = torch.optim.SGD(net.parameters(), lr=cycle.max_lr, momentum=high,
+                          nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cycle.max_lr, epochs=cfg["epochs"], steps_per_epoch=steps,
+        pct_start=cycle.warmup, div_factor=cycle.div, final_div_factor=cycle.final_div,
+        cycle_momentum=cycle.momentum_range is not None, base_momentum=low, max_momentum=high)
+    loss_fn = nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    Xtest = torch.from_numpy(X_test)
+    clock = Clock(X_test, y_test, spec["target"])
+    for order in batch_orders(SEED, n, cfg["epochs"]):
+        net.train()
+        order = torch.from_numpy(order)
+        t0 = time.perf_counter()
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            loss = loss_fn(net(Xt.index_select(0, idx)), yt.index_select(0, idx))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        seconds = time.perf_counter() - t0
+        net.eval()
+        with torch.no_grad():
+            scores = net(Xtest).numpy()
+        if clock.epoch(seconds, scores):
+            break
+    return {**clock.result(), "threads": torch.get_num_threads()}
+
+
+def worker_keras(spec, data):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    X, y, X_test, y_test = data
+    cfg, cycle = recipe(spec["max_epochs"])
+    model = _peer_model(cfg)
+    X, X_test = _standardized(model, X, X_test)
+    layers = [keras.Input((X.shape[1],))]
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Dense":
+            layers.append(keras.layers.Dense(layer.units, activation=layer.activation.name))
+        elif kind == "Dropout":
+            layers.append(keras.layers.Dropout(layer.rate))
+        else:
+            raise ValueError(f"no Keras mapping for {kind}")
+    net = keras.Sequential(layers)
+    net.set_weights(model.get_weights())
+    steps = -(-X.shape[0] // cfg["batch_size"])
+    cycle.bind(steps, cfg["epochs"])
+    opt = keras.optimizers.SGD(learning_rate=cycle(0), momentum=cfg["momentum"],
+                               nesterov=cfg["nesterov"])
+    net.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    clock = Clock(X_test, y_test, spec["target"])
+
+    class OneCycleAndClock(keras.callbacks.Callback):
+        step = 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            opt.learning_rate.assign(cycle(OneCycleAndClock.step))
+            OneCycleAndClock.step += 1
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.t0
+            if clock.epoch(seconds, net.predict(X_test, batch_size=4096, verbose=0)):
+                self.model.stop_training = True
+
+    net.fit(X, y, batch_size=cfg["batch_size"], epochs=cfg["epochs"], shuffle=True, verbose=0,
+            callbacks=[OneCycleAndClock()])
+    return clock.result()
+
+
+class _Reached(Exception):
+    """Stops scikit-learn's fit once the target is reached."""
+
+
+def worker_sklearn(spec, data):
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    X, y, X_test, y_test = data
+    cfg, _ = recipe(spec["max_epochs"])
+    X, X_test = _standardized(_peer_model(cfg), X, X_test)
+    clock = Clock(X_test, y_test, spec["target"])
+
+    class Timed(MLPClassifier):
+        """Its own fit; the per-epoch early-stopping hook also scores the test rows with
+        the clock stopped (a private hook of scikit-learn's, which runs once per epoch)."""
+
+        def _update_no_improvement_count(self, *args, **kwargs):
+            super()._update_no_improvement_count(*args, **kwargs)
+            now = time.perf_counter()
+            reached = clock.epoch(now - self._t0, self.predict_proba(X_test))
+            self._t0 = time.perf_counter()
+            if reached:
+                raise _Reached
+
+    clf = Timed(hidden_layer_sizes=tuple(cfg["hidden"]), solver="adam", early_stopping=True,
+                max_iter=spec["sklearn_epochs"], random_state=SEED)
+    clf._t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter
+        try:
+            clf.fit(X, y)
+        except _Reached:
+            pass
+    return clock.result()
+
+
+WORKERS = {"nlayer": worker_nlayer, "torch": worker_torch, "keras": worker_keras,
+           "sklearn": worker_sklearn}
+
+
+def run_worker(spec_path):
+    spec = json.loads(Path(spec_path).read_text())
+    d = Path(spec["data_dir"])
+    data = tuple(np.load(d / f"{k}.npy") for k in ("X_train", "y_train", "X_test", "y_test"))
+    t0 = time.perf_counter()
+    result = WORKERS[spec["system"]](spec, data)
+    result["process_seconds"] = time.perf_counter() - t0
+    Path(spec["result_path"]).write_text(json.dumps(result))
+
+
+def _describe(cfg):
+    keys = ("hidden", "dropout", "optimizer", "lr", "momentum", "nesterov", "schedule",
+            "weight_decay", "l2", "batch_size", "epochs")
+    return {k: cfg[k] for k in keys}
+
+
+# ============================================================================ parent
+def run_system(system, spec, tmp, timeout):
+    import importlib.util
+
+    if system in PEERS and importlib.util.find_spec(PEERS[system]) is None:
+        return {"skipped": f"{PEERS[system]} is not importable"}
+    spec = {**spec, "system": system, "data_dir": str(tmp),
+            "result_path": str(tmp / f"result_{system}.json")}
+    path = tmp / f"spec_{system}.json"
+    path.write_text(json.dumps(spec))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+    load = bench._load1()
+    try:
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker",
+                               str(path)], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    if proc.returncode != 0 or not Path(spec["result_path"]).exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"error": f"worker exited with {proc.returncode}: " + " | ".join(tail)}
+    res = json.loads(Path(spec["result_path"]).read_text())
+    res["load_before"], res["load_after"] = load, bench._load1()
+    return res
+
+
+def markdown(results, info, spec, machine):
+    cfg, cycle = recipe(spec["max_epochs"])
+    lines = [f"# Time to {spec['target']:.2f} test accuracy on Fashion-MNIST", "",
+             f"Machine: {machine}", "",
+             f"Data: {info['source']}; {info['train_rows']} training rows, "
+             f"{info['test_rows']} test rows.", "",
+             f"nlayer recipe (`nlayer train --dataset fashion-mnist`): {_describe(cfg)}. "
+             f"PyTorch and Keras: the same network and one-cycle (peak {cycle.max_lr:g}, "
+             f"warm-up {cycle.warmup:g} of the run, momentum range {cycle.momentum_range}); "
+             "scikit-learn: MLPClassifier(adam, early_stopping=True).", "",
+             "| system | seconds to target | epochs | test accuracy per epoch | load before/after |",
+             "|---|---:|---:|---|---|"]
+    for system, res in results.items():
+        if "seconds_to_target" not in res:
+            lines.append(f"| {NAMES[system]} | {res.get('skipped') or res.get('error')} | | | |")
+            continue
+        sec = res["seconds_to_target"]
+        accs = ", ".join(f"{a:.4f}" for a in res["test_accuracy"])
+        load = f"{res['load_before']:.1f} / {res['load_after']:.1f}" \
+            if res.get("load_before") is not None else ""
+        lines.append(f"| {NAMES[system]} | {'not reached' if sec is None else f'{sec:.1f}'} | "
+                     f"{res['epochs_to_target'] or len(res['test_accuracy'])} | {accs} | {load} |")
+    lines += ["", "Seconds count training only (the test evaluation after each epoch is "
+              "excluded); each system ran once, in its own process, one after the other."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true", help="12,000 rows, 4 epochs, target 0.80")
+    p.add_argument("--target", type=float, default=None, help="test accuracy (default 0.88)")
+    p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--data", default="auto", choices=("auto", "fashion-mnist", "random"))
+    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--timeout", type=float, default=1800)
+    args = p.parse_args(argv)
+    if args.worker:
+        run_worker(args.worker)
+        return 0
+    rows = 12000 if args.quick else 60000
+    spec = {"target": args.target or (0.80 if args.quick else 0.88),
+            "max_epochs": 4 if args.quick else None, "sklearn_epochs": 4 if args.quick else 200}
+    machine = bench.machine_line(bench.machine_info())
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="ttacc-") as tmp:
+        tmp = Path(tmp)
+        info = bench.prepare_data(args.data, rows, tmp)
+        for system in args.systems.split(","):
+            results[system] = run_system(system, spec, tmp, args.timeout)
+            res = results[system]
+            print(f"  {NAMES[system]}: "
+                  f"{res.get('seconds_to_target', res.get('skipped') or res.get('error'))}",
+                  flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(results, info, spec, machine)
+    name = "time_to_accuracy_quick" if args.quick else "time_to_accuracy"
+    (out / f"{name}.md").write_text(text)
+    (out / f"{name}.json").write_text(json.dumps({"spec": spec, "data": info,
+                                                  "machine": machine, "results": results},
+                                                 indent=2))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
