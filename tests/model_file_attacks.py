@@ -21,7 +21,9 @@ from nlayer.io import _digest
 
 RANDOM_CLASSES = ("bit flips", "truncation", "insertion", "deletion", "overwrite")
 RETYPED = "retyped header field (re-signed)"
-MIXED_CLASSES = (*RANDOM_CLASSES, RETYPED, "architecture edits (re-signed)")  # some variants load (harmless changes), some not
+MIXED_CLASSES = (*RANDOM_CLASSES, RETYPED, "architecture edits (re-signed)",
+                 "JSON text damage (valid zip, re-signed when it parses)",
+                 ".npy header damage (valid zip)")  # some variants load (harmless changes), some not
 VALID_CLASSES = ("deflated (allowed)", "fortran-order array (allowed)", "10,000 layers (valid)", "checkpoint arrays (allowed)")
 
 # -- the real models ------------------------------------------------------------------------
@@ -164,6 +166,55 @@ def random_mutations(bases, n, seed=0):
             k = int(rng.integers(1, 33))
             data[at:at + k] = rng.integers(0, 256, k, dtype=np.uint8).tobytes()
         yield kind, base, bytes(data), False
+
+
+JSON_DAMAGE = "JSON text damage (valid zip, re-signed when it parses)"
+NPY_DAMAGE = ".npy header damage (valid zip)"
+_JSON_BYTES = b'[]{}":,.-+eE0123456789 \\ntfaluTrNIy'
+
+
+def text_damage(bases, n, seed=3):
+    """Damage where the zip's CRC cannot catch it: bytes of the JSON text or of a .npy
+    header changed, the archive rebuilt. A JSON text that still parses gets its digest
+    recomputed, so the schema checks (not the digest) must refuse it."""
+    rng = np.random.default_rng(seed)
+    names = sorted(bases)
+    for i in range(n):
+        base = names[i % len(names)]
+        entries = members(bases[base][0])
+        if i % 3:  # the JSON header
+            index = [n for n, _ in entries].index("__nlayer__.npy")
+            npy = entries[index][1]
+            text = bytearray(npy[128:])
+            for _ in range(int(rng.integers(1, 4))):
+                at = int(rng.integers(0, len(text)))
+                byte = _JSON_BYTES[int(rng.integers(0, len(_JSON_BYTES)))]
+                [text.__setitem__, text.insert, lambda a, b: text.__delitem__(a)][
+                    int(rng.integers(0, 3))](at, byte)
+            yield JSON_DAMAGE, base, _rebuilt(entries, index, bytes(text)), True
+        else:  # a .npy header
+            index = int(rng.integers(0, len(entries)))
+            npy = bytearray(entries[index][1])
+            for _ in range(int(rng.integers(1, 4))):
+                npy[int(rng.integers(0, 128))] = int(rng.integers(32, 127))
+            damaged = list(entries)
+            damaged[index] = (entries[index][0], bytes(npy))
+            yield NPY_DAMAGE, base, zip_of(damaged), False
+
+
+def _rebuilt(entries, index, text):
+    """The archive with the JSON header replaced by ``text``; re-signed if it parses."""
+    try:
+        header = json.loads(text)
+        arrays = {n[:-4]: np.load(io.BytesIO(c)) for n, c in entries if n != "__nlayer__.npy"}
+        header.pop("sha256")
+        header["sha256"] = _digest(header, arrays)
+        text = json.dumps(header).encode()
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        pass
+    damaged = list(entries)
+    damaged[index] = ("__nlayer__.npy", npy_bytes(np.frombuffer(text, dtype=np.uint8)))
+    return zip_of(damaged)
 
 
 # -- re-signed headers with retyped values ---------------------------------------------------------
@@ -525,6 +576,9 @@ NOTES = {
     "insertion": "1 to 64 random bytes inserted at a random place",
     "deletion": "1 to 64 bytes deleted at a random place",
     "overwrite": "1 to 32 bytes overwritten with random bytes",
+    JSON_DAMAGE: "1 to 3 JSON characters set, inserted or deleted in the header text; the zip "
+                 "rebuilt (fresh CRC), the digest recomputed when the text still parses",
+    NPY_DAMAGE: "1 to 3 printable characters set in a member's .npy header; the zip rebuilt",
     "architecture edits (re-signed)": "a layer deleted, duplicated, swapped, inserted or "
                                       "replaced, or n_features moved by one",
     RETYPED: "one header field replaced by a value of another type or range (or deleted), "

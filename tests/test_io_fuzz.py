@@ -130,6 +130,7 @@ def all_variants(n_random):
     variants = list(attacks.random_mutations(bases, n_random))
     variants += list(attacks.retyped_headers(bases, max(300, n_random // 4)))
     variants += list(attacks.restructured_headers(bases, max(120, n_random // 10)))
+    variants += list(attacks.text_damage(bases, max(300, n_random // 4)))
     variants += list(attacks.structured_attacks(bases))
     variants += list(attacks.one_off_attacks(bases))
     expected = {}

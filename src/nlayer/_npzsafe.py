@@ -28,6 +28,7 @@ import io
 import os
 import re
 import struct
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -55,7 +56,8 @@ _NPY_HEADER_CHARS = re.compile(r"[A-Za-z0-9_'<>|:,(){} \n]*\Z")
 # errors the zip and npy readers raise on malformed input
 _READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
                 struct.error, OverflowError, NotImplementedError, zlib.error, RuntimeError,
-                IndexError, KeyError)
+                IndexError, KeyError, SyntaxError, tokenize.TokenError)  # the last two: NumPy's
+# header parser falls back to tokenize on a header that is not a Python literal
 
 
 class Member:
@@ -264,7 +266,8 @@ def _parse_npy_header(raw, version):
     few headers.
     """
     text = raw[12 if version == (2, 0) else 10:].decode("latin1")
-    if not _NPY_HEADER_CHARS.match(text) or text.count("(") > 1 or text.count("{") != 1:
+    if not _NPY_HEADER_CHARS.match(text) or text.count("(") > 1 or \
+            text.count("(") != text.count(")") or text.count("{") != 1 or text.count("}") != 1:
         raise ValueError(f"unexpected .npy header text {text[:60]!r}")
     fp = io.BytesIO(raw)
     npy_format.read_magic(fp)
