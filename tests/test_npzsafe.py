@@ -130,6 +130,7 @@ def test_npy_headers_are_bounded_and_plain(tmp_path, saved):
         (w0.replace(b"'descr'", b" descr'", 1), "member 'w0' is broken"),  # a lone quote
         (w0.replace(b"), }", b", }", 1), "unexpected .npy header text"),  # unbalanced
         (w0.replace(b"(5, 4)", b")5, 4(", 1), "Cannot parse header"),  # NumPy's parser refuses
+        (w0.replace(b" 'shape'", b"b'shape'", 1), "cannot parse the .npy header .*TypeError"),
     ]:
         refused(tmp_path, attacks.zip_of([(n, content if n == "w0.npy" else c)
                                           for n, c in entries]), match)

@@ -56,8 +56,7 @@ _NPY_HEADER_CHARS = re.compile(r"[A-Za-z0-9_'<>|:,(){} \n]*\Z")
 # errors the zip and npy readers raise on malformed input
 _READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
                 struct.error, OverflowError, NotImplementedError, zlib.error, RuntimeError,
-                IndexError, KeyError, SyntaxError, tokenize.TokenError)  # the last two: NumPy's
-# header parser falls back to tokenize on a header that is not a Python literal
+                IndexError, KeyError)
 
 
 class Member:
@@ -275,7 +274,11 @@ def _parse_npy_header(raw, version):
         npy_format.read_array_header_2_0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        shape, fortran_order, dtype = reader(fp, max_header_size=MAX_NPY_HEADER)
+        try:
+            shape, fortran_order, dtype = reader(fp, max_header_size=MAX_NPY_HEADER)
+        except (TypeError, SyntaxError, tokenize.TokenError) as exc:  # e.g. a bytes key: b'shape'
+            raise ValueError(f"cannot parse the .npy header {text.strip()[:80]!r} "
+                             f"({type(exc).__name__}: {exc})") from exc
     if any(d < 0 for d in shape):
         raise ValueError(f"negative dimension in shape {shape}")
     return tuple(int(d) for d in shape), bool(fortran_order), dtype
