@@ -3,8 +3,9 @@
 
 Each variant is loaded in a forked child under an address-space limit (``RLIMIT_AS``) and
 a per-variant time limit; children take variants in batches. ``NLAYER_FUZZ_N`` sets the
-number of random mutations (default 800; 20000 for a long run); ``NLAYER_WRITE_RELIABILITY=1``
-writes the outcome table to ``docs/reliability.md``.
+number of random mutations (default 800; 20000 for a long run), ``NLAYER_FUZZ_SEED`` their
+seed (default 0); ``NLAYER_WRITE_RELIABILITY=1`` writes the outcome table to
+``docs/reliability.md``.
 """
 
 import collections
@@ -125,12 +126,12 @@ def run_variants(variants, expected, workdir):
     return [results[i] for i in range(len(variants))]
 
 
-def all_variants(n_random):
+def all_variants(n_random, seed=0):
     bases = attacks.base_models()
-    variants = list(attacks.random_mutations(bases, n_random))
-    variants += list(attacks.retyped_headers(bases, max(300, n_random // 4)))
-    variants += list(attacks.restructured_headers(bases, max(120, n_random // 10)))
-    variants += list(attacks.text_damage(bases, max(300, n_random // 4)))
+    variants = list(attacks.random_mutations(bases, n_random, seed))
+    variants += list(attacks.retyped_headers(bases, max(300, n_random // 4), seed + 1))
+    variants += list(attacks.restructured_headers(bases, max(120, n_random // 10), seed + 2))
+    variants += list(attacks.text_damage(bases, max(300, n_random // 4), seed + 3))
     variants += list(attacks.structured_attacks(bases))
     variants += list(attacks.one_off_attacks(bases))
     expected = {}
@@ -152,7 +153,7 @@ def tabulate(variants, outcomes):
 
 def test_every_variant_loads_or_raises_model_file_error(tmp_path):
     n_random = int(os.environ.get("NLAYER_FUZZ_N", "800"))
-    variants, expected = all_variants(n_random)
+    variants, expected = all_variants(n_random, int(os.environ.get("NLAYER_FUZZ_SEED", "0")))
     assert len(variants) >= 1000
     started = time.perf_counter()
     outcomes = run_variants(variants, expected, str(tmp_path))
