@@ -50,7 +50,7 @@ def render(table, n_variants, n_random, seconds):
         "|---|---|---:|" + "---:|" * len(OUTCOMES),
     ]
     for cls, counts in table.items():
-        cells = [str(counts.get(o, 0)) for o in OUTCOMES]
+        cells = [f"{counts.get(o, 0):,}" for o in OUTCOMES]
         lines.append(f"| {cls} | {attacks.NOTES.get(cls, '')} | {sum(counts.values()):,} | "
                      + " | ".join(cells) + " |")
     total = {o: sum(c.get(o, 0) for c in table.values()) for o in OUTCOMES}
@@ -59,8 +59,11 @@ def render(table, n_variants, n_random, seconds):
     lines += [
         "",
         "Random damage that loads changed only bytes nothing reads (zip timestamps, unused "
-        "fields); the digest and the zip CRC catch the rest. Re-signed header changes that load "
-        "changed something harmless (a name, metadata, a history value).",
+        "fields); the digest and the zip CRC catch the rest. Re-signed changes that load made "
+        "another valid model (a new name, metadata or history value, an added Dropout or "
+        "Activation layer), and it predicts finite values. A pickled payload is never "
+        "unpickled: its unpickling would create a file, and the test checks that it never "
+        "exists.",
         "",
         "Not covered: a file whose every value is valid can still describe a model whose "
         "arithmetic overflows for some inputs (say float32 weights of 1e38); that is the model, "
