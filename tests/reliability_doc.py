@@ -10,7 +10,7 @@ OUTCOMES = ("loaded", "ModelFileError", "other exception", "non-finite predictio
             "different predictions", "timeout", "crashed")
 
 
-def render(table, n_variants, n_random, seconds):
+def render(table, slowest, n_variants, n_random, seconds):
     lines = [
         "# Reliability",
         "",
@@ -44,18 +44,20 @@ def render(table, n_variants, n_random, seconds):
         "(and, for random damage, exactly the saved model's predictions); every other column "
         "except *ModelFileError* is a failure.",
         f"The run took {seconds:.0f} s (Python {platform.python_version()}, NumPy "
-        f"{np.__version__}).",
+        f"{np.__version__}; the machine's 2 cores were shared with other work, so the slowest "
+        "load per class is an upper bound, not a benchmark).",
         "",
-        "| class | what | tried | " + " | ".join(OUTCOMES) + " |",
-        "|---|---|---:|" + "---:|" * len(OUTCOMES),
+        "| class | what | tried | " + " | ".join(OUTCOMES) + " | slowest load (s) |",
+        "|---|---|---:|" + "---:|" * (len(OUTCOMES) + 1),
     ]
     for cls, counts in table.items():
         cells = [f"{counts.get(o, 0):,}" for o in OUTCOMES]
         lines.append(f"| {cls} | {attacks.NOTES.get(cls, '')} | {sum(counts.values()):,} | "
-                     + " | ".join(cells) + " |")
+                     + " | ".join(cells) + f" | {slowest[cls]:.2f} |")
     total = {o: sum(c.get(o, 0) for c in table.values()) for o in OUTCOMES}
     lines.append(f"| **all** | | **{n_variants:,}** | "
-                 + " | ".join(f"**{total[o]:,}**" for o in OUTCOMES) + " |")
+                 + " | ".join(f"**{total[o]:,}**" for o in OUTCOMES)
+                 + f" | **{max(slowest.values()):.2f}** |")
     lines += [
         "",
         "Random damage that loads changed only bytes nothing reads (zip timestamps, unused "

@@ -65,8 +65,11 @@ def _classify(path, base_rows, base_pred, resigned):
 
 def _child(variants, start, stop, write_fd, workdir, expected):
     """Runs in the forked child: load variants[start:stop], one JSON line per result."""
-    soft = _address_space() + MEMORY_BUDGET
-    resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
+    limit = _address_space() + MEMORY_BUDGET
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     signal.signal(signal.SIGALRM, _on_alarm)
     out = os.fdopen(write_fd, "w")
     path = os.path.join(workdir, f"variant-{os.getpid()}.nlayer")
@@ -76,13 +79,15 @@ def _child(variants, start, stop, write_fd, workdir, expected):
             fh.write(data)
         rows, pred = expected[base]
         signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_VARIANT)
+        started = time.perf_counter()
         try:
             outcome, detail = _classify(path, rows, pred, resigned)
         except _Timeout:
             outcome, detail = "timeout", ""
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        out.write(json.dumps({"i": i, "outcome": outcome, "detail": detail}) + "\n")
+        out.write(json.dumps({"i": i, "outcome": outcome, "detail": detail,
+                              "seconds": time.perf_counter() - started}) + "\n")
         out.flush()
     out.close()
 
@@ -115,12 +120,12 @@ def run_variants(variants, expected, workdir):
         with os.fdopen(read_fd) as pipe:
             for line in pipe:
                 r = json.loads(line)
-                results[r["i"]] = (r["outcome"], r["detail"])
+                results[r["i"]] = (r["outcome"], r["detail"], r["seconds"])
         _, status = os.waitpid(pid, 0)
         done = [i for i in range(start, stop) if i in results]
         nxt = (max(done) + 1) if done else start
         if nxt < stop:  # the child died on variant nxt
-            results[nxt] = ("crashed", f"child exit status {status}")
+            results[nxt] = ("crashed", f"child exit status {status}", float("nan"))
             nxt += 1
         start = nxt
     return [results[i] for i in range(len(variants))]
@@ -144,11 +149,12 @@ def all_variants(n_random, seed=0):
 
 
 def tabulate(variants, outcomes):
-    table = collections.OrderedDict()
-    for (cls, *_), (outcome, detail) in zip(variants, outcomes):
-        row = table.setdefault(cls, collections.Counter())
-        row[outcome] += 1
-    return table
+    """{class: Counter of outcomes}, and {class: slowest load in seconds}."""
+    table, slowest = collections.OrderedDict(), {}
+    for (cls, *_), (outcome, _, seconds) in zip(variants, outcomes):
+        table.setdefault(cls, collections.Counter())[outcome] += 1
+        slowest[cls] = max(slowest.get(cls, 0.0), seconds)
+    return table, slowest
 
 
 def test_every_variant_loads_or_raises_model_file_error(tmp_path):
@@ -159,13 +165,13 @@ def test_every_variant_loads_or_raises_model_file_error(tmp_path):
     outcomes = run_variants(variants, expected, str(tmp_path))
     seconds = time.perf_counter() - started
     assert not os.path.exists("/tmp/nlayer-fuzz-pickle-executed")
-    table = tabulate(variants, outcomes)
+    table, slowest = tabulate(variants, outcomes)
     print(f"{len(variants)} variants in {seconds:.1f} s")
     for cls, counts in table.items():
-        print(f"  {cls}: {dict(counts)}")
+        print(f"  {cls}: {dict(counts)}, slowest {slowest[cls]:.2f} s")
     if os.environ.get("NLAYER_WRITE_RELIABILITY") == "1":
-        write_report(table, len(variants), n_random, seconds)
-    bad = [(v[0], v[1], o) for v, o in zip(variants, outcomes) if o[0] in FAILURES]
+        write_report(table, slowest, len(variants), n_random, seconds)
+    bad = [(v[0], v[1], o[:2]) for v, o in zip(variants, outcomes) if o[0] in FAILURES]
     assert not bad, f"{len(bad)} variants escaped: " + "; ".join(map(str, bad[:10]))
     # every structured attack is refused; the valid variants among them load
     for cls, counts in table.items():
@@ -175,7 +181,7 @@ def test_every_variant_loads_or_raises_model_file_error(tmp_path):
             assert counts == {"ModelFileError": sum(counts.values())}, (cls, counts)
 
 
-def write_report(table, n_variants, n_random, seconds):
+def write_report(table, slowest, n_variants, n_random, seconds):
     from reliability_doc import render
     DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render(table, n_variants, n_random, seconds))
+    DOC.write_text(render(table, slowest, n_variants, n_random, seconds))
