@@ -222,7 +222,9 @@ def _rebuilt(entries, index, text):
 ODD_VALUES = (None, True, False, 0, -1, 1, 2, 0.5, -0.5, 1e308, -1e308, 10**30, "x", "relu",
               "float64", "standard", "", [], {}, [1, 2], [[]], {"name": "relu"},
               {"name": "nope"}, [None], {"shape": [1]}, "nan", 2**63, 65, 1e-320,
-              float("nan"), float("inf"), -float("inf"))
+              float("nan"), float("inf"), -float("inf"), -0.0,
+              {"name": "random_normal", "stddev": 1e308}, {"name": "leaky_relu", "alpha": 0.99},
+              {"name": "sgd", "lr": 1e-300, "momentum": 0.999999})
 
 
 def _paths(node, prefix=()):
@@ -250,15 +252,18 @@ def retyped_headers(bases, n, seed=1):
     for i in range(n):
         base = names[i % len(names)]
         header, arrays = unpack(bases[base][0])
-        paths = [p for p in _paths(header) if p and p[0] not in ("sha256",)]
-        path = paths[int(rng.integers(0, len(paths)))]
-        if rng.random() < 0.1 and isinstance(path[-1], str):
-            parent = _get(header, path[:-1])
-            changed = _replace(header, path[:-1], {k: v for k, v in parent.items()
-                                                   if k != path[-1]})
-        else:
-            changed = _replace(header, path, ODD_VALUES[int(rng.integers(0, len(ODD_VALUES)))])
-        resign_list = path[0] != "arrays"
+        changed, resign_list = header, True
+        for _ in range(1 if rng.random() < 0.7 else int(rng.integers(2, 4))):
+            paths = [p for p in _paths(changed) if p and p[0] not in ("sha256",)]
+            path = paths[int(rng.integers(0, len(paths)))]
+            resign_list = resign_list and path[0] != "arrays"
+            parent = _get(changed, path[:-1])
+            if rng.random() < 0.1 and isinstance(parent, dict):
+                changed = _replace(changed, path[:-1], {k: v for k, v in parent.items()
+                                                        if k != path[-1]})
+            else:
+                value = ODD_VALUES[int(rng.integers(0, len(ODD_VALUES)))]
+                changed = _replace(changed, path, value)
         if not resign_list:  # keep the odd list, recompute only the digest
             changed = dict(changed)
             changed.pop("sha256", None)
@@ -581,8 +586,8 @@ NOTES = {
     NPY_DAMAGE: "1 to 3 printable characters set in a member's .npy header; the zip rebuilt",
     "architecture edits (re-signed)": "a layer deleted, duplicated, swapped, inserted or "
                                       "replaced, or n_features moved by one",
-    RETYPED: "one header field replaced by a value of another type or range (or deleted), "
-             "digest recomputed",
+    RETYPED: "one to three header fields replaced by values of another type or range (or "
+             "deleted), digest recomputed",
     "gigantic .npy shape": "a member's .npy header declares terabytes in a tiny file",
     "unsupported .npy dtype": "object (pickle), int, complex, big-endian, string, void, half",
     "fortran-order array (allowed)": "a weight stored column-major: read correctly",
