@@ -23,6 +23,7 @@ import pytest
 import nlayer as nl
 
 import model_file_attacks as attacks
+import model_file_structured as structured
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux",
                                 reason="needs fork and RLIMIT_AS (Linux)")
@@ -137,8 +138,8 @@ def all_variants(n_random, seed=0):
     variants += list(attacks.retyped_headers(bases, max(300, n_random // 4), seed + 1))
     variants += list(attacks.restructured_headers(bases, max(120, n_random // 10), seed + 2))
     variants += list(attacks.text_damage(bases, max(300, n_random // 4), seed + 3))
-    variants += list(attacks.structured_attacks(bases))
-    variants += list(attacks.one_off_attacks(bases))
+    variants += list(structured.structured_attacks(bases))
+    variants += list(structured.one_off_attacks(bases))
     expected = {}
     for name, (data, rows) in bases.items():
         path = Path(os.environ.get("TMPDIR", "/tmp")) / f"nlayer-fuzz-base-{os.getpid()}.nlayer"

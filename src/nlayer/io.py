@@ -92,11 +92,9 @@ def load(path):
     """Read a model written by :func:`save`; raise :class:`ModelFileError` if anything is off.
 
     Whatever the file holds, this returns a model or raises ModelFileError: the archive,
-    the JSON header and every array's declared shape are checked (see ``_npzsafe`` and
-    ``_modelschema``) before anything is allocated or built from them.
+    the JSON header and every array's declared shape are checked (see ``_npzsafe``,
+    ``_modelschema`` and ``_modellayout``) before anything is allocated or built from them.
     """
-    from .model import Sequential
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file")
@@ -189,8 +187,9 @@ def _check_listed(path, listed, members):
     for name, spec in listed.items():
         m = members[name]
         if list(m.shape) != spec["shape"] or m.dtype.name != spec["dtype"]:
-            raise ModelFileError(f"{path}: array {name} is {m.dtype.name}{list(m.shape)}, the header "
-                                 f"says {spec['dtype']}{spec['shape']}; the file was altered")
+            raise ModelFileError(f"{path}: array {name} is {m.dtype.name}{list(m.shape)}, the "
+                                 f"header says {spec['dtype']}{spec['shape']}; the file was "
+                                 "altered")
 
 
 def _validate(path, header, arrays):
@@ -205,6 +204,8 @@ def _validate(path, header, arrays):
     if expected != _digest(body, arrays):
         raise ModelFileError(f"{path}: checksum mismatch: the file is corrupt or was modified "
                              "after it was saved")
+
+
 def _digest(header, arrays):
     h = hashlib.sha256(json.dumps(header, sort_keys=True, allow_nan=True).encode("utf-8"))
     for name in sorted(arrays):
