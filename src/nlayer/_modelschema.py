@@ -197,7 +197,8 @@ def validate(path, header, format_tag):
     """Check every field of a parsed header; return nothing or raise ModelFileError."""
     c = _Checker(path)
     if header.get("format") != format_tag:
-        raise ModelFileError(f"{path}: not an nlayer model file (format tag missing)")
+        raise ModelFileError(f"{path}: not an nlayer model file (format tag missing); give the "
+                             "path of a file written by model.save or nlayer train")
     version = header.get("version")
     if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise ModelFileError(

@@ -183,13 +183,14 @@ def _check_listed(path, listed, members):
         missing, extra = sorted(set(listed) - stored), sorted(stored - set(listed))
         raise ModelFileError(f"{path}: the stored arrays do not match the header's list (missing: "
                              f"{', '.join(missing[:5]) or 'none'}; not listed: "
-                             f"{', '.join(extra[:5]) or 'none'}); the file was altered")
+                             f"{', '.join(extra[:5]) or 'none'}); the file was altered: "
+                             "use another copy or save the model again")
     for name, spec in listed.items():
         m = members[name]
         if list(m.shape) != spec["shape"] or m.dtype.name != spec["dtype"]:
             raise ModelFileError(f"{path}: array {name} is {m.dtype.name}{list(m.shape)}, the "
                                  f"header says {spec['dtype']}{spec['shape']}; the file was "
-                                 "altered")
+                                 "altered: use another copy or save the model again")
 
 
 def _validate(path, header, arrays):
@@ -203,7 +204,7 @@ def _validate(path, header, arrays):
     body = {k: v for k, v in header.items() if k != "sha256"}
     if expected != _digest(body, arrays):
         raise ModelFileError(f"{path}: checksum mismatch: the file is corrupt or was modified "
-                             "after it was saved")
+                             "after it was saved; use another copy or save the model again")
 
 
 def _digest(header, arrays):
