@@ -142,7 +142,8 @@ class Archive:
         self._fh.seek(self.size - tail_len)
         tail = self._fh.read(tail_len)
         self._fh.seek(0)
-        at = tail.rfind(b"PK\x05\x06")
+        # as zipfile looks for it: the end record without a comment first, then the last one
+        at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
         if at < 0 or len(tail) - at < 22:
             return  # zipfile reports the missing end record
         n_entries, directory = struct.unpack("<HL", tail[at + 10:at + 16])
