@@ -10,7 +10,12 @@ OUTCOMES = ("loaded", "ModelFileError", "other exception", "non-finite predictio
             "different predictions", "timeout", "crashed")
 
 
-def render(table, slowest, n_variants, n_random, seconds):
+CHECKPOINTS = "## Checkpoints and resume"
+
+
+def render(table, slowest, n_variants, n_random, seconds, previous=""):
+    """The page; ``previous`` is the page as it was: whatever follows its "Checkpoints and
+    resume" heading (written elsewhere) is kept."""
     lines = [
         "# Reliability",
         "",
@@ -71,7 +76,7 @@ def render(table, slowest, n_variants, n_random, seconds):
         "arithmetic overflows for some inputs (say float32 weights of 1e38); that is the model, "
         "not the file.",
         "",
-        "## Checkpoints and resume",
-        "",
+        CHECKPOINTS,
     ]
-    return "\n".join(lines)
+    kept = previous.split(CHECKPOINTS, 1)[1] if CHECKPOINTS in previous else "\n"
+    return "\n".join(lines) + kept

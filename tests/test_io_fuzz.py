@@ -185,4 +185,5 @@ def test_every_variant_loads_or_raises_model_file_error(tmp_path):
 def write_report(table, slowest, n_variants, n_random, seconds):
     from reliability_doc import render
     DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render(table, slowest, n_variants, n_random, seconds))
+    previous = DOC.read_text() if DOC.exists() else ""
+    DOC.write_text(render(table, slowest, n_variants, n_random, seconds, previous))
