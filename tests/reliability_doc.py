@@ -10,7 +10,12 @@ OUTCOMES = ("loaded", "ModelFileError", "other exception", "non-finite predictio
             "different predictions", "timeout", "crashed")
 
 
-def render(table, n_variants, n_random, seconds):
+CHECKPOINTS = "## Checkpoints and resume"
+
+
+def render(table, slowest, n_variants, n_random, seconds, previous=""):
+    """The page; ``previous`` is the page as it was: whatever follows its "Checkpoints and
+    resume" heading (written elsewhere) is kept."""
     lines = [
         "# Reliability",
         "",
@@ -44,33 +49,40 @@ def render(table, n_variants, n_random, seconds):
         "(and, for random damage, exactly the saved model's predictions); every other column "
         "except *ModelFileError* is a failure.",
         f"The run took {seconds:.0f} s (Python {platform.python_version()}, NumPy "
-        f"{np.__version__}).",
+        f"{np.__version__}; the machine's 2 cores were shared with other work, so the slowest "
+        "load per class is an upper bound, not a benchmark).",
         "",
-        "| class | what | tried | " + " | ".join(OUTCOMES) + " |",
-        "|---|---|---:|" + "---:|" * len(OUTCOMES),
+        "| class | what | tried | " + " | ".join(OUTCOMES) + " | slowest load (s) |",
+        "|---|---|---:|" + "---:|" * (len(OUTCOMES) + 1),
     ]
     for cls, counts in table.items():
-        cells = [str(counts.get(o, 0)) for o in OUTCOMES]
+        cells = [f"{counts.get(o, 0):,}" for o in OUTCOMES]
         lines.append(f"| {cls} | {attacks.NOTES.get(cls, '')} | {sum(counts.values()):,} | "
-                     + " | ".join(cells) + " |")
+                     + " | ".join(cells) + f" | {slowest[cls]:.2f} |")
     total = {o: sum(c.get(o, 0) for c in table.values()) for o in OUTCOMES}
     lines.append(f"| **all** | | **{n_variants:,}** | "
-                 + " | ".join(f"**{total[o]:,}**" for o in OUTCOMES) + " |")
+                 + " | ".join(f"**{total[o]:,}**" for o in OUTCOMES)
+                 + f" | **{max(slowest.values()):.2f}** |")
     lines += [
         "",
         "Random damage that loads changed only bytes nothing reads (zip timestamps, unused "
-        "fields); the digest and the zip CRC catch the rest. Re-signed header changes that load "
-        "changed something harmless (a name, metadata, a history value).",
+        "fields); the digest and the zip CRC catch the rest. Re-signed changes that load made "
+        "another valid model (a new name, metadata or history value, an added Dropout or "
+        "Activation layer), and it predicts finite values. A pickled payload is never "
+        "unpickled: its unpickling would create a file, and the test checks that it never "
+        "exists.",
         "",
         "Not covered: a file whose every value is valid can still describe a model whose "
         "arithmetic overflows for some inputs (say float32 weights of 1e38); that is the model, "
         "not the file.",
         "",
+        CHECKPOINTS,
     ]
-    return "\n".join(lines)
+    kept = previous.split(CHECKPOINTS, 1)[1] if CHECKPOINTS in previous else "\n"
+    return "\n".join(lines) + kept
 
 
-RESUME_HEADING = "## Checkpoints and resume"
+RESUME_HEADING = CHECKPOINTS  # what follows it is written by tests/test_checkpoint.py
 
 
 def write_section(doc, body):

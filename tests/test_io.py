@@ -214,3 +214,35 @@ def test_a_deep_model_loads(tmp_path):
     model.save(tmp_path / "m.nlayer")
     X = np.ones((2, 4), dtype=np.float32)
     np.testing.assert_array_equal(nl.load(tmp_path / "m.nlayer").predict(X), model.predict(X))
+
+
+def test_a_checkpoint_file_loads_as_an_ordinary_model(tmp_path, trained):
+    """Version 2 with a "checkpoint" section and ckpt_ arrays (the checkpoint loader checks
+    those); nl.load bounds them by the global caps only and returns the model."""
+    from nlayer.io import _digest
+
+    model, X_test = trained
+    model.save(tmp_path / "m.nlayer")
+
+    def as_checkpoint(arrays):
+        header = json.loads(arrays.pop("__nlayer__").tobytes())
+        arrays.update(ckpt_best_w0=np.ones((2, 3)), ckpt_rng=np.arange(4, dtype=np.int64),
+                      ckpt_blob=np.frombuffer(b"xyz", dtype=np.uint8))
+        header.update(version=2, checkpoint={"epoch": 3, "batch": 7})
+        header["arrays"] = {k: {"shape": list(a.shape), "dtype": a.dtype.name}
+                            for k, a in arrays.items()}
+        header.pop("sha256")
+        header["sha256"] = _digest(header, arrays)
+        arrays["__nlayer__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+
+    rewrite(tmp_path / "m.nlayer", as_checkpoint)
+    np.testing.assert_array_equal(nl.load(tmp_path / "m.nlayer").predict(X_test),
+                                  model.predict(X_test))
+
+    def with_bad_ckpt(arrays):
+        arrays["ckpt_obj"] = np.array(["text"])
+
+    rewrite(tmp_path / "m.nlayer", with_bad_ckpt)
+    with pytest.raises(nl.ModelFileError, match="member 'ckpt_obj' holds <U4; allowed here: "
+                                                "float32, float64, uint8, int64"):
+        nl.load(tmp_path / "m.nlayer")

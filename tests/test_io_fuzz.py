@@ -3,8 +3,9 @@
 
 Each variant is loaded in a forked child under an address-space limit (``RLIMIT_AS``) and
 a per-variant time limit; children take variants in batches. ``NLAYER_FUZZ_N`` sets the
-number of random mutations (default 800; 20000 for a long run); ``NLAYER_WRITE_RELIABILITY=1``
-writes the outcome table to ``docs/reliability.md``.
+number of random mutations (default 800; 20000 for a long run), ``NLAYER_FUZZ_SEED`` their
+seed (default 0); ``NLAYER_WRITE_RELIABILITY=1`` writes the outcome table to
+``docs/reliability.md``.
 """
 
 import collections
@@ -22,6 +23,7 @@ import pytest
 import nlayer as nl
 
 import model_file_attacks as attacks
+import model_file_structured as structured
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux",
                                 reason="needs fork and RLIMIT_AS (Linux)")
@@ -64,8 +66,11 @@ def _classify(path, base_rows, base_pred, resigned):
 
 def _child(variants, start, stop, write_fd, workdir, expected):
     """Runs in the forked child: load variants[start:stop], one JSON line per result."""
-    soft = _address_space() + MEMORY_BUDGET
-    resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
+    limit = _address_space() + MEMORY_BUDGET
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     signal.signal(signal.SIGALRM, _on_alarm)
     out = os.fdopen(write_fd, "w")
     path = os.path.join(workdir, f"variant-{os.getpid()}.nlayer")
@@ -75,13 +80,15 @@ def _child(variants, start, stop, write_fd, workdir, expected):
             fh.write(data)
         rows, pred = expected[base]
         signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_VARIANT)
+        started = time.perf_counter()
         try:
             outcome, detail = _classify(path, rows, pred, resigned)
         except _Timeout:
             outcome, detail = "timeout", ""
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        out.write(json.dumps({"i": i, "outcome": outcome, "detail": detail}) + "\n")
+        out.write(json.dumps({"i": i, "outcome": outcome, "detail": detail,
+                              "seconds": time.perf_counter() - started}) + "\n")
         out.flush()
     out.close()
 
@@ -114,24 +121,25 @@ def run_variants(variants, expected, workdir):
         with os.fdopen(read_fd) as pipe:
             for line in pipe:
                 r = json.loads(line)
-                results[r["i"]] = (r["outcome"], r["detail"])
+                results[r["i"]] = (r["outcome"], r["detail"], r["seconds"])
         _, status = os.waitpid(pid, 0)
         done = [i for i in range(start, stop) if i in results]
         nxt = (max(done) + 1) if done else start
         if nxt < stop:  # the child died on variant nxt
-            results[nxt] = ("crashed", f"child exit status {status}")
+            results[nxt] = ("crashed", f"child exit status {status}", float("nan"))
             nxt += 1
         start = nxt
     return [results[i] for i in range(len(variants))]
 
 
-def all_variants(n_random):
+def all_variants(n_random, seed=0):
     bases = attacks.base_models()
-    variants = list(attacks.random_mutations(bases, n_random))
-    variants += list(attacks.retyped_headers(bases, max(300, n_random // 4)))
-    variants += list(attacks.restructured_headers(bases, max(120, n_random // 10)))
-    variants += list(attacks.structured_attacks(bases))
-    variants += list(attacks.one_off_attacks(bases))
+    variants = list(attacks.random_mutations(bases, n_random, seed))
+    variants += list(attacks.retyped_headers(bases, max(300, n_random // 4), seed + 1))
+    variants += list(attacks.restructured_headers(bases, max(120, n_random // 10), seed + 2))
+    variants += list(attacks.text_damage(bases, max(300, n_random // 4), seed + 3))
+    variants += list(structured.structured_attacks(bases))
+    variants += list(structured.one_off_attacks(bases))
     expected = {}
     for name, (data, rows) in bases.items():
         path = Path(os.environ.get("TMPDIR", "/tmp")) / f"nlayer-fuzz-base-{os.getpid()}.nlayer"
@@ -142,28 +150,29 @@ def all_variants(n_random):
 
 
 def tabulate(variants, outcomes):
-    table = collections.OrderedDict()
-    for (cls, *_), (outcome, detail) in zip(variants, outcomes):
-        row = table.setdefault(cls, collections.Counter())
-        row[outcome] += 1
-    return table
+    """{class: Counter of outcomes}, and {class: slowest load in seconds}."""
+    table, slowest = collections.OrderedDict(), {}
+    for (cls, *_), (outcome, _, seconds) in zip(variants, outcomes):
+        table.setdefault(cls, collections.Counter())[outcome] += 1
+        slowest[cls] = max(slowest.get(cls, 0.0), seconds)
+    return table, slowest
 
 
 def test_every_variant_loads_or_raises_model_file_error(tmp_path):
     n_random = int(os.environ.get("NLAYER_FUZZ_N", "800"))
-    variants, expected = all_variants(n_random)
+    variants, expected = all_variants(n_random, int(os.environ.get("NLAYER_FUZZ_SEED", "0")))
     assert len(variants) >= 1000
     started = time.perf_counter()
     outcomes = run_variants(variants, expected, str(tmp_path))
     seconds = time.perf_counter() - started
     assert not os.path.exists("/tmp/nlayer-fuzz-pickle-executed")
-    table = tabulate(variants, outcomes)
+    table, slowest = tabulate(variants, outcomes)
     print(f"{len(variants)} variants in {seconds:.1f} s")
     for cls, counts in table.items():
-        print(f"  {cls}: {dict(counts)}")
+        print(f"  {cls}: {dict(counts)}, slowest {slowest[cls]:.2f} s")
     if os.environ.get("NLAYER_WRITE_RELIABILITY") == "1":
-        write_report(table, len(variants), n_random, seconds)
-    bad = [(v[0], v[1], o) for v, o in zip(variants, outcomes) if o[0] in FAILURES]
+        write_report(table, slowest, len(variants), n_random, seconds)
+    bad = [(v[0], v[1], o[:2]) for v, o in zip(variants, outcomes) if o[0] in FAILURES]
     assert not bad, f"{len(bad)} variants escaped: " + "; ".join(map(str, bad[:10]))
     # every structured attack is refused; the valid variants among them load
     for cls, counts in table.items():
@@ -173,8 +182,8 @@ def test_every_variant_loads_or_raises_model_file_error(tmp_path):
             assert counts == {"ModelFileError": sum(counts.values())}, (cls, counts)
 
 
-def write_report(table, n_variants, n_random, seconds):
-    from reliability_doc import RESUME_HEADING, render
+def write_report(table, slowest, n_variants, n_random, seconds):
+    from reliability_doc import render
     DOC.parent.mkdir(exist_ok=True)
-    kept = DOC.read_text().partition(RESUME_HEADING) if DOC.exists() else ("", "", "")
-    DOC.write_text(render(table, n_variants, n_random, seconds) + "\n" + kept[1] + kept[2])
+    previous = DOC.read_text() if DOC.exists() else ""
+    DOC.write_text(render(table, slowest, n_variants, n_random, seconds, previous))

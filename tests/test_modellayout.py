@@ -93,8 +93,15 @@ def test_normaliser_and_compile_settings_must_agree():
     _expect(h, "array norm_shift is stored but the header does not use it \\(normaliser "
                "statistics without a normaliser named in the header\\)")
     h = json.loads(json.dumps(header))
+    h["config"]["compile"]["scale_targets"] = True  # refused by compile: classification
+    with pytest.raises(ValueError, match="scale_targets=True is for regression"):
+        Sequential.from_config(h["config"])
+    regression = nl.Sequential([nl.Dense(4, activation="tanh"), nl.Dense(2)])
+    regression.compile(optimizer="sgd", scale_targets=False)
+    regression.fit(np.random.default_rng(0).normal(size=(30, 5)), np.ones((30, 2)), epochs=1)
+    h = json.loads(json.dumps(attacks.unpack(attacks.save_bytes(regression))[0]))
     h["config"]["compile"]["scale_targets"] = True
-    _expect(h, r"needs array target_shift \(the target scaler's shift, shape \(3,\)\)")
+    _expect(h, r"needs array target_shift \(the target scaler's shift, shape \(2,\)\)")
 
 
 def test_optimizer_state_must_fit_the_optimizer():

@@ -127,6 +127,10 @@ def test_npy_headers_are_bounded_and_plain(tmp_path, saved):
         (w0[:8] + struct.pack("<H", 60000) + w0[10:], "has a .npy header of 60,000 bytes"),
         (b"\x93NUMPY\x03\x00" + w0[8:], "is not a .npy array of format 1.0 or 2.0"),
         (w0[:10] + b"-" * 30 + w0[40:], "unexpected .npy header text"),
+        (w0.replace(b"'descr'", b" descr'", 1), "member 'w0' is broken"),  # a lone quote
+        (w0.replace(b"), }", b", }", 1), "unexpected .npy header text"),  # unbalanced
+        (w0.replace(b"(5, 4)", b")5, 4(", 1), "Cannot parse header"),  # NumPy's parser refuses
+        (w0.replace(b" 'shape'", b"b'shape'", 1), "cannot parse the .npy header .*TypeError"),
     ]:
         refused(tmp_path, attacks.zip_of([(n, content if n == "w0.npy" else c)
                                           for n, c in entries]), match)

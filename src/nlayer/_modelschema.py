@@ -30,8 +30,9 @@ SUPPORTED_VERSIONS = (1, 2)
 
 TOP_REQUIRED = ("format", "version", "config", "arrays", "sha256")
 TOP_OPTIONAL = ("normalizer", "history", "metadata", "optimizer_state", "checkpoint")
-CONFIG_KEYS = ("name", "dtype", "n_features", "layers", "compile")
-COMPILE_KEYS = ("optimizer", "loss", "l2", "metrics", "normalize", "scale_targets")
+# the keys each object may have (required, optional): a new setting is added here
+CONFIG_KEYS = (("dtype", "n_features", "layers"), ("name", "compile"))
+COMPILE_KEYS = (("optimizer", "loss", "l2", "metrics", "normalize"), ("scale_targets",))
 LAYER_KEYS = {
     "Dense": ("units", "activation", "init", "use_bias"),
     "Activation": ("activation",),
@@ -197,7 +198,8 @@ def validate(path, header, format_tag):
     """Check every field of a parsed header; return nothing or raise ModelFileError."""
     c = _Checker(path)
     if header.get("format") != format_tag:
-        raise ModelFileError(f"{path}: not an nlayer model file (format tag missing)")
+        raise ModelFileError(f"{path}: not an nlayer model file (format tag missing); give the "
+                             "path of a file written by model.save or nlayer train")
     version = header.get("version")
     if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise ModelFileError(
@@ -219,7 +221,7 @@ def validate(path, header, format_tag):
 
 
 def _config(c, config):
-    c.dict(config, "config", ("dtype", "n_features", "layers"), ("name", "compile"))
+    c.dict(config, "config", *CONFIG_KEYS)
     c.name(config.get("name"), "config.name", optional=True)
     c.name(config["dtype"], "config.dtype", ("float32", "float64"))
     c.int(config["n_features"], "config.n_features", 1, MAX_WIDTH)
@@ -256,8 +258,7 @@ def _layer(c, layer, where):
 
 
 def _compile(c, settings):
-    c.dict(settings, "config.compile", ("optimizer", "loss", "l2", "metrics", "normalize"),
-           ("scale_targets",))
+    c.dict(settings, "config.compile", *COMPILE_KEYS)
     c.spec(settings["optimizer"], "config.compile.optimizer", optimizers.NAMES, optional=False)
     if isinstance(settings["optimizer"], dict):
         for key, value in settings["optimizer"].items():

@@ -28,6 +28,7 @@ import io
 import os
 import re
 import struct
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -141,7 +142,8 @@ class Archive:
         self._fh.seek(self.size - tail_len)
         tail = self._fh.read(tail_len)
         self._fh.seek(0)
-        at = tail.rfind(b"PK\x05\x06")
+        # as zipfile looks for it: the end record without a comment first, then the last one
+        at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
         if at < 0 or len(tail) - at < 22:
             return  # zipfile reports the missing end record
         n_entries, directory = struct.unpack("<HL", tail[at + 10:at + 16])
@@ -264,7 +266,8 @@ def _parse_npy_header(raw, version):
     few headers.
     """
     text = raw[12 if version == (2, 0) else 10:].decode("latin1")
-    if not _NPY_HEADER_CHARS.match(text) or text.count("(") > 1 or text.count("{") != 1:
+    if not _NPY_HEADER_CHARS.match(text) or text.count("(") > 1 or \
+            text.count("(") != text.count(")") or text.count("{") != 1 or text.count("}") != 1:
         raise ValueError(f"unexpected .npy header text {text[:60]!r}")
     fp = io.BytesIO(raw)
     npy_format.read_magic(fp)
@@ -272,7 +275,11 @@ def _parse_npy_header(raw, version):
         npy_format.read_array_header_2_0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        shape, fortran_order, dtype = reader(fp, max_header_size=MAX_NPY_HEADER)
+        try:
+            shape, fortran_order, dtype = reader(fp, max_header_size=MAX_NPY_HEADER)
+        except (TypeError, SyntaxError, tokenize.TokenError) as exc:  # e.g. a bytes key: b'shape'
+            raise ValueError(f"cannot parse the .npy header {text.strip()[:80]!r} "
+                             f"({type(exc).__name__}: {exc})") from exc
     if any(d < 0 for d in shape):
         raise ValueError(f"negative dimension in shape {shape}")
     return tuple(int(d) for d in shape), bool(fortran_order), dtype

@@ -161,8 +161,8 @@ def load(path):
     """Read a model written by :func:`save`; raise :class:`ModelFileError` if anything is off.
 
     Whatever the file holds, this returns a model or raises ModelFileError: the archive,
-    the JSON header and every array's declared shape are checked (see ``_npzsafe`` and
-    ``_modelschema``) before anything is allocated or built from them.
+    the JSON header and every array's declared shape are checked (see ``_npzsafe``,
+    ``_modelschema`` and ``_modellayout``) before anything is allocated or built from them.
     """
     return read(path)[0]
 
@@ -264,12 +264,14 @@ def _check_listed(path, listed, members):
         missing, extra = sorted(set(listed) - stored), sorted(stored - set(listed))
         raise ModelFileError(f"{path}: the stored arrays do not match the header's list (missing: "
                              f"{', '.join(missing[:5]) or 'none'}; not listed: "
-                             f"{', '.join(extra[:5]) or 'none'}); the file was altered")
+                             f"{', '.join(extra[:5]) or 'none'}); the file was altered: "
+                             "use another copy or save the model again")
     for name, spec in listed.items():
         m = members[name]
         if list(m.shape) != spec["shape"] or m.dtype.name != spec["dtype"]:
-            raise ModelFileError(f"{path}: array {name} is {m.dtype.name}{list(m.shape)}, the header "
-                                 f"says {spec['dtype']}{spec['shape']}; the file was altered")
+            raise ModelFileError(f"{path}: array {name} is {m.dtype.name}{list(m.shape)}, the "
+                                 f"header says {spec['dtype']}{spec['shape']}; the file was "
+                                 "altered: use another copy or save the model again")
 
 
 def _validate(path, header, arrays):
@@ -283,7 +285,9 @@ def _validate(path, header, arrays):
     body = {k: v for k, v in header.items() if k != "sha256"}
     if expected != _digest(body, arrays):
         raise ModelFileError(f"{path}: checksum mismatch: the file is corrupt or was modified "
-                             "after it was saved")
+                             "after it was saved; use another copy or save the model again")
+
+
 def _digest(header, arrays):
     h = hashlib.sha256(json.dumps(header, sort_keys=True, allow_nan=True).encode("utf-8"))
     for name in sorted(arrays):
