@@ -12,7 +12,9 @@ from .gradcheck import check_gradients
 from .io import load
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .model import MLP, Sequential
+from .monitor import LayerMonitor
 from .optimizers import SGD, Adam, Optimizer, RMSprop
+from .plotting import plot_layer_stats
 from .preprocessing import MinMaxScaler, Standardizer
 
 __version__ = "0.1.0"
@@ -20,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
     "Optimizer", "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping",
+    "LayerMonitor", "plot_layer_stats",
     "Standardizer", "MinMaxScaler", "check_gradients", "load",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "__version__",
 ]

@@ -52,6 +52,7 @@ class CallbackList:
 
     def __init__(self, callbacks, model):
         self.callbacks = list(callbacks)
+        model._step_tap = None  # a LayerMonitor's tap left by a fit that raised
         for cb in self.callbacks:
             cb.set_model(model)
         # on_batch_end runs every batch: call only the callbacks that override it
@@ -95,6 +96,7 @@ class History(Callback):
         self.best_epoch = None
         self.stopped_epoch = None
         self.interrupted = False
+        self.layer_stats = []  # rows of nlayer.LayerMonitor
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
@@ -109,7 +111,8 @@ class History(Callback):
 
     def to_dict(self):
         return {"history": self.history, "epoch": self.epoch, "best_epoch": self.best_epoch,
-                "stopped_epoch": self.stopped_epoch, "interrupted": self.interrupted}
+                "stopped_epoch": self.stopped_epoch, "interrupted": self.interrupted,
+                "layer_stats": [dict(row) for row in self.layer_stats]}
 
     @classmethod
     def from_dict(cls, data):
@@ -118,6 +121,7 @@ class History(Callback):
         h.epoch = list(data.get("epoch", []))
         h.best_epoch, h.stopped_epoch = data.get("best_epoch"), data.get("stopped_epoch")
         h.interrupted = bool(data.get("interrupted", False))
+        h.layer_stats = [dict(row) for row in data.get("layer_stats") or []]
         return h
 
     def __repr__(self):
