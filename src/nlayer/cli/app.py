@@ -108,6 +108,9 @@ def _train_parser(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_flags(p)
     add_model_flags(p)
+    p.add_argument("--monitor", type=int, nargs="?", const=50, metavar="BATCHES",
+                   help="record per-layer gradient and activation statistics every BATCHES "
+                   "steps (default 50): layer_stats.csv, gradients.png, activations.png")
     add_output_flags(p, "run directory (default runs/<dataset>-<YYYYmmdd-HHMMSS>)")
     p.set_defaults(command="train")
 

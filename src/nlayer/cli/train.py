@@ -7,7 +7,7 @@ import numpy as np
 
 import nlayer as nl
 
-from . import config, data, plots, report, rundir
+from . import config, data, monitoring, plots, report, rundir
 from .interrupt import StopOnInterrupt
 from .progress import EpochReporter
 
@@ -34,11 +34,11 @@ def early_stopping(cfg):
     return None
 
 
-def fit(model, ds, cfg, console, show_progress):
+def fit(model, ds, cfg, console, show_progress, monitor=None):
     """Train with Ctrl-C handling; returns (history, stopper, interrupted, seconds)."""
     stopper = early_stopping(cfg)
     reporter = EpochReporter(console) if show_progress else None
-    callbacks = [cb for cb in (stopper, reporter) if cb is not None]
+    callbacks = [cb for cb in (stopper, reporter, monitor) if cb is not None]
     start = time.perf_counter()
     with StopOnInterrupt(model) as guard:
         try:
@@ -114,14 +114,19 @@ def run(args, console):
     ds = data.load_for_training(cfg)
     model = build_model(cfg, ds.task, n_outputs(ds))
     verbose = not (args.quiet or args.json)
+    every = getattr(args, "monitor", None)  # --monitor [BATCHES]
+    monitor = nl.LayerMonitor(every) if every is not None else None
     if verbose:
         describe_start(console, ds, cfg)
     with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
-        history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose)
+        history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose, monitor)
     training = report.training_summary(history, stopper, interrupted, seconds)
     summary = finish(model, ds, cfg, out, training, started)
+    if monitor is not None:
+        summary = monitoring.write(out, model.history, summary)
     if args.json:
         report.print_json(summary)
     else:
         report.print_summary(console, summary)
+        monitoring.print_flags(console, summary)
     return 0
