@@ -126,6 +126,24 @@ def _compare_parser(sub):
     p.set_defaults(command="compare")
 
 
+def _experiment_parser(sub):
+    from nlayer.experiments import NAMES
+    p = sub.add_parser("experiment", help="measure one of the method's claims (or all) and "
+                       "compute a verdict", description="Train the networks a claim needs, "
+                       "write figures, results.csv and report.md with a computed verdict. "
+                       f"Experiments: {', '.join(NAMES)}.")
+    p.add_argument("name", metavar="NAME", choices=NAMES, help=f"one of: {', '.join(NAMES)}")
+    p.add_argument("--dataset", choices=config.DATASETS, help="default digits")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the MNIST/Fashion-MNIST files")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: seconds, for smoke tests")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="output directory (default runs/experiment-NAME-DATASET-<time>)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="reuse a non-empty --out, replacing only the files this run writes")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the verdicts")
+    p.set_defaults(command="experiment")
+
+
 def _model_commands(sub):
     p = sub.add_parser("evaluate", help="metrics of a saved model on a test set")
     p.add_argument("model", metavar="MODEL")
@@ -161,6 +179,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _train_parser(sub)
     _compare_parser(sub)
+    _experiment_parser(sub)
     _model_commands(sub)
     return parser
 
@@ -183,9 +202,10 @@ USER_ERRORS = (CLIError, DatasetError, nl.ModelFileError, nl.TrainingDivergedErr
 
 
 def run(args):
-    from . import commands, comparison, train
+    from . import commands, comparison, experiment, train
     console = Console(highlight=False)
-    handlers = {"train": train.run, "compare": comparison.run, "evaluate": commands.evaluate,
+    handlers = {"train": train.run, "compare": comparison.run,
+                "experiment": experiment.run, "evaluate": commands.evaluate,
                 "predict": commands.predict, "info": commands.info, "export": commands.export}
     return handlers[args.command](args, console)
 
