@@ -30,9 +30,10 @@ def run_experiment(name, out, dataset="digits", quick=False, data=None, data_dir
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(data or load(dataset, quick, data_dir), out, quick)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = EXPERIMENTS[name].run(ctx)
     result.seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - cpu
     write_report(result, ctx, _command(name, dataset, quick))
     return result
 
@@ -50,8 +51,9 @@ def run_all(out, dataset="digits", quick=False, data_dir=None, progress=None):
     rows = [{"experiment": f"[{r.name}]({r.name}/report.md)", "claim": c.text,
              "verdict": c.verdict, "reason": c.reason} for r in results for c in r.claims]
     seconds = sum(r.seconds for r in results)
+    cpu = sum(r.cpu_seconds for r in results)
     text = [f"# nlayer experiments: the method's claims, measured", "",
-            f"Data: {data.note}. Ran in {seconds:.0f} s.", "",
+            f"Data: {data.note}. Ran in {seconds:.0f} s wall, {cpu:.0f} s CPU.", "",
             f"Reproduce: `{_command('all', dataset, quick)}`", "",
             "Every verdict is computed from the numbers in the experiment's report "
             "(3 seeds; 'inconclusive' says why).", "", markdown_table(rows), ""]

@@ -24,7 +24,7 @@ SEEDS = (0, 1, 2)
 SCALES = {
     "quick": {"train": 300, "small": 100, "dev": 200, "test": 300},
     "digits": {"train": 1100, "small": 300, "dev": 337, "test": 360},
-    "large": {"train": 20000, "small": 1000, "dev": 5000, "test": 10000},
+    "large": {"train": 10000, "small": 1000, "dev": 2000, "test": 10000},
 }
 
 
@@ -168,6 +168,7 @@ class Result:
     summary_rows: list = None   # the table the report shows (default: rows)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def verdicts(self):
@@ -178,7 +179,8 @@ def write_report(result, ctx, command):
     """results.csv and report.md of one experiment in ``ctx.out``."""
     write_csv(ctx.out / "results.csv", result.rows)
     lines = [f"# {result.title}", "", f"Data: {ctx.data.note}. Seeds: "
-             f"{', '.join(map(str, ctx.seeds))}. Ran in {result.seconds:.1f} s.", "",
+             f"{', '.join(map(str, ctx.seeds))}. Ran in {result.seconds:.1f} s wall, "
+             f"{result.cpu_seconds:.1f} s CPU (all threads) on a shared 2-core machine.", "",
              f"Reproduce: `{command}`", "", "## Claims and verdicts", ""]
     for claim in result.claims:
         lines += [f"- **{claim.text}** — verdict: **{claim.verdict}** ({claim.reason}).",
