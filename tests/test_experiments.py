@@ -78,9 +78,10 @@ def test_batchnorm_predicates():
     assert batchnorm.bn_faster({0.1: 5, 1: None}, {0.1: 3, 1: 4}, 10) is True
     assert batchnorm.bn_faster({0.1: 3, 1: 4}, {0.1: 3, 1: 4}, 10) is False
     assert batchnorm.bn_faster({0.1: None}, {0.1: None}, 10) is None
-    assert batchnorm.unstable(True, []) is True
-    assert batchnorm.unstable(False, [1.0, 0.5, 1.2]) is True
-    assert batchnorm.unstable(False, [1.0, 0.5, 0.6]) is False
+    assert batchnorm.unstable(True, [], None, 10) is True
+    assert batchnorm.unstable(False, [1.0, 0.5, 1.2], 0.9, 10) is True
+    assert batchnorm.unstable(False, [1.0, 0.5, 0.6], 0.9, 10) is False
+    assert batchnorm.unstable(False, [2.3, 2.3, 2.3], 0.2, 10) is True  # collapsed to chance
     assert batchnorm.bn_stabler({0.1: False, 1: True}, {0.1: False, 1: False}) is True
     assert batchnorm.bn_stabler({0.1: False, 1: True}, {0.1: True, 1: False}) is False
     assert batchnorm.bn_stabler({0.1: False, 1: False}, {0.1: False, 1: False}) is None

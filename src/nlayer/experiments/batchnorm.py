@@ -14,6 +14,7 @@ from .verdicts import Claim, epochs_to
 
 RATES = (0.01, 0.1, 1.0)
 UNSTABLE = 2.0  # final dev loss above this multiple of the run's best dev loss = unstable
+COLLAPSED = 2.0  # final dev accuracy at most this multiple of chance (1 / classes) = unstable
 
 
 def cost(reached, epochs):
@@ -29,12 +30,14 @@ def bn_faster(plain, bn, epochs):
     return sum(cost(bn[lr], epochs) for lr in bn) < sum(cost(plain[lr], epochs) for lr in plain)
 
 
-def unstable(diverged, dev_losses):
-    """Diverged, or the last development loss is UNSTABLE times its best."""
+def unstable(diverged, dev_losses, dev_accuracy, n_classes):
+    """Diverged, the last development loss is UNSTABLE times its best, or training collapsed
+    (final development accuracy at most COLLAPSED times chance)."""
     if diverged:
         return True
     finite = [v for v in dev_losses if math.isfinite(v)]
-    return not finite or dev_losses[-1] > UNSTABLE * min(finite)
+    return not finite or dev_losses[-1] > UNSTABLE * min(finite) or \
+        dev_accuracy is None or dev_accuracy <= COLLAPSED / n_classes
 
 
 def bn_stabler(plain_unstable, bn_unstable):
@@ -52,6 +55,7 @@ def run(ctx):
     epochs = ctx.pick(10, 20, 10)
     width = ctx.pick(32, 128, 128)
     target = ctx.pick(0.6, 0.95, 0.85)
+    n_classes = int(data.y.max()) + 1
     rows = []
     for seed in ctx.seeds:
         for bn in (False, True):
@@ -62,7 +66,8 @@ def run(ctx):
                 rows.append({"seed": seed, "batchnorm": bn, "lr": lr, "diverged": bool(r.diverged),
                              "epochs_to_target": epochs_to(dev_acc, target),
                              "final_dev_accuracy": final(dev_acc),
-                             "unstable": unstable(bool(r.diverged), dev_loss),
+                             "unstable": unstable(bool(r.diverged), dev_loss, final(dev_acc),
+                                                  n_classes),
                              "dev_curve": " ".join(f"{v:.4f}" for v in dev_acc)})
     speed = Claim("batch norm reaches the target accuracy in fewer epochs",
                   f"sum over learning rates {', '.join(map(str, RATES))} of the epochs to "
@@ -70,7 +75,7 @@ def run(ctx):
                   "batch norm")
     stable = Claim("batch norm keeps training stable at learning rates where it is not without",
                    f"a run is unstable if it diverges or ends with a development loss above "
-                   f"{UNSTABLE:g}x its best; batch norm must be stable at some rate where the "
+                   f"{UNSTABLE:g}x its best or at <= {COLLAPSED:g}x chance accuracy; batch norm must be stable at some rate where the "
                    "plain net is not, and unstable at none where the plain net is stable")
     for seed in ctx.seeds:
         get = {(r["batchnorm"], r["lr"]): r for r in rows if r["seed"] == seed}
