@@ -47,7 +47,7 @@ class Data:
 
 def load(dataset="digits", quick=False, data_dir=None):
     """The experiment's data: disjoint train / dev rows drawn from the official training rows."""
-    ds = load_dataset(dataset, data_dir=data_dir, download=False)
+    ds = load_dataset(dataset, data_dir=data_dir)
     scale = "quick" if quick else ("digits" if ds.name == "digits" else "large")
     n = SCALES[scale]
     rng = np.random.default_rng(1234)
