@@ -145,6 +145,28 @@ def test_history_carries_rows_through_save_and_load(tmp_path):
     assert nl.History.from_dict({"history": {}}).layer_stats == []
 
 
+def test_activation_samples_keep_the_first_and_the_latest_epoch():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 3)), rng.integers(0, 2, 32)
+    model = _tiny()
+    monitor = nl.LayerMonitor(every_batches=2)
+    model.fit(X, y, epochs=3, batch_size=8, shuffle=False, callbacks=[monitor])
+    samples = monitor.activation_samples
+    assert sorted(samples) == [1, 3]
+    assert sorted(samples[1]) == ["dense_1", "dense_2"]
+    assert samples[3]["dense_1"].shape == (32,) and samples[3]["dense_1"].dtype == np.float32
+    first = samples[1]["dense_1"]  # the very first step: batch rows 0-7, initial weights
+    W1, b1 = _tiny().get_weights()[:2]
+    np.testing.assert_allclose(first, np.tanh(X[:8] @ W1 + b1).ravel(), rtol=1e-6)
+    state = monitor.get_state()
+    other = nl.LayerMonitor(every_batches=2)
+    other.set_model(_tiny())
+    other.set_state(state)
+    for epoch in (1, 3):
+        np.testing.assert_array_equal(other.activation_samples[epoch]["dense_1"],
+                                      samples[epoch]["dense_1"])
+
+
 def test_state_round_trip_continues_the_count():
     model = _tiny()
     monitor = nl.LayerMonitor(every_batches=3)
@@ -152,7 +174,8 @@ def test_state_round_trip_continues_the_count():
     monitor.on_train_begin()
     assert model._step_tap is not None  # step 0 is sampled
     monitor.set_state({"step": 4})
-    assert monitor.get_state() == {"step": 4} and model._step_tap is None
+    assert monitor.get_state() == {"step": 4, "activation_samples": {}}
+    assert model._step_tap is None
     monitor.on_epoch_begin(1)
     monitor.on_batch_end(1)  # step 5: not sampled next
     assert model._step_tap is None
@@ -197,10 +220,15 @@ def test_plot_layer_stats_writes_both_figures(tmp_path):
     X, y = rng.normal(size=(32, 3)), rng.integers(0, 2, 32)
     model = _tiny()
     model.fit(X, y, epochs=2, batch_size=8, callbacks=[nl.LayerMonitor(2)])
+    monitor = nl.LayerMonitor(2)
+    model.fit(X, y, epochs=2, batch_size=8, callbacks=[monitor])
     for kind in ("gradients", "activations"):
         path = tmp_path / f"{kind}.png"
         nl.plot_layer_stats(model.history, path, kind=kind)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = nl.plot_layer_stats(model.history, kind="activations",
+                              samples=monitor.activation_samples)
+    assert fig.axes[0].get_title() == "distribution of A per layer"
     with pytest.raises(ValueError, match="no layer statistics to plot; train with"):
         nl.plot_layer_stats(nl.History())
     with pytest.raises(ValueError, match="kind must be 'gradients' or 'activations'"):

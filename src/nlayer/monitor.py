@@ -61,6 +61,9 @@ class LayerMonitor(Callback):
     >>> model.history.layer_stats[0]["dz_rms"]              # doctest: +SKIP
     """
 
+    #: values of A kept per layer and sample for ``activation_samples``
+    SAMPLE_SIZE = 2048
+
     def __init__(self, every_batches=50):
         if isinstance(every_batches, bool) or not isinstance(every_batches, (int, np.integer)) \
                 or every_batches < 1:
@@ -69,6 +72,9 @@ class LayerMonitor(Callback):
         self.step = 0  # training steps seen, across epochs (and across a resume)
         self.epoch = None
         self._pending = None
+        #: {epoch: {layer name: up to SAMPLE_SIZE values of A}} at the first sampled step of
+        #: training and the last one so far (for plots of the distribution of A)
+        self.activation_samples = {}
 
     # -- arming the model's tap ------------------------------------------------------
     def _arm(self):
@@ -77,7 +83,7 @@ class LayerMonitor(Callback):
             self.model._step_tap = self._tap
 
     def on_train_begin(self, logs=None):
-        self.step, self._pending = 0, None
+        self.step, self._pending, self.activation_samples = 0, None, {}
         self._arm()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -98,10 +104,15 @@ class LayerMonitor(Callback):
         self._pending = None
 
     def get_state(self):
-        return {"step": self.step}
+        return {"step": self.step,
+                "activation_samples": {str(e): {k: v.copy() for k, v in layers.items()}
+                                       for e, layers in self.activation_samples.items()}}
 
     def set_state(self, state):
         self.step = int(state.get("step", 0))
+        self.activation_samples = {
+            int(e): {k: np.array(v, dtype=np.float32) for k, v in layers.items()}
+            for e, layers in (state.get("activation_samples") or {}).items()}
         self.model._step_tap = None
         self._arm()
 
@@ -111,9 +122,26 @@ class LayerMonitor(Callback):
         model = self.model
         model._step_tap = None
         inv = 1.0 / float(scale)
-        self._pending = [(layer, self._copy_before(layer), _stats(model.layers, i, inv))
-                         for i, layer in enumerate(model.layers)
-                         if isinstance(layer, (Dense, BatchNorm))]
+        monitored = [i for i, layer in enumerate(model.layers)
+                     if isinstance(layer, (Dense, BatchNorm))]
+        self._pending = [(model.layers[i], self._copy_before(model.layers[i]),
+                          _stats(model.layers, i, inv)) for i in monitored]
+        self._keep_samples({model.layers[i].name: _unit_activation(model.layers, i)[0]
+                            for i in monitored})
+
+    def _keep_samples(self, activations):
+        """Up to SAMPLE_SIZE evenly spaced values of each layer's A. The first sample of the
+        training stays; from the next epoch on, the latest sample replaces the previous one."""
+        samples = {name: _spaced(A, self.SAMPLE_SIZE) for name, A in activations.items()
+                   if A is not None}
+        kept = self.activation_samples
+        first = min(kept) if kept else None
+        if first is None:
+            kept[self.epoch] = samples
+        elif self.epoch != first:
+            for epoch in [e for e in kept if e != first]:
+                del kept[epoch]
+            kept[self.epoch] = samples
 
     def _copy_before(self, layer):
         """Copies of the layer's updated arrays, into buffers kept from sample to sample (a fresh
@@ -154,6 +182,11 @@ def _sq(a):
 
 def _rms(a):
     return math.sqrt(_sq(a) / a.size) if a is not None and a.size else math.nan
+
+
+def _spaced(A, n):
+    flat = A.ravel()
+    return flat[::max(1, flat.size // n)][:n].astype(np.float32)
 
 
 def _updated(layer):

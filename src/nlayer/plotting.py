@@ -56,8 +56,10 @@ def _gradients(fig, rows):
     right.legend(fontsize=7, ncol=2)
 
 
-def _activations(fig, rows):
-    """a_mean +- a_std per layer at the first and the last epoch recorded; saturated/dead share."""
+def _activations(fig, rows, samples=None):
+    """Per layer at the first and the last epoch: the distribution of A (violins of the
+    monitor's activation_samples when given, else mean +- standard deviation), and the share
+    of saturated or dead units."""
     left, right = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     first, last = min(epochs), max(epochs)
@@ -66,15 +68,26 @@ def _activations(fig, rows):
     x = list(range(len(names)))
     for k, (epoch, label) in enumerate(((first, f"epoch {first}"), (last, f"epoch {last}"))):
         sel = [[r for r in groups[n] if r["epoch"] == epoch] for n in names]
-        means = [_mean([r["a_mean"] for r in rs]) for rs in sel]
-        stds = [_mean([r["a_std"] for r in rs]) for rs in sel]
         shift = -0.15 if k == 0 else 0.15
-        left.errorbar([i + shift for i in x], means, yerr=stds, fmt="o", capsize=3, label=label)
+        kept = (samples or {}).get(epoch, {})
+        if kept:
+            at = [i for i, n in enumerate(names) if n in kept and len(kept[n])]
+            parts = left.violinplot([kept[names[i]] for i in at], [i + shift for i in at],
+                                    widths=0.3, showmedians=True)
+            for body in parts["bodies"]:
+                body.set_facecolor(f"C{k}")
+            left.plot([], [], color=f"C{k}", label=label)  # legend entry for the violins
+        else:
+            means = [_mean([r["a_mean"] for r in rs]) for rs in sel]
+            stds = [_mean([r["a_std"] for r in rs]) for rs in sel]
+            left.errorbar([i + shift for i in x], means, yerr=stds, fmt="o", capsize=3,
+                          label=label)
         share = [_mean([(r["saturated"] if r["saturated"] is not None else r["dead"])
                         for r in rs]) for rs in sel]
         right.bar([i + shift for i in x], [0 if math.isnan(s) else s for s in share], width=0.3,
                   label=label)
-    left.set(title="A per layer: mean ± standard deviation", xlabel="layer")
+    left.set(title="distribution of A per layer" if samples else
+             "A per layer: mean ± standard deviation", xlabel="layer")
     right.set(title="saturated (tanh, sigmoid) or dead (ReLU) share", xlabel="layer",
               ylim=(0, 1))
     for ax in (left, right):
@@ -88,21 +101,24 @@ def _mean(values):
     return sum(values) / len(values) if values else math.nan
 
 
-def plot_layer_stats(history, path=None, kind="gradients", title=None):
+def plot_layer_stats(history, path=None, kind="gradients", title=None, samples=None):
     """Draw LayerMonitor records; return the matplotlib Figure (saved and closed if ``path``).
 
     ``kind="gradients"``: RMS of dW and of dZ per layer against the sampled step,
-    log scale, one line per layer. ``kind="activations"``: each layer's A (mean
-    and standard deviation) at the first and last epoch recorded, and its share
-    of saturated or dead units.
+    log scale, one line per layer. ``kind="activations"``: each layer's A at the
+    first and last epoch recorded, and its share of saturated or dead units; A is
+    drawn as violins when ``samples`` is the monitor's ``activation_samples``,
+    else as mean and standard deviation from the rows.
     """
-    draw = {"gradients": _gradients, "activations": _activations}
-    if kind not in draw:
+    if kind not in ("gradients", "activations"):
         raise ValueError(f"kind must be 'gradients' or 'activations', got {kind!r}")
     rows = layer_rows(history)
     plt = _pyplot()
     fig = plt.figure(figsize=SIZE)
-    draw[kind](fig, rows)
+    if kind == "activations":
+        _activations(fig, rows, samples)
+    else:
+        _gradients(fig, rows)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

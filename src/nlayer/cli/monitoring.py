@@ -21,14 +21,16 @@ def write_layer_stats(path, rows):
             writer.writerow(["" if row[k] is None else row[k] for k in STAT_KEYS])
 
 
-def write(out, history, summary):
-    """Write the monitor's files into the run directory ``out`` and record them in the summary."""
+def write(out, history, summary, samples=None):
+    """Write the monitor's files into the run directory ``out`` and record them in the summary
+    (``samples``: the monitor's activation_samples, drawn as distributions)."""
     rows = history.layer_stats
     write_layer_stats(out / "layer_stats.csv", rows)
     files = ["layer_stats.csv"]
     if rows:
         nl.plot_layer_stats(history, out / "gradients.png", kind="gradients")
-        nl.plot_layer_stats(history, out / "activations.png", kind="activations")
+        nl.plot_layer_stats(history, out / "activations.png", kind="activations",
+                            samples=samples)
         files += ["gradients.png", "activations.png"]
     summary["files"] = [f for f in summary["files"] if f not in files] + files
     summary["gradients"] = flag_layers(rows) if rows else {"vanished": [], "exploded": []}

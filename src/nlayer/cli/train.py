@@ -123,7 +123,7 @@ def run(args, console):
     training = report.training_summary(history, stopper, interrupted, seconds)
     summary = finish(model, ds, cfg, out, training, started)
     if monitor is not None:
-        summary = monitoring.write(out, model.history, summary)
+        summary = monitoring.write(out, model.history, summary, monitor.activation_samples)
     if args.json:
         report.print_json(summary)
     else:
