@@ -18,11 +18,15 @@ one included) the monitor records one row per Dense and BatchNorm layer into
     dead          share of ReLU units never positive in the batch; None for others
 
 Gradients arrive multiplied by the optimiser's ``gradient_scale`` (SGD: lr); the
-monitor divides it out, so the numbers do not depend on the optimiser.
+monitor divides it out, so the numbers do not depend on the optimiser. It also keeps
+``activation_samples``: up to 2,048 values of each layer's A at the first sampled
+step and at the latest one (for plots of the distribution of A). :func:`flag_layers`
+names the layers whose gradients vanished or exploded (thresholds below).
 
 Cost: the model calls the monitor's tap only on sampled steps (``train_step``
-checks one attribute); there it copies the monitored kernels once and takes a
-few reductions. Without a monitor nothing runs.
+checks one attribute, between back propagation and the optimiser's step); there it
+copies the monitored kernels into kept buffers and takes a few reductions. Without
+a monitor nothing runs. One monitor per ``fit``.
 """
 
 import math
