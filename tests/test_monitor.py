@@ -233,3 +233,11 @@ def test_plot_layer_stats_writes_both_figures(tmp_path):
         nl.plot_layer_stats(nl.History())
     with pytest.raises(ValueError, match="kind must be 'gradients' or 'activations'"):
         nl.plot_layer_stats(model.history, kind="weights")
+
+
+def test_sums_of_squares_survive_float32_underflow_and_overflow():
+    from nlayer.monitor import _sq
+    tiny = np.full(100, 1e-25, dtype=np.float32)  # each square underflows float32
+    huge = np.full(100, 1e25, dtype=np.float32)   # each square overflows float32
+    assert _sq(tiny) == pytest.approx(100 * float(np.float32(1e-25)) ** 2, rel=1e-6)
+    assert _sq(huge) == pytest.approx(100 * float(np.float32(1e25)) ** 2, rel=1e-6)
