@@ -214,27 +214,6 @@ def test_flag_layers_on_constructed_rows():
     assert flag_layers(exploded) == {"vanished": [], "exploded": ["a", "b", "c"]}
 
 
-def test_plot_layer_stats_writes_both_figures(tmp_path):
-    pytest.importorskip("matplotlib")
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(32, 3)), rng.integers(0, 2, 32)
-    model = _tiny()
-    model.fit(X, y, epochs=2, batch_size=8, callbacks=[nl.LayerMonitor(2)])
-    monitor = nl.LayerMonitor(2)
-    model.fit(X, y, epochs=2, batch_size=8, callbacks=[monitor])
-    for kind in ("gradients", "activations"):
-        path = tmp_path / f"{kind}.png"
-        nl.plot_layer_stats(model.history, path, kind=kind)
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    fig = nl.plot_layer_stats(model.history, kind="activations",
-                              samples=monitor.activation_samples)
-    assert fig.axes[0].get_title() == "distribution of A per layer"
-    with pytest.raises(ValueError, match="no layer statistics to plot; train with"):
-        nl.plot_layer_stats(nl.History())
-    with pytest.raises(ValueError, match="kind must be 'gradients' or 'activations'"):
-        nl.plot_layer_stats(model.history, kind="weights")
-
-
 def test_sums_of_squares_survive_float32_underflow_and_overflow():
     from nlayer.monitor import _sq
     tiny = np.full(100, 1e-25, dtype=np.float32)  # each square underflows float32
