@@ -335,3 +335,20 @@ def test_schedules_and_plateaus_continue_exactly(tmp_path, make):
     assert len(set(whole.history.history["lr"])) > 1  # the rate did move
     fit(callbacks=[StopAt(4, 3)])
     assert_same_run(fit(resume_from=tmp_path / "ck.nlayer"), whole)
+
+
+def test_a_monitored_run_resumes_with_the_same_layer_stats(tmp_path):
+    X, y = run.data()
+
+    def fit(callbacks=(), resume_from=None):
+        m = run.model("adam")
+        m.fit(X, y, epochs=4, batch_size=25, validation_split=0.2, seed=3,
+              callbacks=[nl.LayerMonitor(every_batches=3), *callbacks,
+                         nl.ModelCheckpoint(tmp_path / "ck.nlayer")], resume_from=resume_from)
+        return m
+
+    whole = fit()
+    fit(callbacks=[StopAt(3, 4)])
+    again = fit(resume_from=tmp_path / "ck.nlayer")
+    assert_same_run(again, whole)
+    assert again.history.layer_stats == whole.history.layer_stats and whole.history.layer_stats

@@ -15,7 +15,9 @@ from .lr_finder import LRFinderResult, lr_find
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .model import MLP, Sequential
 from . import schedules
+from .monitor import LayerMonitor
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from .plotting import plot_layer_stats
 from .preprocessing import MinMaxScaler, Standardizer
 
 __version__ = "0.1.0"
@@ -24,6 +26,7 @@ __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint",
+    "LayerMonitor", "plot_layer_stats",
     "Standardizer", "MinMaxScaler", "check_gradients", "load", "lr_find", "LRFinderResult",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
     "__version__",

@@ -68,6 +68,7 @@ class CallbackList:
                 raise TypeError(f"callbacks must be nlayer Callback instances (e.g. "
                                 f"nl.EarlyStopping()), got {type(cb).__name__}")
         self.callbacks = sorted(callbacks, key=lambda cb: bool(getattr(cb, "runs_last", False)))
+        model._step_tap = None  # a LayerMonitor's tap left by a fit that raised
         for cb in self.callbacks:
             cb.set_model(model)
         # on_batch_end runs every batch: call only the callbacks that use it
@@ -116,6 +117,7 @@ class History(Callback):
         self.best_epoch = None
         self.stopped_epoch = None
         self.interrupted = False
+        self.layer_stats = []  # rows of nlayer.LayerMonitor
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
@@ -130,7 +132,8 @@ class History(Callback):
 
     def to_dict(self):
         return {"history": self.history, "epoch": self.epoch, "best_epoch": self.best_epoch,
-                "stopped_epoch": self.stopped_epoch, "interrupted": self.interrupted}
+                "stopped_epoch": self.stopped_epoch, "interrupted": self.interrupted,
+                "layer_stats": [dict(row) for row in self.layer_stats]}
 
     @classmethod
     def from_dict(cls, data):
@@ -139,6 +142,7 @@ class History(Callback):
         h.epoch = list(data.get("epoch", []))
         h.best_epoch, h.stopped_epoch = data.get("best_epoch"), data.get("stopped_epoch")
         h.interrupted = bool(data.get("interrupted", False))
+        h.layer_stats = [dict(row) for row in data.get("layer_stats") or []]
         return h
 
     def __repr__(self):

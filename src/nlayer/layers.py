@@ -69,7 +69,7 @@ class Layer:
 
     def __getstate__(self):
         # copies (deepcopy, pickle by third-party tools) carry parameters, not the last batch
-        transient = ("_buffers", "A_prev", "Z", "A", "Z_hat", "inv_std", "mask")
+        transient = ("_buffers", "A_prev", "Z", "A", "dZ", "Z_hat", "inv_std", "mask")
         return {k: v for k, v in self.__dict__.items() if k not in transient}
 
     # -- passes -------------------------------------------------------------
@@ -176,6 +176,7 @@ class Dense(Layer):
     def backward(self, dA, need_dA_prev=True, scale=1.0, is_dZ=False):
         W, dW = self.params["kernel"], self.grads["kernel"]
         dZ = dA if is_dZ else self.activation.backward(self.Z, self.A, dA)
+        self.dZ = dZ  # kept until the next batch, for nlayer.LayerMonitor
         m = dZ.shape[0]
         np.matmul(self.A_prev.T, dZ, out=dW)
         if self.l2:  # dZ carries `scale`, so the decay term must too

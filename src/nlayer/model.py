@@ -43,6 +43,10 @@ class Sequential:
     weights, inputs, activations and gradients all use it.
     """
 
+    #: called as ``tap(scale)`` between back propagation and the optimiser's step when set
+    #: (nlayer.LayerMonitor sets it for the steps it samples; each fit starts without one)
+    _step_tap = None
+
     def __init__(self, layers=None, dtype="float32", name="sequential"):
         dtype = np.dtype(dtype).name if dtype is not None else "float32"
         if dtype not in _DTYPES:
@@ -130,7 +134,8 @@ class Sequential:
     def __getstate__(self):
         # copies (deepcopy, pickle) cannot keep the layers' arrays as views into the packed
         # buffers; they carry the layers' arrays and pack them again in __setstate__
-        return {k: v for k, v in self.__dict__.items() if k not in ("_flat_params", "_flat_grads")}
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("_flat_params", "_flat_grads", "_step_tap")}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -296,6 +301,9 @@ class Sequential:
             return J, A
         scale = self.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
         self.backward(A, Yb, scale, Wb)
+        tap = self._step_tap  # set by a LayerMonitor for its sampled steps only
+        if tap is not None:
+            tap(scale)
         # one update of the packed parameters from the packed gradients (see _pack_parameters)
         self.optimizer.step([self._flat_params], [self._flat_grads], scale)
         return J, A

@@ -144,6 +144,10 @@ def _train_parser(sub):
     training.add_argument(
         "--class-weight", choices=("none", "balanced"),
         help="balanced: weigh each class's rows by n / (classes x rows of the class)")
+    training.add_argument(
+        "--monitor", type=int, nargs="?", const=50, metavar="BATCHES",
+        help="record per-layer gradient and activation statistics every BATCHES steps "
+        "(default 50): layer_stats.csv, gradients.png, activations.png")
     add_schedule_flags(p)
     g = p.add_argument_group("checkpoints")
     g.add_argument("--checkpoint-every", type=int, metavar="N",
@@ -203,6 +207,24 @@ def _lr_find_parser(sub):
     p.set_defaults(command="lr-find")
 
 
+def _experiment_parser(sub):
+    from nlayer.experiments import NAMES
+    p = sub.add_parser("experiment", help="measure one of the method's claims (or all) and "
+                       "compute a verdict", description="Train the networks a claim needs, "
+                       "write figures, results.csv and report.md with a computed verdict. "
+                       f"Experiments: {', '.join(NAMES)}.")
+    p.add_argument("name", metavar="NAME", choices=NAMES, help=f"one of: {', '.join(NAMES)}")
+    p.add_argument("--dataset", choices=config.DATASETS, help="default digits")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the MNIST/Fashion-MNIST files")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: seconds, for smoke tests")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="output directory (default runs/experiment-NAME-DATASET-<time>)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="reuse a non-empty --out, replacing only the files this run writes")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the verdicts")
+    p.set_defaults(command="experiment")
+
+
 def _model_commands(sub):
     p = sub.add_parser("evaluate", help="metrics of a saved model on a test set")
     p.add_argument("model", metavar="MODEL")
@@ -242,6 +264,7 @@ def build_parser():
     _compare_parser(sub)
     _sweep_parser(sub)
     _lr_find_parser(sub)
+    _experiment_parser(sub)
     _model_commands(sub)
     return parser
 
@@ -277,10 +300,10 @@ CLI_FIXES = {
 
 
 def run(args):
-    from . import commands, comparison, lr_find, sweep, train
+    from . import commands, comparison, experiment, lr_find, sweep, train
     console = Console(highlight=False)
     handlers = {"train": train.run, "compare": comparison.run, "sweep": sweep.run,
-                "lr-find": lr_find.run, "evaluate": commands.evaluate,
+                "lr-find": lr_find.run, "experiment": experiment.run, "evaluate": commands.evaluate,
                 "predict": commands.predict, "info": commands.info, "export": commands.export}
     return handlers[args.command](args, console)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 import nlayer as nl
 
-from . import config, data, plots, report, rundir
+from . import config, data, monitoring, plots, report, rundir
 from .errors import CLIError
 from .interrupt import KeepBestOnInterrupt, StopOnInterrupt
 from .progress import EpochReporter
@@ -67,7 +67,7 @@ def checkpointer(cfg, out):
     return nl.ModelCheckpoint(out / rundir.CHECKPOINT, every_epochs=every) if every else None
 
 
-def fit(model, ds, cfg, console, show_progress, out=None, resume=False):
+def fit(model, ds, cfg, console, show_progress, out=None, resume=False, monitor=None):
     """Train with Ctrl-C handling; returns (history, stopper, interrupted, seconds).
 
     With ``out`` the run checkpoints there; ``resume`` continues from its checkpoint.
@@ -75,7 +75,8 @@ def fit(model, ds, cfg, console, show_progress, out=None, resume=False):
     stopper = early_stopping(cfg)
     reporter = EpochReporter(console) if show_progress else None
     saver = checkpointer(cfg, out) if out is not None else None
-    callbacks = [cb for cb in (plateau(cfg), stopper, reporter, saver) if cb is not None]
+    callbacks = [cb for cb in (plateau(cfg), stopper, reporter, monitor, saver)
+                 if cb is not None]
     start = time.perf_counter()
     with StopOnInterrupt(model) as guard:
         try:
@@ -154,14 +155,20 @@ def train_and_write(model, ds, cfg, out, console=None, verbose=False, started=No
     """Fit, score on the test set and write the run directory; returns the summary.
 
     The one path of ``nlayer train`` and of every ``nlayer sweep`` trial (data in memory).
-    With ``checkpoints`` the run checkpoints into ``out`` (``resume``: continues from there).
+    With ``checkpoints`` the run checkpoints into ``out`` (``resume``: continues from there);
+    ``cfg["monitor"]`` (every N batches) adds a LayerMonitor and its files.
     """
     started = time.perf_counter() if started is None else started
+    monitor = nl.LayerMonitor(cfg["monitor"]) if cfg.get("monitor") else None
     with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
         history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose,
-                                                     out if checkpoints else None, resume)
+                                                     out if checkpoints else None, resume,
+                                                     monitor)
     training = report.training_summary(history, stopper, interrupted, seconds)
-    return finish(model, ds, cfg, out, training, started)
+    summary = finish(model, ds, cfg, out, training, started)
+    if monitor is not None:
+        summary = monitoring.write(out, model.history, summary, monitor.activation_samples)
+    return summary
 
 
 def settings(args):
@@ -227,6 +234,7 @@ def run(args, console):
         report.print_json(summary)
     else:
         report.print_summary(console, summary)
+        monitoring.print_flags(console, summary)
     if summary["interrupted"]:
         tell_how_to_resume(cfg, out, "interrupted; the run directory holds the best weights so far")
         return 130
