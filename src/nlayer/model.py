@@ -303,7 +303,7 @@ class Sequential:
             if not self.target_scaler.fitted:
                 self.target_scaler.fit(Y_train)
             Y_train, Y_dev = self._scale_targets(Y_train), self._scale_targets(Y_dev)
-        with _threads.limit(self, min(batch_size, X_train.shape[0]), look_at_machine=True):
+        with _threads.limit(self, min(batch_size, X_train.shape[0]), fresh_look=True):
             return self._train_loop(X_train, Y_train, X_dev, Y_dev, epochs, batch_size,
                                     shuffle_rng if shuffle else None, dropout_rng, callbacks,
                                     verbose)
