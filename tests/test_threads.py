@@ -9,6 +9,12 @@ from nlayer import _threads
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
+@pytest.fixture(autouse=True)
+def no_recent_look(monkeypatch):
+    """Every test starts without a look at the machine to reuse."""
+    monkeypatch.setattr(_threads, "_last_look", (-_threads.LOOK_SECONDS, 0.0))
+
+
 def blas_threads():
     return max(lib["num_threads"] for lib in threadpoolctl.threadpool_info()
                if lib["user_api"] == "blas")
@@ -22,6 +28,7 @@ def built(n_in, hidden, n_out=10):
 
 def test_small_products_get_one_thread_large_ones_are_left_alone(monkeypatch):
     monkeypatch.delenv(_threads.ENV, raising=False)
+    monkeypatch.setattr(_threads, "busy_elsewhere", lambda samples=1: 0.0)  # a quiet machine
     digits = built(64, (256, 128))  # largest product 32 x 64 x 256 = 524,288 multiply-adds
     fashion = built(784, (256, 128))  # 128 x 784 x 256 = 25.7 million
     assert _threads.choose(digits, 32) == 1
@@ -93,13 +100,18 @@ def test_results_do_not_depend_on_the_thread_choice(monkeypatch, rng):
 @pytest.mark.parametrize("busy, cpus, expected", [
     (0.0, 2, None), (0.4, 2, None), (1.0, 2, 1), (2.5, 2, 1), (1.0, 4, 3), (0.0, 1, None),
 ])
-def test_large_fits_leave_the_cores_others_are_using(monkeypatch, busy, cpus, expected):
+def test_large_passes_leave_the_cores_others_are_using(monkeypatch, busy, cpus, expected):
     monkeypatch.delenv(_threads.ENV, raising=False)
-    monkeypatch.setattr(_threads, "busy_elsewhere", lambda: busy)
+    looks = []
+    monkeypatch.setattr(_threads, "busy_elsewhere", lambda samples: looks.append(samples) or busy)
     monkeypatch.setattr(_threads, "_cpus", lambda: cpus)
     fashion = built(784, (256, 128))
-    assert _threads.choose(fashion, 128, look_at_machine=True) == expected
-    assert _threads.choose(fashion, 128) is None  # predict/evaluate do not look
+    assert _threads.choose(fashion, 128, fresh_look=True) == expected  # fit: a fresh look
+    assert _threads.choose(fashion, 128) == expected  # predict/evaluate: reuse a recent one
+    assert _threads.choose(fashion, 128, fresh_look=True) == expected
+    assert looks == [_threads.LOAD_SAMPLES, _threads.LOAD_SAMPLES]
+    assert _threads.choose(built(64, (32,)), 32, fresh_look=True) == 1  # small: no look
+    assert len(looks) == 2
 
 
 def test_running_threads_are_read_from_proc():

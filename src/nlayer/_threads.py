@@ -8,12 +8,13 @@ when several trainings share the cores their BLAS threads spin against each othe
 - ``fit``, ``predict`` and ``evaluate`` run with **one BLAS thread when the largest
   product of a batch is below** :data:`SMALL_PRODUCT` multiply-adds
   (rows x n_in x n_out);
-- for larger products ``fit`` also looks at the machine when it starts: it counts
-  the threads of *other* processes that are running (``procs_running`` in
-  ``/proc/stat`` minus this process's own running threads, averaged over
-  :data:`LOAD_SAMPLES` samples 5 ms apart) and gives BLAS only the cores left
-  free (at least one), so that two trainings share the cores instead of fighting
-  over them;
+- for larger products nlayer looks at the machine: it counts the threads of
+  *other* processes that are running or waiting for a core (``procs_running`` in
+  ``/proc/stat`` minus this process's own), and gives BLAS only the cores left free
+  (at least one), so that two trainings share the cores instead of fighting over
+  them. ``fit`` looks afresh when it starts (the mean of :data:`LOAD_SAMPLES`
+  samples 5 ms apart, about 40 ms); ``predict`` and ``evaluate`` reuse a look
+  younger than :data:`LOOK_SECONDS` or take one sample (about 0.1 ms);
 - otherwise BLAS stays as configured.
 
 ``NLAYER_BLAS_THREADS`` overrides the choice: ``auto`` (default), ``off`` (never
@@ -27,14 +28,18 @@ import contextlib
 import os
 import time
 
-__all__ = ["SMALL_PRODUCT", "LOAD_SAMPLES", "ENV", "choose", "limit", "busy_elsewhere"]
+__all__ = ["SMALL_PRODUCT", "LOAD_SAMPLES", "LOOK_SECONDS", "ENV", "choose", "limit",
+           "busy_elsewhere"]
 
 #: Below this many multiply-adds per matrix product, one BLAS thread is as fast as two.
 SMALL_PRODUCT = 1 << 22  # about 4 million: e.g. 128 rows x 256 x 128
 #: Samples of the machine's running threads taken when a large fit starts (5 ms apart).
 LOAD_SAMPLES = 8
+#: How long predict/evaluate reuse the last look at the machine.
+LOOK_SECONDS = 2.0
 ENV = "NLAYER_BLAS_THREADS"
 _controller = None
+_last_look = (-LOOK_SECONDS, 0.0)  # (time.monotonic(), threads of other processes running)
 
 
 def _setting(setting):
@@ -53,8 +58,10 @@ def _setting(setting):
     return n
 
 
-def choose(model, rows, setting=None, look_at_machine=False):
-    """The BLAS thread limit for passes of ``rows`` rows through ``model`` (None: no limit)."""
+def choose(model, rows, setting=None, fresh_look=False):
+    """The BLAS thread limit for passes of ``rows`` rows through ``model`` (None: no limit).
+
+    ``fresh_look``: sample the machine now (fit) rather than reuse a recent look."""
     asked = _setting(setting)
     if asked is not None:
         return asked or None
@@ -62,11 +69,19 @@ def choose(model, rows, setting=None, look_at_machine=False):
                    if getattr(layer, "params", None) and "kernel" in layer.params), default=0)
     if rows * largest < SMALL_PRODUCT:
         return 1
-    if look_at_machine:
-        free = _cpus() - busy_elsewhere()
-        if free < _cpus() - 0.5:  # someone else is computing: only the cores left free
-            return max(1, int(free + 0.5))
+    free = _cpus() - _look(fresh_look)
+    if free < _cpus() - 0.5:  # someone else is computing: only the cores left free
+        return max(1, int(free + 0.5))
     return None
+
+
+def _look(fresh):
+    """Threads of other processes running now: sampled afresh, or a recent look reused."""
+    global _last_look
+    now = time.monotonic()
+    if fresh or now - _last_look[0] >= LOOK_SECONDS:
+        _last_look = (now, busy_elsewhere(LOAD_SAMPLES if fresh else 1))
+    return _last_look[1]
 
 
 def _cpus():
@@ -115,12 +130,12 @@ def _get_controller():
     return _controller
 
 
-def limit(model, rows, look_at_machine=False):
+def limit(model, rows, fresh_look=False):
     """A context manager running its body with :func:`choose`'s BLAS limit."""
     controller = _get_controller()
     if not controller:
         return contextlib.nullcontext()
-    n = choose(model, rows, look_at_machine=look_at_machine)
+    n = choose(model, rows, fresh_look=fresh_look)
     if n is None:
         return contextlib.nullcontext()
     blas = controller.select(user_api="blas")

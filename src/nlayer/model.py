@@ -371,7 +371,7 @@ class Sequential:
             state.resume(resumed)
         self._fit_state = state
         try:
-            with _threads.limit(self, state.batch_size, look_at_machine=True):
+            with _threads.limit(self, state.batch_size, fresh_look=True):
                 return self._train_loop(X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
                                         resumed, resume_from, verbose)
         finally:
