@@ -1,4 +1,6 @@
-"""The model: an ordered stack of layers, the mini-batch training loop, prediction and evaluation.
+"""The model: an ordered stack of layers, its passes, prediction and evaluation.
+
+The training loop that ``Sequential.fit`` runs lives in :mod:`nlayer.training`.
 
 Forward propagation runs the layers in order, ``A^[l] = layer_l(A^[l-1])``, from
 ``A^[0] = X``. The cost of a batch of m rows is
@@ -17,18 +19,16 @@ saves the optimiser a pass over all the weights (see ``optimizers``).
 """
 
 import math
-import time
 
 import numpy as np
 
 from . import _checks, _fastpaths, _threads
 from . import layers as layers_mod
-from . import checkpoint as checkpoint_mod
-from . import losses, memory, metrics as metrics_mod, optimizers, sample_weights
-from .callbacks import Callback, CallbackList, History
-from .errors import NotFittedError, TrainingDivergedError
-from .fitstate import FitState, Totals
-from .preprocessing import Standardizer, get_normalizer, train_dev_split
+from . import losses, memory, metrics as metrics_mod, optimizers, sample_weights, training
+from .errors import NotFittedError
+from .fitstate import Totals
+from .preprocessing import Standardizer, get_normalizer
+from .training import _generators, batch_orders  # noqa: F401  (nl.model.batch_orders)
 
 __all__ = ["Sequential", "MLP", "batch_orders"]
 
@@ -327,125 +327,11 @@ class Sequential:
         with the same data, settings and callbacks as the interrupted run: it ends
         with the weights and history that run would have had (``epochs`` may grow).
         """
-        self._require_compiled()
-        _check_positive_int(epochs, "epochs", allow_zero=True)
-        _check_positive_int(batch_size, "batch_size")
-        callbacks = _checks.callbacks(callbacks, Callback)
-        resumed = None
-        if resume_from is not None:
-            resumed = checkpoint_mod.restore(self, resume_from)
-            seed = resumed["settings"]["seed"]
-        elif seed is None:  # draw the seed here, so that a checkpoint can name it
-            seed = np.random.SeedSequence().entropy
-        split_rng, init_rng, shuffle_rng, dropout_rng = _generators(_checks.seed(seed))
-        X = self._check_X(X)
-        self._check_y(y, X)
-        if not self.built:
-            self._infer_output_units(y)
-            memory.check(self.layers, X.shape[1], self.dtype, min(batch_size, X.shape[0]),
-                         self.optimizer)
-            self.build((None, X.shape[1]), seed=init_rng)
-        Y = self._targets(y)
-        class_weight = self._class_weights(Y, class_weight)
-        W = self._row_weights(Y, sample_weight, class_weight)
-        X_train, Y_train, W_train, X_dev, Y_dev, W_dev = self._split(
-            X, Y, W, validation_split, validation_data, split_rng, class_weight)
-        if self.normalizer is not None and not self.normalizer.fitted:
-            self.normalizer.fit(X_train, W_train)
-        X_train, X_dev = self._normalize(X_train), self._normalize(X_dev)
-        if self.target_scaler is not None:
-            if not self.target_scaler.fitted:
-                self.target_scaler.fit(Y_train, W_train)
-            Y_train, Y_dev = self._scale_targets(Y_train), self._scale_targets(Y_dev)
-        state = FitState(self, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
-                         shuffle_rng if shuffle else None, dropout_rng, callbacks)
-        state.settings = {"seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
-                          "validation_split": float(validation_split or 0.0),
-                          "validation_data": validation_data is not None,
-                          "rows": int(X_train.shape[0]), "features": int(X_train.shape[1]),
-                          "fingerprint": checkpoint_mod.fingerprint(X_train, Y_train, W_train),
-                          "dev_fingerprint": None if X_dev is None else
-                          checkpoint_mod.fingerprint(X_dev, Y_dev, W_dev), "epochs": epochs}
-        if resumed is not None:
-            checkpoint_mod.check_settings(resumed, state.settings, resume_from)
-            state.resume(resumed)
-        self._fit_state = state
-        try:
-            with _threads.limit(self, state.batch_size, fresh_look=True):
-                return self._train_loop(X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
-                                        resumed, resume_from, verbose)
-        finally:
-            self._fit_state = None
-
-    def _train_loop(self, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from, verbose):
-        epochs, batch_size, n_batches = state.epochs, state.batch_size, state.n_batches
-        self.history = (resumed and resumed["history"]) or History()
-        self.history.interrupted = False
-        cbs = CallbackList([self.history, *state.callbacks], self)
-        self.stop_training = False
-        n = X.shape[0]
-        buf_X = np.empty((batch_size, X.shape[1]), dtype=self.dtype)
-        buf_Y = np.empty((batch_size, Y.shape[1]), dtype=self.dtype)
-        buf_W = None if W is None else np.empty(batch_size, dtype=self.dtype)
-        self.optimizer.begin_training(n_batches, epochs)  # a schedule learns the run's length
-        cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n})
-        if resumed is not None:
-            checkpoint_mod.restore_callbacks(resumed, state.callbacks, resume_from)
-            self.stop_training = self.stop_training or resumed["position"]["stopped"]
-        shuffle_rng, rng = state.shuffle_rng, state.dropout_rng
-        for epoch in range(state.epoch, epochs + 1):
-            if self.stop_training:  # a checkpoint of a run that had already decided to stop
-                self.history.interrupted = True
-                break
-            start, good = time.perf_counter(), self._snapshot()
-            state.epoch, state.epoch_ended = epoch, False
-            if state.batch == 0:  # a fresh epoch (a resumed one continues where it was)
-                cbs.on_epoch_begin(epoch)
-                if shuffle_rng is not None:
-                    state.shuffle_state = shuffle_rng.bit_generator.state
-                state.totals = self._totals()
-            order = shuffle_rng.permutation(n) if shuffle_rng is not None else np.arange(n)
-            totals = state.totals
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
-                for b in range(state.batch, n_batches):
-                    idx = order[b * batch_size:(b + 1) * batch_size]
-                    # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
-                    Xb = X.take(idx, axis=0, out=buf_X[:idx.size], mode="clip")
-                    Yb = Y.take(idx, axis=0, out=buf_Y[:idx.size], mode="clip")
-                    Wb = None if W is None else W.take(idx, out=buf_W[:idx.size], mode="clip")
-                    J, A = self.train_step(Xb, Yb, rng, Wb)
-                    if not math.isfinite(J):
-                        self._restore(good)
-                        raise TrainingDivergedError(epoch, b + 1, J, self._divergence_fixes())
-                    totals.add(J, A, Yb, Wb)
-                    state.batch = b + 1
-                    if cbs.batch_hooks:  # skip building the logs dict when nobody reads it
-                        cbs.on_batch_end(b + 1, {"loss": J, "size": idx.size, "epoch": epoch,
-                                                 "steps": n_batches})
-                    if self.stop_training:
-                        break
-            if state.batch < n_batches:  # stopped mid-epoch: that epoch is not recorded
-                self.history.interrupted = True
-                cbs.on_interrupt(epoch, state.batch)
-                break
-            logs = totals.results()
-            if X_dev is not None:
-                logs.update({f"val_{k}": v
-                             for k, v in self._evaluate_arrays(X_dev, Y_dev, W=W_dev).items()})
-            logs["lr"] = self.optimizer.lr
-            logs["seconds"] = time.perf_counter() - start
-            # a stop asked for during the batches is an interruption; one decided at the
-            # epoch's end (early stopping) is where the run ends, also when resumed
-            state.epoch_ended, state.interrupting = True, self.stop_training
-            cbs.on_epoch_end(epoch, logs)
-            if verbose:
-                print(_format_epoch(epoch, epochs, logs))
-            if self.stop_training:
-                self.history.interrupted = epoch < epochs
-                break
-            state.batch = 0
-        cbs.on_train_end()
-        return self.history
+        return training.fit(self, X, y, epochs=epochs, batch_size=batch_size,
+                            validation_split=validation_split, validation_data=validation_data,
+                            shuffle=shuffle, seed=seed, callbacks=callbacks, verbose=verbose,
+                            resume_from=resume_from, sample_weight=sample_weight,
+                            class_weight=class_weight)
 
     def _totals(self):
         """Running sums of loss and metrics; metrics in the targets' original units."""
@@ -473,33 +359,6 @@ class Sequential:
         if self.target_scaler is None or not self.target_scaler.fitted:
             return A
         return self.target_scaler.inverse_transform(A)
-
-    def _snapshot(self):
-        return self.get_weights(), self.optimizer.get_state()
-
-    def _restore(self, snapshot):
-        weights, opt_state = snapshot
-        self.set_weights(weights)
-        self.optimizer.set_state(opt_state)
-
-    def _split(self, X, Y, W, validation_split, validation_data, rng, class_weight):
-        """(X, Y, W) of the training rows, then of the development rows (None without)."""
-        if validation_data is not None:
-            if validation_split:
-                raise ValueError("give validation_split or validation_data, not both")
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (X_dev, y_dev)")
-            X_dev = self._check_X(validation_data[0], "validation_data X")
-            self._check_y(validation_data[1], X_dev)
-            Y_dev = self._targets(validation_data[1], "validation_data y")
-            return X, Y, W, X_dev, Y_dev, self._row_weights(Y_dev, None, class_weight)
-        if not validation_split:
-            return X, Y, W, None, None, None
-        strata = self._strata(Y)
-        train, dev = train_dev_split(X.shape[0], float(validation_split), rng, strata)
-        if W is None:
-            return X[train], Y[train], None, X[dev], Y[dev], None
-        return X[train], Y[train], W[train], X[dev], Y[dev], W[dev]
 
     # -- row weights --------------------------------------------------------------
     def _class_weights(self, Y, class_weight):
@@ -742,25 +601,6 @@ def packed_layout(sizes):
     return starts, total
 
 
-def _generators(seed):
-    """Independent generators for the dev split, weight init, shuffling and dropout.
-
-    Kept apart so that, for one seed, the batch order does not depend on whether
-    the model was already built or uses dropout (see :func:`batch_orders`).
-    """
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
-
-
-def batch_orders(seed, n_rows, epochs):
-    """The row order of each epoch that ``fit(..., seed=seed, shuffle=True)`` uses.
-
-    ``n_rows`` counts the training rows after the development split. Peers in a
-    comparison use it to see exactly the same batches.
-    """
-    rng = _generators(seed)[2]
-    return [rng.permutation(n_rows) for _ in range(epochs)]
-
-
 class _weighted_l2:
     """Within a weighted batch, the Dense layers' L2 gradient divides by sum w, not m."""
 
@@ -775,14 +615,3 @@ class _weighted_l2:
         for layer in self.dense:
             layer.l2_rows = None
 
-
-def _format_epoch(epoch, epochs, logs):
-    parts = [f"{k}={v:.4f}" for k, v in logs.items() if k not in ("lr", "seconds")]
-    return f"epoch {epoch}/{epochs} - {logs['seconds']:.2f}s - " + " - ".join(parts)
-
-
-def _check_positive_int(value, name, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
-            value < (0 if allow_zero else 1):
-        bound = ">= 0" if allow_zero else ">= 1"
-        raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
