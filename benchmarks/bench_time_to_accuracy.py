@@ -310,7 +310,8 @@ def markdown(results, info, spec, machine):
              f"PyTorch and Keras: the same network and one-cycle (peak {cycle.max_lr:g}, "
              f"warm-up {cycle.warmup:g} of the run, momentum range {cycle.momentum_range}); "
              "scikit-learn: MLPClassifier(adam, early_stopping=True).", "",
-             "| system | seconds to target | epochs | test accuracy per epoch | load before/after |",
+             "| system | seconds to target | epochs | test accuracy per epoch "
+             "| load before/after |",
              "|---|---:|---:|---|---|"]
     for system, res in results.items():
         if "seconds_to_target" not in res:
