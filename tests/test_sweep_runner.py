@@ -138,8 +138,10 @@ def test_cli_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, dask_client):
                     '[grid]\nlr = [0.01, 0.03, 0.05]\n[sweep]\nseeds = 2\n')
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "nlayer.cli", "sweep", str(spec), "--out", str(out)]
-    proc = subprocess.Popen([*cmd, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=ENV)
+    # started as a background job is (SIGINT ignored): the sweep still stops on Ctrl-C
+    proc = subprocess.Popen([*cmd, "--workers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines = []
     for line in proc.stdout:
         lines.append(line)

@@ -7,6 +7,8 @@ per finished trial (pipes).
 """
 
 import contextlib
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -106,6 +108,20 @@ def points_table(ranked, swept, metric, top=TOP):
     return table
 
 
+@contextlib.contextmanager
+def interruptible():
+    """Ctrl-C raises KeyboardInterrupt while the sweep runs, even where the process was started
+    with SIGINT ignored; the sweep turns it into a clean stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _out_dir(args, spec_path):
     if args.resume:
         if args.out is None:
@@ -145,7 +161,7 @@ def run(args, console):
                               f"{sum(runner.host_threads(client).values())} worker threads",
                               markup=False, highlight=False)
             with Display(console, job.metric, len(job.trials), len(job.records),
-                         quiet=not verbose) as display:
+                         quiet=not verbose) as display, interruptible():
                 table, ranked = job.run(client, display)
     except ImportError as exc:
         raise CLIError(str(exc)) from None
