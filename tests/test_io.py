@@ -246,3 +246,15 @@ def test_a_checkpoint_file_loads_as_an_ordinary_model(tmp_path, trained):
     with pytest.raises(nl.ModelFileError, match="member 'ckpt_obj' holds <U4; allowed here: "
                                                 "float32, float64, uint8, int64"):
         nl.load(tmp_path / "m.nlayer")
+
+
+def test_a_schedule_continues_from_a_loaded_model(tmp_path):
+    """The run length a schedule was bound to is saved, so a loaded model has the same rate."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    m = nl.MLP(hidden=(4,))
+    m.compile(optimizer=nl.SGD(lr=nl.schedules.OneCycle(0.1), momentum=0.9))
+    m.fit(X, np.arange(40) % 2, epochs=2)
+    m.save(tmp_path / "m.nlayer")
+    again = nl.load(tmp_path / "m.nlayer")
+    assert again.optimizer.lr == m.optimizer.lr and again.optimizer.momentum == m.optimizer.momentum
+    assert again.optimizer.iterations == m.optimizer.iterations == 4

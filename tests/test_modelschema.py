@@ -174,3 +174,22 @@ def test_a_valid_header_passes_and_versions_are_checked(header):
             _modelschema.validate("f", _set(header, ("version",), version), "nlayer-model")
     with pytest.raises(ModelFileError, match="not an nlayer model file"):
         _modelschema.validate("f", _set(header, ("format",), "keras"), "nlayer-model")
+
+
+def test_monitor_rows_in_the_history_are_checked(tmp_path):
+    """LayerMonitor rows are saved with the model; a retyped one (re-signed) is refused."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    m = nl.MLP(hidden=(4,))
+    m.compile(optimizer="sgd")
+    m.fit(X, np.arange(40) % 2, epochs=1, callbacks=[nl.LayerMonitor(every_batches=1)])
+    m.save(tmp_path / "m.nlayer")
+    assert nl.load(tmp_path / "m.nlayer").history.layer_stats == m.history.layer_stats
+    header, arrays = attacks.unpack(attacks.save_bytes(m))
+    for bad, message in ((1.5, "history.layer_stats must be a list"),
+                         ([{"layer": 3}], r"history.layer_stats\[0\]\['layer'\] must be a name"),
+                         ([{"grad_rms": "x"}], "must be a number or null")):
+        h = json.loads(json.dumps(header))
+        h["history"]["layer_stats"] = bad
+        (tmp_path / "bad.nlayer").write_bytes(attacks.pack(h, arrays))
+        with pytest.raises(ModelFileError, match=message):
+            nl.load(tmp_path / "bad.nlayer")

@@ -296,6 +296,22 @@ def _history(c, history):
                           f"{_kind(series)}{_length(series)}")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in series):
             c.fail(where, "must hold numbers only")
+    if history.get("layer_stats") is not None:
+        _layer_stats(c, history["layer_stats"])
+
+
+def _layer_stats(c, rows):
+    """LayerMonitor rows: {epoch, batch: int; layer: str; the statistics: number or None}."""
+    c.list(rows, "history.layer_stats", 10**7)
+    for i, row in enumerate(rows):
+        where = f"history.layer_stats[{i}]"
+        c.dict(row, where)
+        for key, value in row.items():
+            ok = isinstance(value, str) if key == "layer" else \
+                value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            if not ok:
+                wanted = "a name" if key == "layer" else "a number or null"
+                c.fail(f"{where}[{key[:32]!r}]", f"must be {wanted}, got {_kind(value)}")
 
 
 def _optimizer_state(c, state):

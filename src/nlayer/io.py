@@ -78,6 +78,8 @@ def save(model, path, checkpoint=None):
         state = model.optimizer.get_state()
         optimizer_state = {"iterations": state["iterations"],
                            "slots": {str(i): sorted(s) for i, s in state["slots"].items()}}
+        if "schedule" in state:  # the run length a schedule was bound to (JSON numbers)
+            optimizer_state["schedule"] = state["schedule"]
         for i, slot in state["slots"].items():
             arrays.update({f"opt{i}_{key}": a for key, a in slot.items()})
     header = {
@@ -201,8 +203,14 @@ def read(path):
         saved = header["optimizer_state"]
         slots = {int(slot): {key: arrays[f"opt{slot}_{key}"] for key in keys}
                  for slot, keys in saved["slots"].items()}
-        model.optimizer.set_state({"iterations": saved["iterations"], "lr": model.optimizer.lr,
-                                   "slots": slots})
+        restored = {"iterations": saved["iterations"], "lr": model.optimizer.lr, "slots": slots}
+        if isinstance(saved.get("schedule"), dict):
+            restored["schedule"] = saved["schedule"]
+        try:
+            model.optimizer.set_state(restored)
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise ModelFileError(f"{path}: the optimiser's saved state is invalid ({exc}); the "
+                                 "file was altered: use another copy") from None
     return model, header, arrays
 
 
