@@ -4,7 +4,8 @@
 
 trains the same network on the same data every time, checkpointing after every
 batch into CHECKPOINT and resuming from it when it exists; at the end it writes
-the final model to RESULT. It prints "ready" once imports are done.
+the final model to RESULT. It prints "ready" once imports are done and a line
+after every batch, so that a test can kill it at a chosen point of the run.
 """
 
 import os
@@ -54,7 +55,12 @@ def train(name, checkpoint=None, every_batches=1, callbacks=(), resume=True):
     return m
 
 
+class Progress(nl.Callback):
+    def on_batch_end(self, batch, logs=None):
+        print("batch", flush=True)
+
+
 if __name__ == "__main__":
     name, checkpoint, result = sys.argv[1:4]
     print("ready", flush=True)
-    train(name, checkpoint).save(result)
+    train(name, checkpoint, callbacks=[Progress()]).save(result)

@@ -100,7 +100,7 @@ is written by `NLAYER_WRITE_RELIABILITY=1 python -m pytest tests/test_checkpoint
 
 | fault | how it was made | tried | outcome |
 |---|---|---:|---|
-| SIGKILL at a random moment | a real training process ({", ".join(optimizers)}; batch norm, dropout, early stopping; a checkpoint after every batch, so most kills land inside a save) killed after a random 20-300 ms, restarted with resume, {per_optimizer} kills per optimiser | {kills} | every run ended bit-identical to the uninterrupted one; no temporary file left |
+| SIGKILL at a random moment | a real training process ({", ".join(optimizers)}; batch norm, dropout, early stopping; a checkpoint after every batch, so most kills land inside a save) killed a random 1-10 batches plus 0-15 ms into each run, restarted with resume, {per_optimizer} kills per optimiser | {kills} | every run ended bit-identical to the uninterrupted one; no temporary file left |
 | stop inside an epoch, at its last batch and at epochs' ends | `model.stop_training` from a callback at 4 positions x 4 optimisers (plus, separately, a resume from every 4th checkpoint of a run that saved every 3 batches) | {stops} | bit-identical |
 | Ctrl-C, SIGKILL and a second Ctrl-C of `nlayer train` | real CLI processes, then `nlayer train --resume` | 3 | same `model.nlayer` weights and `history.csv` as the whole run; the aborted run still has a summary.json |
 | other data or fit settings | batch size, development split, shuffling, other X, other features, other sample weights, other model, optimiser or callbacks | {settings_refused} | refused, naming what differs |
