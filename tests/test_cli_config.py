@@ -127,3 +127,14 @@ def test_settings_become_the_library_schedule():
     assert (cut.factor, cut.patience, cut.mode) == (0.5, 2, "max")
     with pytest.raises(ValueError, match="onecycle warmup must be between 0 and epochs"):
         learning_rate(resolve(["--schedule", "onecycle", "--epochs", "5", "--warmup", "5"]))
+
+
+def test_compare_keeps_a_constant_rate_recipe_for_images():
+    """compare trains every peer with a constant SGD rate and L2: not the one-cycle recipe."""
+    from nlayer.cli import config
+    train = config.resolve({"dataset": "fashion-mnist"})
+    compare = config.resolve({"dataset": "fashion-mnist"}, defaults=config.COMPARE_DEFAULTS)
+    assert train["schedule"] == "onecycle" and train["weight_decay"] > 0
+    assert compare["schedule"] == "constant" and compare["weight_decay"] == 0
+    assert (compare["hidden"], compare["lr"], compare["l2"], compare["epochs"]) == \
+        ([256, 128], 0.01, 1e-4, 30)

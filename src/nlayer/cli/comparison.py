@@ -54,7 +54,7 @@ def resolve(args):
         raise CLIError("compare trains every system with SGD (momentum, nesterov); "
                        f"--optimizer {explicit['optimizer']} is not supported")
     explicit["optimizer"] = "sgd"
-    return config.resolve(explicit, args.config)
+    return config.resolve(explicit, args.config, defaults=config.COMPARE_DEFAULTS)
 
 
 def peer_list(peers):

@@ -53,6 +53,12 @@ DEFAULTS = {
                       "epochs": 300, "patience": 20, "l2": 0.0},
 }
 
+#: The recipe of ``nlayer compare``, which trains every system with a constant SGD rate and
+#: the method's L2 (no schedule, no weight decay): the images keep the earlier default recipe.
+COMPARE_DEFAULTS = {**DEFAULTS, **{name: {"optimizer": "sgd", "lr": 0.01, "dropout": 0.2,
+                                         "epochs": 30, "patience": 0}
+                                  for name in ("mnist", "fashion-mnist")}}
+
 #: Learning rate when the optimizer is not the one a DEFAULTS row was tuned for.
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001}
 
@@ -189,13 +195,16 @@ def _data_source(from_file, explicit):
     return chosen
 
 
-def resolve(explicit, config_path=None):
-    """Merge defaults, the file and explicit flags into one checked dict of every key."""
+def resolve(explicit, config_path=None, defaults=None):
+    """Merge defaults, the file and explicit flags into one checked dict of every key.
+
+    ``defaults`` replaces :data:`DEFAULTS` (``nlayer compare`` uses :data:`COMPARE_DEFAULTS`).
+    """
     explicit = {k: v for k, v in explicit.items() if k in CHECKS}
     chosen = _data_source(read_toml(config_path) if config_path else {}, explicit)
     table = "csv" if chosen.get("csv") else CHECKS["dataset"]("dataset",
                                                               chosen.get("dataset", "digits"))
-    row = DEFAULTS[table]
+    row = (defaults or DEFAULTS)[table]
     cfg = {key: CHECKS[key](key, value) for key, value in {**COMMON, **row, **chosen}.items()}
     if chosen.get("lr") is None:  # the row's lr was tuned for the row's optimizer only
         tuned = row.get("lr") if cfg["optimizer"] == row.get("optimizer") else None
