@@ -24,7 +24,15 @@ class FitState:
         self.n_batches = -(-rows // batch_size)
         self.shuffle_rng, self.dropout_rng, self.callbacks = shuffle_rng, dropout_rng, callbacks
         self.epoch, self.batch, self.epoch_ended, self.interrupting = 1, 0, False, False
-        self.shuffle_state, self.totals, self.settings = None, None, {}
+        self.shuffle_state, self.totals = None, None
+        self.describe, self._settings = dict, None  # fit sets describe (see settings)
+
+    @property
+    def settings(self):
+        """The fit settings and data fingerprints, worked out on first use (checkpoints)."""
+        if self._settings is None:
+            self._settings = self.describe()
+        return self._settings
 
     def position(self):
         """The next batch to run: (epoch, batches done), and whether training stops there."""

@@ -49,8 +49,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     Y = model._targets(y)
     class_weight = model._class_weights(Y, class_weight)
     W = model._row_weights(Y, sample_weight, class_weight)
-    X_train, Y_train, W_train, X_dev, Y_dev, W_dev = _split(model, 
-        X, Y, W, validation_split, validation_data, split_rng, class_weight)
+    X_train, Y_train, W_train, X_dev, Y_dev, W_dev = _split(
+        model, X, Y, W, validation_split, validation_data, split_rng, class_weight)
     if model.normalizer is not None and not model.normalizer.fitted:
         model.normalizer.fit(X_train, W_train)
     X_train, X_dev = model._normalize(X_train), model._normalize(X_dev)
@@ -60,13 +60,15 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         Y_train, Y_dev = model._scale_targets(Y_train), model._scale_targets(Y_dev)
     state = FitState(model, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                      shuffle_rng if shuffle else None, dropout_rng, callbacks)
-    state.settings = {"seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
-                      "validation_split": float(validation_split or 0.0),
-                      "validation_data": validation_data is not None,
-                      "rows": int(X_train.shape[0]), "features": int(X_train.shape[1]),
-                      "fingerprint": checkpoint_mod.fingerprint(X_train, Y_train, W_train),
-                      "dev_fingerprint": None if X_dev is None else
-                      checkpoint_mod.fingerprint(X_dev, Y_dev, W_dev), "epochs": epochs}
+    # what a checkpoint records and a resume compares; worked out only when one asks
+    state.describe = lambda: {
+        "seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
+        "validation_split": float(validation_split or 0.0),
+        "validation_data": validation_data is not None,
+        "rows": int(X_train.shape[0]), "features": int(X_train.shape[1]),
+        "fingerprint": checkpoint_mod.fingerprint(X_train, Y_train, W_train),
+        "dev_fingerprint": None if X_dev is None else
+        checkpoint_mod.fingerprint(X_dev, Y_dev, W_dev), "epochs": epochs}
     if resumed is not None:
         checkpoint_mod.check_settings(resumed, state.settings, resume_from)
         state.resume(resumed)
@@ -74,7 +76,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     try:
         with _threads.limit(model, state.batch_size, fresh_look=True):
             return _train_loop(model, X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
-                                    resumed, resume_from, verbose)
+                               resumed, resume_from, verbose)
     finally:
         model._fit_state = None
 

@@ -52,7 +52,7 @@ def run_all(out, dataset="digits", quick=False, data_dir=None, progress=None):
              "verdict": c.verdict, "reason": c.reason} for r in results for c in r.claims]
     seconds = sum(r.seconds for r in results)
     cpu = sum(r.cpu_seconds for r in results)
-    text = [f"# nlayer experiments: the method's claims, measured", "",
+    text = ["# nlayer experiments: the method's claims, measured", "",
             f"Data: {data.note}. Ran in {seconds:.0f} s wall, {cpu:.0f} s CPU.", "",
             f"Reproduce: `{_command('all', dataset, quick)}`", "",
             "Every verdict is computed from the numbers in the experiment's report "
