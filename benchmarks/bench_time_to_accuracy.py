@@ -10,19 +10,24 @@ is measured with the clock stopped, and the clock's total when it first reaches
 
 - nlayer: its default ``fashion-mnist`` recipe (``nlayer train --dataset
   fashion-mnist``), trained on all the training rows (no dev split).
-- PyTorch: the same network, initial weights and batch order, SGD with the
-  recipe's momentum, Nesterov and weight decay, and ``OneCycleLR`` with the
-  recipe's peak rate, warm-up share and momentum range.
-- Keras: the same network and initial weights, SGD with the recipe's momentum
-  and Nesterov, the one-cycle rate set before every batch by a callback (Keras
-  has no one-cycle schedule; its momentum stays fixed), its own shuffling.
+- nlayer one-cycle: nlayer with the peers' one-cycle recipe below, so that the
+  per-epoch cost of the same math is compared too.
+- PyTorch: the same network, initial weights and batch order, SGD with
+  Nesterov momentum and weight decay 5e-4, and ``OneCycleLR`` (peak 0.1, 30 %
+  warm-up, momentum 0.9 -> 0.8 -> 0.9): the one-cycle recipe (nlayer's default
+  before adam + cosine replaced it).
+- Keras: the same network and initial weights, SGD with Nesterov momentum 0.9,
+  the one-cycle rate set before every batch by a callback (Keras has no
+  one-cycle schedule; its momentum stays fixed), its own shuffling.
 - scikit-learn: ``MLPClassifier`` with the same hidden layers, adam and
   ``early_stopping=True`` (its defaults otherwise), one ``fit``; its per-epoch
   early-stopping hook also scores the test rows, with the clock stopped.
 
-Results go to ``--out`` (default ``benchmarks/results``) as
-``time_to_accuracy.md`` and ``.json``. Timings mean something only on a quiet
-machine; the load average before and after each system is recorded.
+Every system runs ``--repeats`` times (default 3), in rounds that take the
+systems in turn, so a slow spell of the machine touches every system alike;
+the table gives the median and the range. Results go to ``--out`` (default
+``benchmarks/results``) as ``time_to_accuracy.md`` and ``.json``. Timings mean
+something only on a quiet machine; the load average around each run is recorded.
 """
 
 from __future__ import annotations
@@ -42,24 +47,29 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import bench_training as bench  # noqa: E402  (data, machine line, torch network)
 
-SYSTEMS = ["nlayer", "torch", "keras", "sklearn"]
-NAMES = {"nlayer": "nlayer", "torch": "PyTorch", "keras": "Keras", "sklearn": "scikit-learn"}
+SYSTEMS = ["nlayer", "nlayer-onecycle", "torch", "keras", "sklearn"]
+NAMES = {"nlayer": "nlayer (default recipe)", "nlayer-onecycle": "nlayer (one-cycle recipe)",
+         "torch": "PyTorch (one-cycle)", "keras": "Keras (one-cycle)",
+         "sklearn": "scikit-learn (adam, early stopping)"}
+#: The peers' recipe on nlayer's network: SGD, Nesterov, one-cycle to a peak of 0.1.
+ONE_CYCLE = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True,
+             "schedule": "onecycle", "warmup": None, "cycle_momentum": True,
+             "weight_decay": 5e-4, "l2": 0.0}
 PEERS = {"torch": "torch", "keras": "keras", "sklearn": "sklearn"}
 SEED = 0
 
 
-def recipe(max_epochs=None):
-    """The nlayer default Fashion-MNIST settings and the one-cycle every peer copies."""
-    import nlayer as nl
+def recipe(max_epochs=None, one_cycle=False):
+    """(settings, schedule): nlayer's default Fashion-MNIST recipe, or with ``one_cycle``
+    the same network trained by the peers' one-cycle recipe (ONE_CYCLE)."""
     from nlayer.cli import config, train
 
     cfg = {**config.resolve({"dataset": "fashion-mnist"}), "dev_split": 0.0, "patience": 0}
+    if one_cycle:
+        cfg.update(ONE_CYCLE)
     if max_epochs:
         cfg["epochs"] = min(cfg["epochs"], max_epochs)
-    rate = train.learning_rate(cfg)
-    cycle = rate if isinstance(rate, nl.schedules.OneCycle) else \
-        nl.schedules.OneCycle(cfg["lr"], epochs=cfg["epochs"])
-    return cfg, cycle
+    return cfg, train.learning_rate(cfg)
 
 
 class Clock:
@@ -84,12 +94,12 @@ class Clock:
 
 
 # ============================================================================ workers
-def worker_nlayer(spec, data):
+def worker_nlayer(spec, data, one_cycle=False):
     import nlayer as nl
     from nlayer.cli import train
 
     X, y, X_test, y_test = data
-    cfg, _ = recipe(spec["max_epochs"])
+    cfg, _ = recipe(spec["max_epochs"], one_cycle)
     model = train.build_model(cfg, "classification", 10)
     clock = Clock(X_test, y_test, spec["target"])
 
@@ -131,7 +141,7 @@ def worker_torch(spec, data):
 
     torch.manual_seed(SEED)
     X, y, X_test, y_test = data
-    cfg, cycle = recipe(spec["max_epochs"])
+    cfg, cycle = recipe(spec["max_epochs"], one_cycle=True)
     model = _peer_model(cfg)
     X, X_test = _standardized(model, X, X_test)
     net = bench._torch_net(model, nn)
@@ -175,7 +185,7 @@ def worker_keras(spec, data):
 
     keras.utils.set_random_seed(SEED)
     X, y, X_test, y_test = data
-    cfg, cycle = recipe(spec["max_epochs"])
+    cfg, cycle = recipe(spec["max_epochs"], one_cycle=True)
     model = _peer_model(cfg)
     X, X_test = _standardized(model, X, X_test)
     layers = [keras.Input((X.shape[1],))]
@@ -254,8 +264,9 @@ def worker_sklearn(spec, data):
     return clock.result()
 
 
-WORKERS = {"nlayer": worker_nlayer, "torch": worker_torch, "keras": worker_keras,
-           "sklearn": worker_sklearn}
+WORKERS = {"nlayer": worker_nlayer,
+           "nlayer-onecycle": lambda spec, data: worker_nlayer(spec, data, one_cycle=True),
+           "torch": worker_torch, "keras": worker_keras, "sklearn": worker_sklearn}
 
 
 def run_worker(spec_path):
@@ -300,31 +311,52 @@ def run_system(system, spec, tmp, timeout):
     return res
 
 
+def summary(runs):
+    """Median and range of the seconds to target over a system's repeats (None: not reached)."""
+    done = [r for r in runs if "seconds_to_target" in r]
+    if not done:
+        return None
+    secs = [r["seconds_to_target"] for r in done]
+    reached = sorted(x for x in secs if x is not None)
+    epochs = sorted(r["epochs_to_target"] for r in done if r["epochs_to_target"] is not None)
+    return {"median": None if len(reached) < len(secs) else float(np.median(reached)),
+            "min": reached[0] if reached else None, "max": reached[-1] if reached else None,
+            "epochs": epochs, "runs": len(done), "first": done[0],
+            "loads": [x for r in done for x in (r["load_before"], r["load_after"])]}
+
+
 def markdown(results, info, spec, machine):
-    cfg, cycle = recipe(spec["max_epochs"])
+    cfg, _ = recipe(spec["max_epochs"])
+    peer, cycle = recipe(spec["max_epochs"], one_cycle=True)
     lines = [f"# Time to {spec['target']:.2f} test accuracy on Fashion-MNIST", "",
              f"Machine: {machine}", "",
              f"Data: {info['source']}; {info['train_rows']} training rows, "
              f"{info['test_rows']} test rows.", "",
-             f"nlayer recipe (`nlayer train --dataset fashion-mnist`): {_describe(cfg)}. "
-             f"PyTorch and Keras: the same network and one-cycle (peak {cycle.max_lr:g}, "
-             f"warm-up {cycle.warmup:g} of the run, momentum range {cycle.momentum_range}); "
-             "scikit-learn: MLPClassifier(adam, early_stopping=True).", "",
-             "| system | seconds to target | epochs | test accuracy per epoch "
-             "| load before/after |",
-             "|---|---:|---:|---|---|"]
-    for system, res in results.items():
-        if "seconds_to_target" not in res:
-            lines.append(f"| {NAMES[system]} | {res.get('skipped') or res.get('error')} | | | |")
+             f"nlayer's default recipe (`nlayer train --dataset fashion-mnist`): {_describe(cfg)}.",
+             "",
+             f"One-cycle recipe (PyTorch, Keras, nlayer one-cycle): {_describe(peer)}, peak "
+             f"{cycle.max_lr:g} at {cycle.warmup:g} of the run, momentum range "
+             f"{cycle.momentum_range} (Keras: fixed momentum). scikit-learn: "
+             "MLPClassifier(adam, early_stopping=True) with the same hidden layers.", "",
+             f"Each system ran {spec['repeats']} times, in rounds taking the systems in turn.", "",
+             "| system | seconds to target (median) | range | epochs | "
+             "test accuracy per epoch (first run) | load average around the runs |",
+             "|---|---:|---:|---:|---|---|"]
+    for system, runs in results.items():
+        s = summary(runs)
+        if s is None:
+            why = runs[0].get("skipped") or runs[0].get("error")
+            lines.append(f"| {NAMES[system]} | {why} | | | | |")
             continue
-        sec = res["seconds_to_target"]
-        accs = ", ".join(f"{a:.4f}" for a in res["test_accuracy"])
-        load = f"{res['load_before']:.1f} / {res['load_after']:.1f}" \
-            if res.get("load_before") is not None else ""
-        lines.append(f"| {NAMES[system]} | {'not reached' if sec is None else f'{sec:.1f}'} | "
-                     f"{res['epochs_to_target'] or len(res['test_accuracy'])} | {accs} | {load} |")
+        median = "not reached" if s["median"] is None else f"{s['median']:.1f}"
+        span = f"{s['min']:.1f}-{s['max']:.1f}" if s["min"] is not None else ""
+        epochs = ", ".join(map(str, sorted(set(s["epochs"])))) or \
+            str(len(s["first"]["test_accuracy"]))
+        accs = ", ".join(f"{a:.4f}" for a in s["first"]["test_accuracy"])
+        load = f"{min(s['loads']):.1f}-{max(s['loads']):.1f}" if s["loads"] else ""
+        lines.append(f"| {NAMES[system]} | {median} | {span} | {epochs} | {accs} | {load} |")
     lines += ["", "Seconds count training only (the test evaluation after each epoch is "
-              "excluded); each system ran once, in its own process, one after the other."]
+              "excluded); every run is its own process."]
     return "\n".join(lines) + "\n"
 
 
@@ -334,6 +366,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="12,000 rows, 4 epochs, target 0.80")
     p.add_argument("--target", type=float, default=None, help="test accuracy (default 0.88)")
     p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--repeats", type=int, default=3, help="runs of each system (default 3)")
     p.add_argument("--data", default="auto", choices=("auto", "fashion-mnist", "random"))
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--timeout", type=float, default=1800)
@@ -343,18 +376,21 @@ def main(argv=None):
         return 0
     rows = 12000 if args.quick else 60000
     spec = {"target": args.target or (0.80 if args.quick else 0.88),
-            "max_epochs": 4 if args.quick else None, "sklearn_epochs": 4 if args.quick else 200}
+            "max_epochs": 4 if args.quick else None, "sklearn_epochs": 4 if args.quick else 200,
+            "repeats": max(1, args.repeats)}
     machine = bench.machine_line(bench.machine_info())
-    results = {}
+    systems = args.systems.split(",")
+    results = {system: [] for system in systems}
     with tempfile.TemporaryDirectory(prefix="ttacc-") as tmp:
         tmp = Path(tmp)
         info = bench.prepare_data(args.data, rows, tmp)
-        for system in args.systems.split(","):
-            results[system] = run_system(system, spec, tmp, args.timeout)
-            res = results[system]
-            print(f"  {NAMES[system]}: "
-                  f"{res.get('seconds_to_target', res.get('skipped') or res.get('error'))}",
-                  flush=True)
+        for round_ in range(spec["repeats"]):
+            for system in systems:
+                res = run_system(system, spec, tmp, args.timeout)
+                results[system].append(res)
+                print(f"  round {round_ + 1} {NAMES[system]}: "
+                      f"{res.get('seconds_to_target', res.get('skipped') or res.get('error'))}",
+                      flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results, info, spec, machine)

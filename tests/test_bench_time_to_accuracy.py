@@ -30,11 +30,29 @@ def test_never_reached_is_none():
     assert clock.result()["seconds_to_target"] is None
 
 
-def test_peers_copy_the_nlayer_recipe_and_its_cycle():
-    cfg, cycle = tta.recipe()
+def test_peers_train_nlayers_network_with_the_one_cycle_recipe():
+    import nlayer as nl
+
+    cfg, rate = tta.recipe()
     assert cfg["dev_split"] == 0.0 and cfg["patience"] == 0
-    assert cycle.max_lr == cfg["lr"] and cycle.epochs == cfg["epochs"]
+    assert (cfg["optimizer"], cfg["schedule"]) == ("adam", "cosine")
+    peer, cycle = tta.recipe(one_cycle=True)
+    assert isinstance(cycle, nl.schedules.OneCycle) and cycle.max_lr == 0.1
+    assert cycle.epochs == cfg["epochs"] and list(cycle.momentum_range) == [0.8, 0.9]
+    assert (peer["hidden"], peer["dropout"], peer["batch_size"]) == \
+        (cfg["hidden"], cfg["dropout"], cfg["batch_size"])
     assert tta.recipe(max_epochs=2)[0]["epochs"] == 2
+
+
+def test_summary_is_the_median_over_repeats_and_none_when_a_run_missed():
+    runs = [{"seconds_to_target": s, "epochs_to_target": e, "test_accuracy": [0.9] * e,
+             "load_before": 0.5, "load_after": 0.7} for s, e in ((4.0, 4), (6.0, 5), (5.0, 4))]
+    s = tta.summary(runs)
+    assert (s["median"], s["min"], s["max"], s["epochs"]) == (5.0, 4.0, 6.0, [4, 4, 5])
+    missed = tta.summary(runs + [{**runs[0], "seconds_to_target": None,
+                                  "epochs_to_target": None}])
+    assert missed["median"] is None and missed["max"] == 6.0
+    assert tta.summary([{"skipped": "torch is not importable"}]) is None
 
 
 def test_nlayer_worker_trains_the_recipe_until_the_target():

@@ -130,11 +130,12 @@ def test_settings_become_the_library_schedule():
 
 
 def test_compare_keeps_a_constant_rate_recipe_for_images():
-    """compare trains every peer with a constant SGD rate and L2: not the one-cycle recipe."""
+    """compare trains every peer with a constant SGD rate and L2: not the adam + cosine recipe."""
     from nlayer.cli import config
     train = config.resolve({"dataset": "fashion-mnist"})
     compare = config.resolve({"dataset": "fashion-mnist"}, defaults=config.COMPARE_DEFAULTS)
-    assert train["schedule"] == "onecycle" and train["weight_decay"] > 0
-    assert compare["schedule"] == "constant" and compare["weight_decay"] == 0
+    assert (train["optimizer"], train["schedule"], train["dropout"]) == ("adam", "cosine", 0.2)
+    assert (compare["optimizer"], compare["schedule"], compare["weight_decay"]) == \
+        ("sgd", "constant", 0)
     assert (compare["hidden"], compare["lr"], compare["l2"], compare["epochs"]) == \
         ([256, 128], 0.01, 1e-4, 30)

@@ -43,8 +43,8 @@ def _defaults_help():
     lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     return ("Train an MLP and write a run directory.\n\n"
             "Built-in defaults (--config and flags override them); every dataset also uses\n"
-            "relu, he_normal, momentum 0.9, dev split 0.1, normalize standard, float32, seed 0\n"
-            "(fashion-mnist and mnist: Nesterov momentum, one-cycle momentum 0.8-0.9):\n"
+            "relu, he_normal, momentum 0.9 (SGD), dev split 0.1, normalize standard, float32,\n"
+            "seed 0 (fashion-mnist and mnist: adam with a cosine decay of lr over the run):\n"
             + "\n".join(lines) + "\n\nl2 is lambda in J = mean loss + lambda/(2m) sum ||W||^2 "
             "(m = rows in the batch).\npatience 0 = no early stopping.")
 

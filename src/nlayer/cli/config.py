@@ -40,14 +40,15 @@ COMMON = {
 DEFAULTS = {
     "digits":        {"optimizer": "sgd", "lr": 0.05, "l2": 0.1, "batch_size": 32,
                       "epochs": 100, "patience": 10},
-    # one-cycle SGD (Nesterov, momentum cycled 0.9 -> 0.8 -> 0.9) on a wider net, decoupled
-    # from the batch size by weight decay instead of L2; chosen on the dev split of
-    # fashion-mnist (see benchmarks/results/fashion_recipe.md); mnist takes it untested
-    "mnist":         {"hidden": [512, 256], "optimizer": "sgd", "lr": 0.1, "nesterov": True,
-                      "schedule": "onecycle", "weight_decay": 5e-4, "l2": 0.0, "dropout": 0.2,
-                      "epochs": 20, "patience": 0},
-    "fashion-mnist": {"hidden": [512, 256], "optimizer": "sgd", "lr": 0.1, "nesterov": True,
-                      "schedule": "onecycle", "weight_decay": 5e-4, "l2": 0.0, "dropout": 0.2,
+    # adam with a cosine decay of its rate on a wider net, dropout instead of L2; chosen on
+    # the dev splits (see benchmarks/results/fashion_recipe.md): on fashion-mnist the
+    # one-cycle SGD recipe's final accuracy, reaching 0.88 in 2-4 epochs instead of 8;
+    # mnist's pixels scaled to [0, 1] (standard scaling inflates its near-empty border)
+    "mnist":         {"hidden": [512, 256], "optimizer": "adam", "lr": 0.001,
+                      "schedule": "cosine", "weight_decay": 0.0, "l2": 0.0, "dropout": 0.2,
+                      "epochs": 20, "patience": 0, "normalize": "minmax"},
+    "fashion-mnist": {"hidden": [512, 256], "optimizer": "adam", "lr": 0.001,
+                      "schedule": "cosine", "weight_decay": 0.0, "l2": 0.0, "dropout": 0.2,
                       "epochs": 20, "patience": 0},
     "csv":           {"hidden": [64, 32], "optimizer": "adam", "lr": 0.01, "batch_size": 32,
                       "epochs": 300, "patience": 20, "l2": 0.0},
