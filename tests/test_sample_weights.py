@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import nlayer as nl
+from nlayer import targets
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(60, 5))
@@ -74,8 +75,8 @@ def test_balanced_class_weight_is_scikit_learns():
     expected = utils.compute_class_weight("balanced", classes=np.arange(3), y=y)
     m = model(CASES["softmax"][0], "sgd")
     Y = m.loss.prepare_targets(y, 3, m.dtype)
-    np.testing.assert_allclose(m._class_weights(Y, "balanced"), expected)
-    np.testing.assert_allclose(m._class_weights(Y, {2: 5.0}), [1, 1, 5])
+    np.testing.assert_allclose(targets.class_weights(m, Y, "balanced"), expected)
+    np.testing.assert_allclose(targets.class_weights(m, Y, {2: 5.0}), [1, 1, 5])
 
 
 def test_balanced_class_weight_lifts_the_minority_class():

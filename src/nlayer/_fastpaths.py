@@ -10,6 +10,8 @@
   that NumPy asks the kernel to back with transparent huge pages. The optimiser
   sweeps all parameters, gradients and velocities every step; with 4 KiB pages
   those sweeps miss the TLB, and the update measured 15 % slower.
+- ``packed_layout``: every trainable array 64-byte aligned in one packed buffer, so
+  the optimiser updates all of them in one pass over contiguous memory.
 - ``all_finite``: the input check of ``fit``/``predict`` as one BLAS pass (the row
   sums ``X 1``) instead of NumPy's ``min`` and ``max``, two single-threaded passes
   over the whole of X (1.4 -> 0.3 ms for 10,000 MNIST rows).
@@ -98,3 +100,17 @@ def zeros_on_huge_pages(n, dtype):
     block = np.zeros(size, dtype=np.uint8)
     start = -block.ctypes.data % _HUGE_PAGE
     return block[start:start + nbytes].view(dtype)
+
+
+def packed_layout(sizes):
+    """Where each trainable array starts in the packed buffer, and the buffer's length.
+
+    Each array starts 64-byte aligned (a multiple of 16 elements), as BLAS likes; the
+    optimiser's state arrays have the buffer's length.
+    """
+    starts, total = [], 0
+    for size in sizes:
+        total = -(-total // 16) * 16
+        starts.append(total)
+        total += size
+    return starts, total

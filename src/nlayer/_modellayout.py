@@ -14,7 +14,7 @@ and target scales > 0.
 import numpy as np
 
 from .errors import ModelFileError
-from .model import packed_layout
+from ._fastpaths import packed_layout
 
 __all__ = ["Expected", "expected_arrays", "check_values"]
 

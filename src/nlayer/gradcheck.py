@@ -20,6 +20,7 @@ the one between the two ways of computing the gradient.
 
 import numpy as np
 
+from . import targets
 from .model import Sequential
 
 __all__ = ["check_gradients"]
@@ -35,14 +36,14 @@ def check_gradients(model, X, y, eps=1e-6, seed=0, return_details=False, sample_
     """
     model._require_compiled()
     X = model._check_X(X).astype(np.float64)
-    model._check_y(y, X)
+    targets.check_rows(y, X)
     if not model.built:
-        model._infer_output_units(y)
+        targets.infer_output_units(model, y)
         model.build((None, X.shape[1]), seed=seed)
     clone = _float64_clone(model)
     X = clone._normalize(X)
     Y = clone.loss.prepare_targets(y, clone.n_outputs, clone.dtype)
-    W = clone._row_weights(Y, sample_weight, None)
+    W = targets.row_weights(clone, Y, sample_weight, None)
 
     def cost():
         A = clone.forward(X, training=True, rng=np.random.default_rng(seed))

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _checks, _fastpaths, _threads
 from . import layers as layers_mod
-from . import losses, memory, metrics as metrics_mod, optimizers, sample_weights, training
+from . import losses, memory, metrics as metrics_mod, optimizers, sample_weights, targets, training
 from .errors import NotFittedError
 from .fitstate import Totals
 from .preprocessing import Standardizer, get_normalizer
@@ -120,7 +120,7 @@ class Sequential:
         of NumPy calls instead of a handful per array.
         """
         entries = [(layer, key) for layer in self.layers for key in layer.trainable_names]
-        starts, total = packed_layout([layer.params[key].size for layer, key in entries])
+        starts, total = _fastpaths.packed_layout([layer.params[key].size for layer, key in entries])
         # gaps stay 0 forever; huge pages make the optimiser's sweeps cheaper
         self._flat_params = _fastpaths.zeros_on_huge_pages(total, self.dtype)
         self._flat_grads = _fastpaths.zeros_on_huge_pages(total, self.dtype)
@@ -243,7 +243,7 @@ class Sequential:
         are the rows' weights w_i (see :meth:`cost`).
         """
         if weights is not None:
-            with _weighted_l2(self._dense_layers(), weights):
+            with sample_weights.weighted_l2(self._dense_layers(), weights):
                 return self._backward(A, Y, scale, sample_weights.batch_weights(weights))
         return self._backward(A, Y, scale, None)
 
@@ -360,49 +360,6 @@ class Sequential:
             return A
         return self.target_scaler.inverse_transform(A)
 
-    # -- row weights --------------------------------------------------------------
-    def _class_weights(self, Y, class_weight):
-        """``class_weight`` as one weight per class id, or None (see ``sample_weights``)."""
-        if class_weight is None:
-            return None
-        if not self.loss.classification:
-            raise ValueError("class_weight is for classification; weight regression rows "
-                             "with sample_weight")
-        return sample_weights.class_weights(class_weight, self._strata(Y),
-                                            Y.shape[1] if Y.shape[1] > 1 else 2)
-
-    def _row_weights(self, Y, sample_weight, class_weights):
-        """One weight per row of Y in the model's dtype, or None (every row counts once)."""
-        ids = self._strata(Y) if class_weights is not None else None
-        return sample_weights.row_weights(Y.shape[0], sample_weight, class_weights, ids,
-                                          self.dtype)
-
-    def _strata(self, Y):
-        if not self.loss.classification:
-            return None
-        return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
-
-    def _infer_output_units(self, y):
-        last = self._dense_layers()[-1] if self._dense_layers() else None
-        if last is not None and last.units is None:
-            Y = self.loss.prepare_targets(y, None, self.dtype)
-            if self.loss.fused_activation == "softmax":
-                used = np.flatnonzero(Y.any(axis=0))
-                if used.size < 2:
-                    raise ValueError(f"y holds a single class ({int(used[0])}); a classifier "
-                                     "needs at least two classes to tell apart")
-            last.units = Y.shape[1]
-
-    def _targets(self, y, what="y"):
-        """The loss's Y for labels y, checked against the width of the model's output."""
-        Y = self.loss.prepare_targets(y, self.n_outputs, self.dtype)
-        width = self.layers[-1].n_out if self.built else self.n_outputs
-        if width is not None and Y.shape[1] != width:
-            raise ValueError(f"the model's output has {width} units but {what} has {Y.shape[1]} "
-                             f"column(s); end the model with Dense({Y.shape[1]}) (or give "
-                             f"{what} one column per output)")
-        return Y
-
     # -- inference --------------------------------------------------------------
     def predict(self, X, batch_size=None):
         """Outputs A^[L] for raw inputs X: class probabilities, or values for regression.
@@ -431,9 +388,9 @@ class Sequential:
         self._require_compiled()
         self._require_built()
         X = self._check_X(X)
-        self._check_y(y, X)
-        Y = self._targets(y)
-        W = self._row_weights(Y, sample_weight, None)
+        targets.check_rows(y, X)
+        Y = targets.prepare(self, y)
+        W = targets.row_weights(self, Y, sample_weight, None)
         if self.target_scaler is not None:
             if not self.target_scaler.fitted:
                 raise NotFittedError("the target scaler is not fitted yet; call fit() first")
@@ -456,14 +413,6 @@ class Sequential:
     # -- input checks -----------------------------------------------------------
     def _check_X(self, X, what="X"):
         return _checks.features(X, self.dtype, self.n_features if self.built else None, what)
-
-    @staticmethod
-    def _check_y(y, X):
-        if y is None:
-            raise ValueError("y is None; pass the targets, one per row of X")
-        n = np.shape(y)[0] if np.ndim(y) else 0
-        if n != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {n}; they must match")
 
     def _normalize(self, X):
         if X is None or self.normalizer is None:
@@ -585,33 +534,3 @@ def MLP(hidden=(100,), activation="relu", output="softmax", n_outputs=None, batc
             stack.append(layers_mod.Dropout(dropout))
     stack.append(layers_mod.Dense(n_outputs, activation=output, init=init))
     return Sequential(stack, dtype=dtype, name=name)
-
-
-def packed_layout(sizes):
-    """Where each trainable array starts in the packed buffer, and the buffer's length.
-
-    Each array starts 64-byte aligned (a multiple of 16 elements), as BLAS likes; the
-    optimiser's state arrays have the buffer's length.
-    """
-    starts, total = [], 0
-    for size in sizes:
-        total = -(-total // 16) * 16
-        starts.append(total)
-        total += size
-    return starts, total
-
-
-class _weighted_l2:
-    """Within a weighted batch, the Dense layers' L2 gradient divides by sum w, not m."""
-
-    def __init__(self, dense, weights):
-        self.dense, self.rows = dense, float(weights.sum(dtype=np.float64))
-
-    def __enter__(self):
-        for layer in self.dense:
-            layer.l2_rows = self.rows
-
-    def __exit__(self, *exc):
-        for layer in self.dense:
-            layer.l2_rows = None
-

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["class_weights", "row_weights", "batch_weights"]
+__all__ = ["class_weights", "row_weights", "batch_weights", "weighted_l2"]
 
 
 def class_weights(class_weight, ids, k):
@@ -74,3 +74,18 @@ def _weight(value, name):
             or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
+
+
+class weighted_l2:
+    """Within a weighted batch, the Dense layers' L2 gradient divides by sum w, not m."""
+
+    def __init__(self, dense, weights):
+        self.dense, self.rows = dense, float(weights.sum(dtype=np.float64))
+
+    def __enter__(self):
+        for layer in self.dense:
+            layer.l2_rows = self.rows
+
+    def __exit__(self, *exc):
+        for layer in self.dense:
+            layer.l2_rows = None

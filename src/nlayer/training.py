@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import _checks, _threads, memory
+from . import _checks, _threads, memory, targets
 from . import checkpoint as checkpoint_mod
 from .callbacks import Callback, CallbackList, History
 from .errors import TrainingDivergedError
@@ -40,15 +40,15 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         seed = np.random.SeedSequence().entropy
     split_rng, init_rng, shuffle_rng, dropout_rng = _generators(_checks.seed(seed))
     X = model._check_X(X)
-    model._check_y(y, X)
+    targets.check_rows(y, X)
     if not model.built:
-        model._infer_output_units(y)
+        targets.infer_output_units(model, y)
         memory.check(model.layers, X.shape[1], model.dtype, min(batch_size, X.shape[0]),
                      model.optimizer)
         model.build((None, X.shape[1]), seed=init_rng)
-    Y = model._targets(y)
-    class_weight = model._class_weights(Y, class_weight)
-    W = model._row_weights(Y, sample_weight, class_weight)
+    Y = targets.prepare(model, y)
+    class_weight = targets.class_weights(model, Y, class_weight)
+    W = targets.row_weights(model, Y, sample_weight, class_weight)
     X_train, Y_train, W_train, X_dev, Y_dev, W_dev = _split(
         model, X, Y, W, validation_split, validation_data, split_rng, class_weight)
     if model.normalizer is not None and not model.normalizer.fitted:
@@ -170,13 +170,13 @@ def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight)
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_dev, y_dev)")
         X_dev = model._check_X(validation_data[0], "validation_data X")
-        model._check_y(validation_data[1], X_dev)
-        Y_dev = model._targets(validation_data[1], "validation_data y")
-        return X, Y, W, X_dev, Y_dev, model._row_weights(Y_dev, None, class_weight)
+        targets.check_rows(validation_data[1], X_dev)
+        Y_dev = targets.prepare(model, validation_data[1], "validation_data y")
+        return X, Y, W, X_dev, Y_dev, targets.row_weights(model, Y_dev, None, class_weight)
     if not validation_split:
         return X, Y, W, None, None, None
-    strata = model._strata(Y)
-    train, dev = train_dev_split(X.shape[0], float(validation_split), rng, strata)
+    train, dev = train_dev_split(X.shape[0], float(validation_split), rng,
+                                 targets.strata(model, Y))
     if W is None:
         return X[train], Y[train], None, X[dev], Y[dev], None
     return X[train], Y[train], W[train], X[dev], Y[dev], W[dev]
