@@ -253,14 +253,23 @@ class Adam(Optimizer):
                 p *= dt(1 - self.lr * self.weight_decay)
             else:
                 g += dt(self.weight_decay) * p
+        # in place, g as the only scratch: a temporary of a large p costs page faults
         m, v = s["m"], s["v"]
+        m -= g                                  # m <- b1 m + (1 - b1) g, as b1 (m - g) + g
         m *= dt(b1)
-        m += dt(1 - b1) * g
+        m += g
+        g *= g                                  # g <- g^2
+        g *= dt(1 - b2)
         v *= dt(b2)
-        v += dt(1 - b2) * (g * g)
-        denom = np.sqrt(v * dt(1.0 / (1 - b2**t)))
-        denom += dt(self.epsilon)
-        p -= dt(self.lr / (1 - b1**t)) * m / denom
+        v += g
+        # lr m_hat / (sqrt(v_hat) + eps) = lr_t m / (sqrt(v) + eps_t), with
+        # c = sqrt(1 - b2^t), lr_t = lr c / (1 - b1^t), eps_t = eps c (one pass fewer)
+        c = math.sqrt(1 - b2**t)
+        np.sqrt(v, out=g)
+        g += dt(self.epsilon * c)
+        np.divide(m, g, out=g)
+        g *= dt(self.lr * c / (1 - b1**t))
+        p -= g
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
