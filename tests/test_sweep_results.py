@@ -54,7 +54,7 @@ def test_rows_and_csv_keep_every_trial_in_order(tmp_path):
     assert [r["trial"] for r in table] == [t.id for t in TRIALS]
     assert list(table[0]) == ["trial", "point", "status", "lr", "seed", "dev_accuracy",
                               "dev_loss", "test_accuracy", "test_loss", "epochs", "best_epoch",
-                              "seconds", "worker", "error"]
+                              "resumed_from", "seconds", "worker", "error", "restart_reason"]
     results.write_csv(tmp_path / "sweep.csv", table)
     with open(tmp_path / "sweep.csv", newline="") as fh:
         back = list(csv.DictReader(fh))

@@ -154,7 +154,10 @@ def test_cli_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, dask_client):
     first = {p.parent.name for p in (out / "trials").glob("*/trial.json")}
     assert 1 <= len(first) < 6
     assert len((out / "sweep.csv").read_text().splitlines()) == 1 + len(first)
-    assert not list((out / "trials").glob("*.partial"))
+    # no half-saved trial: a .partial folder holds only a checkpoint of an unfinished trial
+    for partial in (out / "trials").glob("*.partial"):
+        assert [p.name for p in partial.iterdir()] == ["checkpoint.nlayer"]
+        assert partial.name.removesuffix(".partial") not in first
     stamps = {p: p.stat().st_mtime_ns for p in (out / "trials").glob("*/trial.json")}
     # resumed on a running cluster (this module's) instead of a second LocalCluster
     done = subprocess.run([*cmd, "--resume", "--json", "--scheduler",

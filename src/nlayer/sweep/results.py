@@ -16,7 +16,10 @@ from nlayer.cli import rundir
 
 from .spec import DATA_KEYS, METRICS
 
-TAIL = ("epochs", "best_epoch", "seconds", "worker", "error")
+#: The last columns of sweep.csv: ``resumed_from`` is the epochs of the checkpoint a
+#: trial continued from (empty: it trained from epoch 1), ``restart_reason`` why a
+#: checkpoint it was given was refused (it then trained from epoch 1).
+TAIL = ("epochs", "best_epoch", "resumed_from", "seconds", "worker", "error", "restart_reason")
 
 
 def rows(records, swept):
