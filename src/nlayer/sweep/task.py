@@ -18,6 +18,7 @@ that host): two workers on two cores each get one BLAS thread instead of fightin
 """
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -135,17 +136,26 @@ def _attempt(trial, ds, out, started, ship_seconds, send, checkpoint=None):
     With ``checkpoint`` it resumes from those bytes; raises _Refused when they cannot
     continue this trial: a damaged file or other settings (ModelFileError and the
     checkpoint's mismatch errors are ValueErrors raised before training starts), or
-    callbacks that differ (CheckpointMismatchError, raised as training starts).
+    callbacks that differ (CheckpointMismatchError, raised as training starts). The
+    trial's settings are part of each of its checkpoints (the model's metadata), so a
+    change the checkpoint module would accept (a constant learning rate, the patience)
+    is refused too; only more epochs are accepted (the run is continued further).
     """
     from nlayer.cli import train
 
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    path = out / shipping.CHECKPOINT
     if checkpoint is not None:
-        (out / shipping.CHECKPOINT).write_bytes(checkpoint)
-    shipper = shipping.ShipCheckpoints(out / shipping.CHECKPOINT, send)
+        path.write_bytes(checkpoint)
+        try:
+            _require_same_settings(path, trial.cfg)
+        except ValueError as exc:
+            raise _Refused(exc) from exc
+    shipper = shipping.ShipCheckpoints(path, send)
     model = train.build_model(trial.cfg, ds.task, train.n_outputs(ds))
+    model.metadata = {"sweep_trial": {"id": trial.id, "config": trial.cfg}}  # in checkpoints
     try:
         summary = train.train_and_write(model, ds, trial.cfg, out, started=started,
                                         checkpoints=True, resume=checkpoint is not None,
@@ -156,6 +166,23 @@ def _attempt(trial, ds, out, started, ship_seconds, send, checkpoint=None):
             raise _Refused(exc) from exc
         raise
     return summary, shipper
+
+
+def _require_same_settings(path, cfg):
+    """Refuse a checkpoint whose trial settings differ from ``cfg`` (more epochs aside)."""
+    from nlayer.io import read
+
+    saved = (read(path)[0].metadata.get("sweep_trial") or {}).get("config")
+    if not isinstance(saved, dict):
+        return  # not written by a sweep trial: the checkpoint module's checks only
+    now = json.loads(json.dumps(cfg))
+    changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)
+               and not (k == "epochs" and isinstance(saved.get(k), int) and now[k] > saved[k])]
+    if changed:
+        raise CheckpointMismatchError(
+            f"cannot resume from {path}: the trial's settings changed since it was written ("
+            + "; ".join(f"{k}: {now.get(k)!r} now, {saved.get(k)!r} in the checkpoint"
+                        for k in changed) + ")")
 
 
 def _one_line(exc):
