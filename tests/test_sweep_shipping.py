@@ -91,11 +91,15 @@ def shipped_run(ds, out, t, seconds=0.0):
     return sent, shipper
 
 
-def test_each_save_is_sent_once_with_its_epoch_and_is_a_point_to_resume_from(tmp_path, digits_ds):
+def test_each_save_but_the_last_is_sent_once_and_is_a_point_to_resume_from(tmp_path,
+                                                                            digits_ds):
     t = trial()
     sent, shipper = shipped_run(digits_ds, tmp_path / "whole", t)
-    assert [e for e, _ in sent] == [1, 2, 3, 4, 5, 6] and shipper.epochs_before == 0
-    assert sent[-1][1] == (tmp_path / "whole" / "checkpoint.nlayer").read_bytes()
+    # the save at the end is not sent: the result with that file follows at once
+    assert [e for e, _ in sent] == [1, 2, 3, 4, 5] and shipper.epochs_before == 0
+    for epoch, data in sent:
+        (tmp_path / "sent.nlayer").write_bytes(data)
+        assert nl.load(tmp_path / "sent.nlayer").history.epoch == list(range(1, epoch + 1))
     whole = nl.load(tmp_path / "whole" / "model.nlayer")
     # epoch 3's bytes continue to the same end; the checkpoint resumed from is not sent back
     out = tmp_path / "again"
@@ -107,14 +111,20 @@ def test_each_save_is_sent_once_with_its_epoch_and_is_a_point_to_resume_from(tmp
     model = train.build_model(t.cfg, digits_ds.task, train.n_outputs(digits_ds))
     train.train_and_write(model, digits_ds, t.cfg, out, checkpoints=True, resume=True,
                           callbacks=[shipper], checkpoint_seconds=0)
-    assert shipper.epochs_before == 3 and again_sent == [4, 5, 6]
+    assert shipper.epochs_before == 3 and again_sent == [4, 5]
     for a, b in zip(nl.load(out / "model.nlayer").get_weights(), whole.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-def test_throttled_a_short_trial_sends_only_its_final_checkpoint(tmp_path, digits_ds):
+def test_throttled_a_short_trial_sends_nothing(tmp_path, digits_ds):
     sent, _ = shipped_run(digits_ds, tmp_path / "run", trial(), seconds=600)
-    assert [e for e, _ in sent] == [6]
+    assert sent == [] and (tmp_path / "run" / "checkpoint.nlayer").is_file()
+
+
+def test_an_early_stop_is_the_end_and_is_not_sent(tmp_path, digits_ds):
+    sent, _ = shipped_run(digits_ds, tmp_path / "run", trial(epochs=200, patience=1))
+    epochs = nl.load(tmp_path / "run" / "model.nlayer").history.epoch[-1]
+    assert epochs < 200 and [e for e, _ in sent] == list(range(1, epochs))
 
 
 def test_a_failing_send_stops_shipping_not_the_trial(tmp_path, digits_ds):
@@ -140,8 +150,14 @@ def test_checkpoints_travel_through_a_real_dask_queue(dask_client, tmp_path, dig
                                 pure=False).result()
     messages = queue.get(batch=True)
     assert [(m["trial"], m["epoch"], m["restarted"]) for m in messages] == \
-        [(t.id, e, False) for e in range(1, 7)]
-    assert messages[-1]["checkpoint"] == result["files"]["checkpoint.nlayer"]
+        [(t.id, e, False) for e in range(1, 6)]
+    resumed = task.run_trial(t, digits_ds, checkpoint=messages[-1]["checkpoint"])
+    assert resumed["record"]["resumed_from"] == 5
+    for name, r in (("resumed", resumed), ("whole", result)):
+        (tmp_path / f"{name}.nlayer").write_bytes(r["files"]["model.nlayer"])
+    for a, b in zip(nl.load(tmp_path / "resumed.nlayer").get_weights(),
+                    nl.load(tmp_path / "whole.nlayer").get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
     inbox = shipping.Inbox(tmp_path)
     assert inbox.take(messages) == [t.id]
     assert on_disk(tmp_path, t.id) == messages[-1]["checkpoint"]

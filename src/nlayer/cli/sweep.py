@@ -3,7 +3,9 @@
 A thin layer over :mod:`nlayer.sweep`: the file's base settings pick the data (loaded
 once, as ``nlayer train`` loads it), the trials run on a LocalCluster or on the
 scheduler at ``--scheduler``, and progress is one live line (terminals) or one line
-per finished trial (pipes).
+per finished trial (pipes). Each trial checkpoints every epoch but at most every
+``--checkpoint-seconds`` (5 s) and its newest checkpoint is kept in ``--out``, so that
+``--resume`` continues an interrupted or crashed sweep's trials where they were.
 """
 
 import contextlib

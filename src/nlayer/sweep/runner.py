@@ -32,7 +32,7 @@ from .trials import expand
 
 INSTALL = "nlayer sweep needs dask.distributed: pip install 'nlayer[cluster]'"
 LOCALHOST = "127.0.0.1"
-ARRAYS = "arrays"
+ARRAYS = "arrays"  # the Dataset name of arrays given to nlayer.sweep.run
 #: Variables that fix the BLAS/OpenMP thread count when a worker process starts.
 BLAS_ENVIRON = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: How often the client looks for finished trials and shipped checkpoints (seconds).

@@ -11,8 +11,8 @@ checkpoint of each unfinished trial to ``out/trials/<id>.partial/checkpoint.nlay
 the trial, which continues from it.
 
 Messages go through the scheduler (dask's Queue holds msgpack data), which suits the
-model files of MLPs (megabytes); a trial shorter than ``SHIP_SECONDS`` sends only its
-final checkpoint.
+model files of MLPs (megabytes); a trial shorter than ``SHIP_SECONDS`` sends nothing
+(its final checkpoint comes with its result).
 """
 
 import contextlib
@@ -39,9 +39,12 @@ class ShipCheckpoints(Callback):
     It runs after the ModelCheckpoint (``runs_last``, placed after it) and notices a save
     by the file's identity (inode, size, modification time) changing since it last
     looked, at each epoch's end and at an interruption; ``epoch`` is the number of
-    completed epochs the checkpoint holds. It also records where training began:
-    ``epochs_before`` (0, or the epochs of the checkpoint resumed from). A failing
-    ``send`` (the client gone) stops the shipping, not the trial: ``error`` says why.
+    completed epochs the checkpoint holds. The save at the end of training (the last
+    epoch, or an early stop) is not sent: the trial's result, with that very file,
+    follows within moments, so a digits trial shorter than ``SHIP_SECONDS`` sends
+    nothing. It also records where training began: ``epochs_before`` (0, or the epochs
+    of the checkpoint resumed from). A failing ``send`` (the client gone) stops the
+    shipping, not the trial: ``error`` says why.
     """
 
     runs_last = True
@@ -49,15 +52,17 @@ class ShipCheckpoints(Callback):
     def __init__(self, path, send=None):
         self.path, self.send = os.fspath(path), send
         self.began, self.epochs_before, self.error = False, None, None
-        self._seen = None
+        self._seen, self._epochs = None, None
 
     def on_train_begin(self, logs=None):
         self.began = True
         self.epochs_before = len(self.model.history.epoch)
+        self._epochs = (logs or {}).get("epochs")
         self._seen = _identity(self.path)  # a checkpoint resumed from is not sent back
 
     def on_epoch_end(self, epoch, logs=None):
-        self._ship(epoch)
+        if epoch != self._epochs and not self.model.stop_training:  # the end: not sent
+            self._ship(epoch)
 
     def on_interrupt(self, epoch, batch):
         self._ship(epoch - 1)
