@@ -177,3 +177,57 @@ def test_an_edited_sweep_file_restarts_the_trials_from_epoch_1_and_says_why(
         assert record["restart_reason"] == (row["restart_reason"] or None)
         assert nl.load(out / "trials" / trial / "model.nlayer").history.epoch == \
             list(range(1, EPOCHS + 1))
+
+
+def test_a_trial_whose_worker_dies_continues_from_its_last_checkpoint_on_the_rerun(tmp_path):
+    """SIGKILL to the worker in the middle of the sweep's last trial, on the LocalCluster
+    that ``nlayer sweep`` starts: dask reruns the trial on the other worker (the data is
+    still there), which reads the newest checkpoint the client published and ends as the
+    uninterrupted trial."""
+    from sklearn.datasets import load_digits
+
+    import nlayer.sweep as sweep
+    from nlayer.sweep import runner, task
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    spec = {"hidden": [32], "epochs": EPOCHS, "batch_size": 32, "patience": 0,
+            "grid": {"lr": [0.05]}}
+    out, done = tmp_path / "out", {}
+    with runner.connect(workers=2) as client:
+        client.wait_for_workers(2, timeout=60)  # the data goes to the workers there are
+        worker, sent = kill_the_worker_of_the_trial(client, spec, X, y, out, done)
+    [row] = done["table"].to_dict("records")
+    assert row["status"] == "ok" and row["worker"] != worker, row
+    assert sent <= row["resumed_from"] < EPOCHS
+    [trial] = sweep.expand(sweep.parse(spec))
+    alone = task.run_trial(trial, sweep.arrays_dataset(X, y))["files"]["model.nlayer"]
+    (tmp_path / "alone.nlayer").write_bytes(alone)
+    for a, b in zip(nl.load(out / "trials" / trial.id / "model.nlayer").get_weights(),
+                    nl.load(tmp_path / "alone.nlayer").get_weights(), strict=True):
+        assert np.array_equal(a, b)
+
+
+def kill_the_worker_of_the_trial(client, spec, X, y, out, done):
+    """Run the sweep of one trial in a thread; SIGKILL its worker once a checkpoint of it
+    is in ``out``; returns (the killed worker, the epochs of that checkpoint)."""
+    import threading
+
+    import nlayer.sweep as sweep
+    # off, the active memory manager cannot drop the data's copy on the other worker
+    assert not client.run_on_scheduler(lambda dask_scheduler:
+                                       dask_scheduler.extensions["amm"].running)
+    runner = threading.Thread(target=lambda: done.update(table=sweep.run(
+        spec, X, y, client=client, out=out, checkpoint_seconds=0)))
+    runner.start()
+    [trial] = sweep.expand(sweep.parse(spec))
+    partial = out / "trials" / f"{trial.id}.partial" / "checkpoint.nlayer"
+    deadline = time.monotonic() + 60
+    while not partial.exists():
+        assert time.monotonic() < deadline and runner.is_alive(), "no checkpoint arrived"
+        time.sleep(0.01)
+    [worker] = [w for w, keys in client.processing().items() if trial.key in keys]
+    pid = client.run(os.getpid, workers=[worker])[worker]
+    sent = len(nl.load(partial).history.epoch)
+    os.kill(pid, signal.SIGKILL)
+    runner.join(timeout=120)
+    return worker, sent

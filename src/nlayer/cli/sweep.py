@@ -114,7 +114,7 @@ def points_table(ranked, swept, metric, top=TOP):
         table.add_row(str(rank), *(_cell(p["settings"].get(k)) for k in swept),
                       _fmt(p["dev_mean"]), _fmt(p["dev_std"]), _fmt(p["test_mean"]),
                       f"{p['ok']}/{p['seeds']}", _fmt(p["epochs_mean"], 1),
-                      f"{p['seconds_mean']:.1f}")
+                      _fmt(p["seconds_mean"], 1))
     return table
 
 

@@ -86,7 +86,7 @@ def points(records, metric):
             "dev_std": float(dev.std()) if ok else None,
             "test_mean": float(np.nanmean(test)) if ok else None,
             "epochs_mean": float(np.mean([r["epochs"] for r in ok])) if ok else None,
-            "seconds_mean": float(np.mean([r["seconds"] for r in recs])),
+            "seconds_mean": _mean([r["seconds"] for r in recs if r["seconds"] is not None]),
         })
 
     def rank(p):
@@ -120,6 +120,10 @@ def best_toml(point, trials, metric, n_seeds, with_data=True):
               "# train it: nlayer train --config best.toml"]
     body = rundir.toml_text(cfg).split("\n", 1)[1]  # without the run file's own header line
     return "\n".join(header) + "\n" + body
+
+
+def _mean(values):
+    return float(np.mean(values)) if values else None  # None: every seed was lost
 
 
 def _finite(value):

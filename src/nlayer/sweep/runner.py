@@ -13,8 +13,9 @@ that epoch and ends exactly as if never interrupted (``resumed_from`` in its rec
 or trains from epoch 1 if the checkpoint no longer fits (``restart_reason``). A trial
 that failed in training is a result and is not rerun (delete its folder to rerun it),
 while a trial lost with its worker is rerun by dask (the scheduler moves it to another
-worker, up to ``distributed.scheduler.allowed-failures`` times) with the arguments it
-was submitted with: from its submitted checkpoint or from epoch 1.
+worker, up to ``distributed.scheduler.allowed-failures`` times): it continues from the
+newest checkpoint its lost worker had sent (published on the scheduler), else from the
+one it was submitted with, else from epoch 1.
 """
 
 import contextlib
@@ -54,7 +55,10 @@ def connect(client=None, scheduler=None, workers=None, blas_threads=None):
     The LocalCluster has ``workers`` single-threaded worker processes (default: one per
     core) listening on 127.0.0.1 only (its dashboard too); it is closed on exit. Its
     workers start with BLAS at their share of the cores (``blas_threads``, default
-    cores / workers): dask's nanny would otherwise start them at one thread each.
+    cores / workers): dask's nanny would otherwise start them at one thread each. Its
+    active memory manager is off: it would drop the copies of the data scattered to
+    every worker down to those that trials still wait for, and a worker lost with the
+    only copy would lose the trials that depend on it instead of rerunning them.
     """
     if client is not None:
         yield client
@@ -67,8 +71,9 @@ def connect(client=None, scheduler=None, workers=None, blas_threads=None):
         return
     n = workers or task.cores()
     share = blas_threads or task.blas_share(n)
-    environ = {f"distributed.nanny.pre-spawn-environ.{name}": share for name in BLAS_ENVIRON}
-    with dask.config.set(environ):
+    settings = {f"distributed.nanny.pre-spawn-environ.{name}": share for name in BLAS_ENVIRON}
+    settings["distributed.scheduler.active-memory-manager.start"] = False
+    with dask.config.set(settings):
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                            host=LOCALHOST, dashboard_address=f"{LOCALHOST}:0",
                                            silence_logs=40)
@@ -169,6 +174,46 @@ def _lost(trial, exc):
             "worker": None, "blas_threads": None, "ship_error": None}
 
 
+class Published:
+    """The newest checkpoint of each running trial, kept on the scheduler for a rerun.
+
+    One ``distributed.Variable`` per trial that sent a checkpoint, and an index of those
+    trials (so that a worker asks for a trial's Variable only when it exists: the
+    scheduler logs an error for each Variable asked for in vain), all named from the
+    sweep's queue (:mod:`nlayer.sweep.shipping`). A trial that dask reruns after losing
+    its worker reads it (:func:`nlayer.sweep.shipping.published`). A trial's Variable is
+    deleted when its result arrives, all of them when the sweep ends.
+    """
+
+    def __init__(self, distributed, client, queue_name):
+        self.distributed, self.client, self.queue_name = distributed, client, queue_name
+        self.index = distributed.Variable(shipping.index_name(queue_name), client=client)
+        self.index.set([])
+        self.variables = {}
+
+    def publish(self, trial_id, data):
+        if trial_id not in self.variables:
+            self.variables[trial_id] = self.distributed.Variable(
+                shipping.variable_name(self.queue_name, trial_id), client=self.client)
+            self.variables[trial_id].set(data)
+            self.index.set(sorted(self.variables))
+        else:
+            self.variables[trial_id].set(data)
+
+    def forget(self, trial_id):
+        variable = self.variables.pop(trial_id, None)
+        if variable is not None:
+            with contextlib.suppress(Exception):  # the scheduler may be gone
+                self.index.set(sorted(self.variables))
+                variable.delete()
+
+    def close(self):
+        for trial_id in list(self.variables):
+            self.forget(trial_id)
+        with contextlib.suppress(Exception):
+            self.index.delete()
+
+
 class Sweep:
     """One sweep of ``spec`` over the Dataset ``ds`` into ``out``.
 
@@ -223,6 +268,7 @@ class Sweep:
         shares = threads if self.limit_blas else None
         futures = {}
         queue = distributed.Queue(f"nlayer-sweep-{uuid.uuid4().hex}", client=client)
+        newest = Published(distributed, client, queue.name)
         try:
             [data] = client.scatter([self.ds], broadcast=True)
             futures = {client.submit(task.run_trial, t, data, shares, queue=queue.name,
@@ -237,6 +283,7 @@ class Sweep:
                 for fut in ready:
                     pending.discard(fut)
                     rec = self._collect(fut, futures[fut])
+                    newest.forget(rec["trial"])
                     state.done += 1
                     state.failed += rec["status"] != "ok"
                     state.running = min(len(pending), slots)
@@ -244,7 +291,7 @@ class Sweep:
                     state.best = results.best(list(self.records.values()), self.metric)
                     if on_progress is not None:
                         on_progress(replace(state))  # a snapshot: callers may keep it
-                self.inbox.drain(queue, self.records)
+                self.inbox.drain(queue, self.records, newest.publish)
                 if not ready:
                     time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
@@ -253,6 +300,7 @@ class Sweep:
                 self.inbox.drain(queue, self.records)  # before cancelling: the newest on disk
             client.cancel(list(futures))
         finally:
+            newest.close()
             queue.close()
         return self._outputs()
 

@@ -8,7 +8,10 @@ directory on the worker (every epoch, as ``nlayer train`` does, but at most ever
 The client drains the queue while the trials run and :class:`Inbox` writes the newest
 checkpoint of each unfinished trial to ``out/trials/<id>.partial/checkpoint.nlayer``
 (atomically: a crash leaves the previous one). ``--resume`` sends that file back with
-the trial, which continues from it.
+the trial, which continues from it. The client also keeps the newest checkpoint of
+each running trial on the scheduler (a ``distributed.Variable``, see :func:`published`):
+a trial that dask reruns after losing its worker continues from there instead of
+from the start.
 
 Messages go through the scheduler (dask's Queue holds msgpack data), which suits the
 model files of MLPs (megabytes); a trial shorter than ``SHIP_SECONDS`` sends nothing
@@ -133,9 +136,10 @@ class Inbox:
         self.restarted = set()
         self.written = 0
 
-    def take(self, messages, finished=()):
+    def take(self, messages, finished=(), publish=None):
         """Write the newest of ``messages`` per trial, except ``finished`` trials'; returns
-        the ids written."""
+        {trial id: bytes written}. ``publish(trial id, bytes)`` is called before each write
+        (so that a checkpoint on disk has always been published)."""
         newest = {}
         for msg in messages:
             trial, epoch = msg["trial"], msg["epoch"]
@@ -148,15 +152,40 @@ class Inbox:
                 self.epochs[trial] = epoch
                 newest[trial] = msg["checkpoint"]
         for trial, data in newest.items():
+            if publish is not None:
+                publish(trial, data)
             path = partial_checkpoint(self.out, trial)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, lambda fh, data=data: fh.write(data))
             self.written += 1
-        return sorted(newest)
+        return newest
 
-    def drain(self, queue, finished=()):
+    def drain(self, queue, finished=(), publish=None):
         """Take every message waiting on the dask ``queue`` (without waiting)."""
-        return self.take(queue.get(batch=True), finished)
+        return self.take(queue.get(batch=True), finished, publish)
+
+
+def variable_name(queue_name, trial_id):
+    """The name of the Variable that holds a running trial's newest checkpoint."""
+    return f"{queue_name}-{trial_id}"
+
+
+def index_name(queue_name):
+    """The name of the Variable that lists the trials with a published checkpoint."""
+    return f"{queue_name}-published"
+
+
+def published(queue_name, trial_id):
+    """On a worker: the newest checkpoint of the trial that the client published in this
+    sweep run (the trial is a rerun after a lost worker), or None. Asking costs one
+    round trip to the scheduler (two for a rerun); a failure to ask is no checkpoint."""
+    from distributed import Variable
+    try:
+        if trial_id not in Variable(index_name(queue_name)).get(timeout=0):
+            return None
+        return Variable(variable_name(queue_name, trial_id)).get(timeout=0)
+    except Exception:  # noqa: BLE001 -- the sweep ended meanwhile, the scheduler is gone...
+        return None
 
 
 @contextlib.contextmanager

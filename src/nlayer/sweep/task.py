@@ -73,11 +73,13 @@ def run_trial(trial, ds, host_threads=None, queue=None, checkpoint=None,
     this trial) makes it continue from there: its record's ``resumed_from`` is that
     checkpoint's number of epochs, or ``restart_reason`` says why it was refused.
 
-    A trial lost with its worker is run again by dask with these same arguments: from
-    the checkpoint it was submitted with, or from epoch 1 (not from a checkpoint the lost
-    worker sent meanwhile; ``--resume`` would use that one).
+    A trial lost with its worker is run again by dask with these same arguments; it
+    then continues from the newest checkpoint the lost worker had sent, which the client
+    published on the scheduler (:func:`~nlayer.sweep.shipping.published`), if any.
     """
     started = time.perf_counter()
+    if queue is not None:
+        checkpoint = shipping.published(queue, trial.id) or checkpoint
     worker = worker_address()
     host = worker.split("://")[-1].rsplit(":", 1)[0]
     threads = None if host_threads is None else blas_share(host_threads.get(host, 1))
