@@ -207,3 +207,13 @@ def test_without_dask_the_error_says_what_to_install(monkeypatch):
                                           r"pip install 'nlayer\[cluster\]'"):
         with runner.connect(workers=1):
             pass
+
+
+def test_sweeps_one_after_another_on_one_client_all_finish(dask_client, digits_xy, tmp_path):
+    """Each sweep scatters the data under a key of its own: the same key, just released by
+    the previous sweep, used to be forgotten after the next scatter (every trial lost)."""
+    spec = {"hidden": [8], "epochs": 1, "batch_size": 128, "grid": {"lr": [0.05, 0.1]},
+            "sweep": {"seeds": 2}}
+    for i in range(4):
+        rows = sweep.run(spec, *digits_xy, client=dask_client, out=tmp_path / str(i))
+        assert list(rows["status"]) == ["ok"] * 4, rows["error"].tolist()

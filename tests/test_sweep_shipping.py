@@ -146,6 +146,8 @@ def test_checkpoints_travel_through_a_real_dask_queue(dask_client, tmp_path, dig
     from nlayer.sweep import task
     name = f"nlayer-sweep-{uuid.uuid4().hex}"
     queue = distributed.Queue(name, client=dask_client)
+    index = distributed.Variable(shipping.index_name(name), client=dask_client)
+    index.set([])  # as Sweep.run does: no checkpoint published for a rerun
     t = trial()
     result = dask_client.submit(task.run_trial, t, digits_ds, queue=name, ship_seconds=0,
                                 pure=False).result()
@@ -164,3 +166,24 @@ def test_checkpoints_travel_through_a_real_dask_queue(dask_client, tmp_path, dig
     assert on_disk(tmp_path, t.id) == messages[-1]["checkpoint"]
     assert result["record"]["ship_error"] is None
     queue.close()
+    index.delete()
+
+
+def test_a_published_checkpoint_is_what_a_worker_finds_until_it_is_forgotten(dask_client):
+    distributed = pytest.importorskip("distributed")
+    from nlayer.sweep import runner
+    name = f"nlayer-sweep-{uuid.uuid4().hex}"
+
+    def ask(trial):
+        return dask_client.submit(shipping.published, name, trial, pure=False).result()
+
+    newest = runner.Published(distributed, dask_client, name)
+    assert ask("a") is None
+    newest.publish("a", b"a1")
+    newest.publish("b", b"b4")
+    newest.publish("a", b"a2")
+    assert ask("a") == b"a2" and ask("b") == b"b4" and ask("c") is None
+    newest.forget("a")
+    assert ask("a") is None and ask("b") == b"b4"
+    newest.close()
+    assert ask("b") is None  # the index is gone too: nothing to find

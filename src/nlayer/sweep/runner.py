@@ -270,7 +270,9 @@ class Sweep:
         queue = distributed.Queue(f"nlayer-sweep-{uuid.uuid4().hex}", client=client)
         newest = Published(distributed, client, queue.name)
         try:
-            [data] = client.scatter([self.ds], broadcast=True)
+            # a key of its own: the same data's key, released by a sweep that just ended
+            # on this client, could be forgotten by the scheduler after this scatter
+            [data] = client.scatter([self.ds], broadcast=True, hash=False)
             futures = {client.submit(task.run_trial, t, data, shares, queue=queue.name,
                                      checkpoint=self.checkpoint_of(t),
                                      ship_seconds=self.checkpoint_seconds, key=t.key,
