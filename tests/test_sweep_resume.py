@@ -225,7 +225,8 @@ def kill_the_worker_of_the_trial(client, spec, X, y, out, done):
     while not partial.exists():
         assert time.monotonic() < deadline and runner.is_alive(), "no checkpoint arrived"
         time.sleep(0.01)
-    [worker] = [w for w, keys in client.processing().items() if trial.key in keys]
+    [worker] = [w for w, keys in client.processing().items()
+                if any(k.startswith(trial.key + "-") for k in keys)]
     pid = client.run(os.getpid, workers=[worker])[worker]
     sent = len(nl.load(partial).history.epoch)
     os.kill(pid, signal.SIGKILL)

@@ -1,5 +1,6 @@
 """Sweeps on a real LocalCluster (2 worker processes): results, failures, files, --resume, Ctrl-C."""
 
+import gc
 import json
 import os
 import shutil
@@ -209,11 +210,24 @@ def test_without_dask_the_error_says_what_to_install(monkeypatch):
             pass
 
 
-def test_sweeps_one_after_another_on_one_client_all_finish(dask_client, digits_xy, tmp_path):
-    """Each sweep scatters the data under a key of its own: the same key, just released by
-    the previous sweep, used to be forgotten after the next scatter (every trial lost)."""
-    spec = {"hidden": [8], "epochs": 1, "batch_size": 128, "grid": {"lr": [0.05, 0.1]},
+def test_sweeps_one_after_another_on_one_client_run_their_own_trials(dask_client, digits_xy,
+                                                                     tmp_path):
+    """Each sweep run has task keys and a data key of its own: the same keys, just released
+    by the previous sweep on the client, used to give its results again (here: for other
+    labels) or to be forgotten after the next scatter (every trial lost)."""
+    spec = {"hidden": [8], "epochs": 2, "batch_size": 128, "grid": {"lr": [0.05, 0.1]},
             "sweep": {"seeds": 2}}
-    for i in range(4):
-        rows = sweep.run(spec, *digits_xy, client=dask_client, out=tmp_path / str(i))
-        assert list(rows["status"]) == ["ok"] * 4, rows["error"].tolist()
+    X, y = digits_xy
+    shuffled = np.random.default_rng(0).permutation(y)
+    dev = []
+    gc.disable()  # futures a sweep leaves in reference cycles stay until a collection
+    try:
+        for i in range(4):
+            rows = sweep.run(spec, X, y if i % 2 == 0 else shuffled, client=dask_client,
+                             out=tmp_path / str(i))
+            assert list(rows["status"]) == ["ok"] * 4, rows["error"].tolist()
+            dev.append(list(rows["dev_accuracy"]))
+    finally:
+        gc.enable()
+    assert dev[0] == dev[2] and dev[1] == dev[3]  # the same trials on the same data
+    assert all(a > 0.5 > b for a, b in zip(dev[0], dev[1]))  # other labels, other results

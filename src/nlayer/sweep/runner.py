@@ -267,7 +267,8 @@ class Sweep:
         threads = host_threads(client)
         shares = threads if self.limit_blas else None
         futures = {}
-        queue = distributed.Queue(f"nlayer-sweep-{uuid.uuid4().hex}", client=client)
+        token = uuid.uuid4().hex
+        queue = distributed.Queue(f"nlayer-sweep-{token}", client=client)
         newest = Published(distributed, client, queue.name)
         try:
             # a key of its own: the same data's key, released by a sweep that just ended
@@ -275,8 +276,8 @@ class Sweep:
             [data] = client.scatter([self.ds], broadcast=True, hash=False)
             futures = {client.submit(task.run_trial, t, data, shares, queue=queue.name,
                                      checkpoint=self.checkpoint_of(t),
-                                     ship_seconds=self.checkpoint_seconds, key=t.key,
-                                     pure=False): t for t in todo}
+                                     ship_seconds=self.checkpoint_seconds,
+                                     key=f"{t.key}-{token[:8]}", pure=False): t for t in todo}
             pending = set(futures)
             slots = sum(threads.values()) or 1
             finished = distributed.as_completed(futures)
