@@ -80,9 +80,10 @@ def report(runs, args, info, loads):
         lines.append(f"| every {seconds:g} s | {med['wall']:.2f} | {med['trial_seconds']:.2f} | "
                      f"{med['overhead']:.3f} | {med['written']:.0f} | "
                      f"{rows[0]['ok']}/{rows[0]['n']} |")
-    lines += ["", "Every trial writes its final checkpoint (and sends it); with the default a "
-              "digits trial (about a second) sends nothing else. \"every 0 s\" checkpoints and "
-              "sends every epoch: the worst case.", ""]
+    lines += ["", "Every trial writes its final checkpoint on its worker (it comes back with the "
+              "result, not through the queue); with the default a digits trial (about a second) "
+              "writes and sends nothing else. \"every 0 s\" checkpoints and sends every epoch "
+              "but the last: the worst case.", ""]
     return "\n".join(lines)
 
 
