@@ -356,3 +356,123 @@ def test_a_monitored_run_resumes_with_the_same_layer_stats(tmp_path):
     again = fit(resume_from=tmp_path / "ck.nlayer")
     assert_same_run(again, whole)
     assert again.history.layer_stats == whole.history.layer_stats and whole.history.layer_stats
+
+
+class Clock:
+    """A fake time.monotonic for ModelCheckpoint(every_seconds=): each epoch lasts 1 s."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class Tick(nl.Callback):
+    def __init__(self, clock, seconds=1.0):
+        self.clock, self.seconds = clock, seconds
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.clock.now += self.seconds
+
+
+def saved_epochs(tmp_path):
+    return sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("ck-*.nlayer"))
+
+
+def throttled(tmp_path, every_seconds, callbacks=(), **kwargs):
+    clock = Clock()
+    saver = nl.ModelCheckpoint(str(tmp_path / "ck-{epoch}.nlayer"), every_seconds=every_seconds,
+                               **kwargs)
+    saver._clock = clock
+    X, y = run.data()
+    m = run.model("sgd")
+    m.fit(X, y, epochs=run.EPOCHS, batch_size=run.BATCH, validation_split=0.2, seed=3,
+          callbacks=[Tick(clock), *callbacks, saver])
+    return m
+
+
+def test_every_seconds_skips_due_saves_until_that_much_time_passed(tmp_path):
+    # the clock starts with fit; epochs end at 1, 2, 3 ... s: saves at 3 s and 6 s, and the last
+    throttled(tmp_path, 2.5)
+    assert saved_epochs(tmp_path) == [3, 6, 8]
+
+
+def test_every_seconds_applies_on_top_of_every_epochs_and_zero_means_no_limit(tmp_path):
+    (tmp_path / "a").mkdir()
+    throttled(tmp_path / "a", 2.5, every_epochs=2)
+    assert saved_epochs(tmp_path / "a") == [4, 8]  # epoch 2 (2 s) is too early, 4 is due again
+    (tmp_path / "b").mkdir()
+    throttled(tmp_path / "b", 0)
+    assert saved_epochs(tmp_path / "b") == list(range(1, 9))
+
+
+def test_every_seconds_never_skips_the_save_at_a_stop_or_an_interruption(tmp_path):
+    (tmp_path / "stop").mkdir()
+    m = throttled(tmp_path / "stop", 100.0, callbacks=[StopAt(5, 10)])  # stops at epoch 5's end
+    assert m.history.epoch == [1, 2, 3, 4, 5] and saved_epochs(tmp_path / "stop") == [5]
+    (tmp_path / "interrupt").mkdir()
+    m = throttled(tmp_path / "interrupt", 100.0, callbacks=[StopAt(4, 3)])
+    assert m.history.interrupted and m.history.epoch == [1, 2, 3]
+    assert saved_epochs(tmp_path / "interrupt") == [4]  # the position: epoch 4, batch 3
+    assert nl.io.read(tmp_path / "interrupt" / "ck-4.nlayer")[1]["checkpoint"]["position"] == \
+        {"epoch": 4, "batch": 3, "stopped": False}
+
+
+def test_every_seconds_throttles_batch_saves_too(tmp_path):
+    clock = Clock()
+
+    class BatchTick(nl.Callback):
+        def on_batch_end(self, batch, logs=None):
+            clock.now += 0.1
+
+    saver = nl.ModelCheckpoint(str(tmp_path / "ck-{epoch}-{batch}.nlayer"), every_batches=1,
+                               every_seconds=0.35)
+    saver._clock = clock
+    X, y = run.data()
+    run.model("sgd").fit(X, y, epochs=2, batch_size=run.BATCH, validation_split=0.2, seed=3,
+                         callbacks=[BatchTick(), saver])
+    names = sorted((int(p.stem.split("-")[1]), int(p.stem.split("-")[2]))
+                   for p in tmp_path.glob("ck-*.nlayer"))
+    # 10 batches an epoch, 0.1 s each: a save every 4th batch (0.4 s after the last one);
+    # epoch 1's end comes 0.2 s after batch 8's save (skipped), epoch 2's end is the last
+    assert names == [(1, 4), (1, 8), (2, 0), (2, 2), (2, 6), (2, 10)]
+
+
+def test_a_throttled_run_still_resumes_bit_identically(tmp_path, references):
+    clock = Clock()
+    path = tmp_path / "ck.nlayer"
+
+    def fit(callbacks=(), resume_from=None):
+        saver = nl.ModelCheckpoint(path, every_batches=1, every_seconds=0.25)
+        saver._clock = clock
+        X, y = run.data()
+        m = run.model("sgd")
+        m.fit(X, y, epochs=run.EPOCHS, batch_size=run.BATCH, validation_split=0.2, seed=3,
+              callbacks=[nl.EarlyStopping(patience=3, restore_best_weights=True), Tick(clock, 0.1),
+                         *callbacks, saver], resume_from=resume_from)
+        return m
+
+    fit(callbacks=[StopAt(3, 7)])
+    assert_same_run(fit(resume_from=path), references["sgd"])
+
+
+def test_every_seconds_is_checked():
+    for bad in (-1, float("nan"), float("inf"), "5", True):
+        with pytest.raises(ValueError, match=r"every_seconds must be a number of seconds >= 0 "
+                                             r"\(or None for no limit\), got"):
+            nl.ModelCheckpoint("c.nlayer", every_seconds=bad)
+    with pytest.raises(ValueError, match="every_seconds spaces out periodic saves, and "
+                                         "save_best_only saves only improvements"):
+        nl.ModelCheckpoint("c.nlayer", every_seconds=5, save_best_only=True)
+    assert nl.ModelCheckpoint("c.nlayer", every_seconds=np.float32(2)).every_seconds == 2.0
+
+
+def test_a_mismatch_is_a_checkpoint_mismatch_error(tmp_path):
+    path = tmp_path / "ck.nlayer"
+    run.train("sgd", path, every_batches=1000, callbacks=[StopAt(2, 3)])
+    X, y = run.data()
+    with pytest.raises(nl.checkpoint.CheckpointMismatchError, match="batch_size: 10 now"):
+        run.model("sgd").fit(X, y, epochs=8, batch_size=10, validation_split=0.2, seed=3,
+                             callbacks=[nl.EarlyStopping(patience=3), nl.ModelCheckpoint(path)],
+                             resume_from=path)

@@ -54,7 +54,7 @@ def test_rows_and_csv_keep_every_trial_in_order(tmp_path):
     assert [r["trial"] for r in table] == [t.id for t in TRIALS]
     assert list(table[0]) == ["trial", "point", "status", "lr", "seed", "dev_accuracy",
                               "dev_loss", "test_accuracy", "test_loss", "epochs", "best_epoch",
-                              "seconds", "worker", "error"]
+                              "resumed_from", "seconds", "worker", "error", "restart_reason"]
     results.write_csv(tmp_path / "sweep.csv", table)
     with open(tmp_path / "sweep.csv", newline="") as fh:
         back = list(csv.DictReader(fh))
@@ -90,3 +90,24 @@ def test_best_toml_of_a_sweep_on_arrays_names_no_dataset():
     settings = tomllib.loads(results.best_toml(best, TRIALS, "accuracy", 2, with_data=False))
     assert "dataset" not in settings and "download" not in settings
     assert settings["lr"] == 0.02
+
+
+def test_a_point_whose_every_seed_was_lost_has_no_mean_seconds(tmp_path):
+    lost = [{**record(t, status="lost", error="KilledWorker: x"), "seconds": None,
+             "epochs": None} for t in TRIALS[:2]]
+    ranked = results.points([*lost, *records()[2:]], "accuracy")
+    assert ranked[-1]["point"] == TRIALS[0].point_id and ranked[-1]["seconds_mean"] is None
+    assert ranked[-1]["ok"] == 0 and ranked[0]["seconds_mean"] == 1.5
+
+
+def test_resumed_and_restarted_trials_show_in_the_csv(tmp_path):
+    recs = [{**record(TRIALS[0], 0.9, 0.9), "resumed_from": 12, "restart_reason": None},
+            {**record(TRIALS[1], 0.9, 0.9), "resumed_from": None,
+             "restart_reason": "CheckpointMismatchError: batch_size: 64 now, 32 in the checkpoint"},
+            record(TRIALS[2], 0.9, 0.9)]  # written before trials checkpointed: no such keys
+    results.write_csv(tmp_path / "sweep.csv", results.rows(recs, SPEC.swept))
+    with open(tmp_path / "sweep.csv", newline="") as fh:
+        back = list(csv.DictReader(fh))
+    assert [r["resumed_from"] for r in back] == ["12", "", ""]
+    assert [r["restart_reason"] for r in back] == [
+        "", "CheckpointMismatchError: batch_size: 64 now, 32 in the checkpoint", ""]

@@ -1,5 +1,6 @@
 """Sweeps on a real LocalCluster (2 worker processes): results, failures, files, --resume, Ctrl-C."""
 
+import gc
 import json
 import os
 import shutil
@@ -154,7 +155,10 @@ def test_cli_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, dask_client):
     first = {p.parent.name for p in (out / "trials").glob("*/trial.json")}
     assert 1 <= len(first) < 6
     assert len((out / "sweep.csv").read_text().splitlines()) == 1 + len(first)
-    assert not list((out / "trials").glob("*.partial"))
+    # no half-saved trial: a .partial folder holds only a checkpoint of an unfinished trial
+    for partial in (out / "trials").glob("*.partial"):
+        assert [p.name for p in partial.iterdir()] == ["checkpoint.nlayer"]
+        assert partial.name.removesuffix(".partial") not in first
     stamps = {p: p.stat().st_mtime_ns for p in (out / "trials").glob("*/trial.json")}
     # resumed on a running cluster (this module's) instead of a second LocalCluster
     done = subprocess.run([*cmd, "--resume", "--json", "--scheduler",
@@ -204,3 +208,26 @@ def test_without_dask_the_error_says_what_to_install(monkeypatch):
                                           r"pip install 'nlayer\[cluster\]'"):
         with runner.connect(workers=1):
             pass
+
+
+def test_sweeps_one_after_another_on_one_client_run_their_own_trials(dask_client, digits_xy,
+                                                                     tmp_path):
+    """Each sweep run has task keys and a data key of its own: the same keys, just released
+    by the previous sweep on the client, used to give its results again (here: for other
+    labels) or to be forgotten after the next scatter (every trial lost)."""
+    spec = {"hidden": [8], "epochs": 2, "batch_size": 128, "grid": {"lr": [0.05, 0.1]},
+            "sweep": {"seeds": 2}}
+    X, y = digits_xy
+    shuffled = np.random.default_rng(0).permutation(y)
+    dev = []
+    gc.disable()  # futures a sweep leaves in reference cycles stay until a collection
+    try:
+        for i in range(4):
+            rows = sweep.run(spec, X, y if i % 2 == 0 else shuffled, client=dask_client,
+                             out=tmp_path / str(i))
+            assert list(rows["status"]) == ["ok"] * 4, rows["error"].tolist()
+            dev.append(list(rows["dev_accuracy"]))
+    finally:
+        gc.enable()
+    assert dev[0] == dev[2] and dev[1] == dev[3]  # the same trials on the same data
+    assert all(a > 0.5 > b for a, b in zip(dev[0], dev[1]))  # other labels, other results

@@ -25,16 +25,23 @@ history as the run that was never interrupted (the ``seconds`` per epoch aside).
 import hashlib
 import math
 import os
+import time
 
 import numpy as np
 
 from .callbacks import Callback
 from .errors import ModelFileError
 
-__all__ = ["ModelCheckpoint", "save_checkpoint", "restore"]
+__all__ = ["ModelCheckpoint", "CheckpointMismatchError", "save_checkpoint", "restore"]
 
 _ARRAY_REF = "__ndarray__"
 _FINGERPRINT_ROWS = 1024  # rows hashed per array: catches other data without reading it all
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint that cannot continue this ``fit``: another model, other callbacks, other
+    fit settings or other data than the interrupted run's. The file itself is sound
+    (a damaged file is a :class:`~nlayer.errors.ModelFileError`)."""
 
 
 class ModelCheckpoint(Callback):
@@ -42,6 +49,15 @@ class ModelCheckpoint(Callback):
 
     - ``every_epochs=N``: at the end of every N-th epoch (and of the last one);
     - ``every_batches=N``: also after every N-th batch (counted over the run);
+    - ``every_seconds=S``: a save that ``every_epochs``/``every_batches`` makes due is
+      skipped unless S seconds (``time.monotonic``) have passed since this callback's
+      last save; the clock starts when ``fit`` starts (or resumes), so the first
+      periodic save comes S seconds into training and a run shorter than S writes only
+      its final checkpoint. The saves at the last epoch, at an early stop and at an
+      interruption always happen. This bounds the cost of checkpointing short epochs
+      (PyTorch Lightning's ``ModelCheckpoint(train_time_interval=...)`` is the
+      precedent); it cannot be combined with ``save_best_only``, whose skipped save
+      would lose a best model;
     - ``save_best_only=True``: only at the end of an epoch whose ``monitor`` value
       beats every earlier one (``mode`` "min"/"max", or "auto": max for accuracy
       and r2). The best value is part of the checkpoint, so after a resume a worse
@@ -56,8 +72,11 @@ class ModelCheckpoint(Callback):
 
     runs_last = True
 
+    #: The clock of ``every_seconds`` (a test may give an instance a fake one).
+    _clock = staticmethod(time.monotonic)
+
     def __init__(self, path, monitor="val_loss", save_best_only=False, every_epochs=1,
-                 every_batches=None, mode="auto"):
+                 every_batches=None, mode="auto", every_seconds=None):
         self.path = os.fspath(path)
         if not self.path:
             raise ValueError("ModelCheckpoint needs a file path, e.g. 'checkpoint.nlayer'")
@@ -70,17 +89,24 @@ class ModelCheckpoint(Callback):
             mode = "max" if str(monitor).removeprefix("val_") in ("accuracy", "r2") else "min"
         self.monitor, self.mode = monitor, mode
         self.save_best_only = bool(save_best_only)
+        self.every_seconds = _seconds(every_seconds)
+        if self.every_seconds is not None and self.save_best_only:
+            raise ValueError("every_seconds spaces out periodic saves, and save_best_only "
+                             "saves only improvements (skipping one would lose that best "
+                             "model); give one of them")
         self.needs_batch_end = self.every_batches is not None and not self.save_best_only
         self.best = None
         self.last_path = None
+        self._last_save = None
 
     def on_train_begin(self, logs=None):
         self.best, self.last_path = None, None
+        self._last_save = self._clock()
 
     def on_batch_end(self, batch, logs=None):
         state = self.model._fit_state
         done = (state.epoch - 1) * state.n_batches + batch
-        if done % self.every_batches == 0:
+        if done % self.every_batches == 0 and self._time_allows():
             self._save(state.epoch, batch)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -92,9 +118,9 @@ class ModelCheckpoint(Callback):
             if math.isnan(value) or not self._improved(value):
                 return
             self.best = value
-        elif epoch % self.every_epochs and not self.model.stop_training and \
-                epoch != self.model._fit_state.epochs:
-            return
+        elif not self.model.stop_training and epoch != self.model._fit_state.epochs and \
+                (epoch % self.every_epochs or not self._time_allows()):
+            return  # the saves at the last epoch and at a stop always happen
         self._save(epoch, None)
 
     def on_interrupt(self, epoch, batch):
@@ -106,8 +132,14 @@ class ModelCheckpoint(Callback):
             return True
         return value < self.best if self.mode == "min" else value > self.best
 
+    def _time_allows(self):
+        """Whether ``every_seconds`` (if set) have passed since the last save."""
+        return self.every_seconds is None or \
+            self._clock() - self._last_save >= self.every_seconds
+
     def _save(self, epoch, batch):
         self.last_path = self.path.format(epoch=epoch, batch=batch or 0)
+        self._last_save = self._clock()
         save_checkpoint(self.model, self.last_path)
 
     def get_state(self):
@@ -212,9 +244,10 @@ def _require_same_model(model, saved, path):
         return
     for key in ("dtype", "n_features", "layers", "compile"):
         if mine.get(key) != theirs.get(key):
-            raise ValueError(f"cannot resume from {path}: the model's {key} differ from the "
-                             f"checkpoint's ({_differ(mine.get(key), theirs.get(key))}); build and "
-                             "compile the model exactly as for the interrupted run")
+            raise CheckpointMismatchError(
+                f"cannot resume from {path}: the model's {key} differ from the checkpoint's "
+                f"({_differ(mine.get(key), theirs.get(key))}); build and compile the model "
+                "exactly as for the interrupted run")
 
 
 def _differ(mine, theirs):
@@ -245,8 +278,8 @@ def check_settings(section, settings, path):
             problem = f"the {data[key]} differs from the interrupted run's"
         else:
             problem = f"{key}: {settings.get(key)!r} now, {saved.get(key)!r} in the checkpoint"
-        raise ValueError(f"cannot resume from {path}: {problem}; resume with the same data "
-                         "and fit settings")
+        raise CheckpointMismatchError(f"cannot resume from {path}: {problem}; resume with "
+                                      "the same data and fit settings")
 
 
 def restore_callbacks(section, callbacks, path):
@@ -255,9 +288,10 @@ def restore_callbacks(section, callbacks, path):
     current = [cb for cb in callbacks if type(cb).get_state is not Callback.get_state]
     names = [type(cb).__name__ for cb in current]
     if [c["class"] for c in saved] != names:
-        raise ValueError(f"cannot resume from {path}: it holds the state of callbacks "
-                         f"{[c['class'] for c in saved]} but fit was given {names}; pass the "
-                         "same callbacks as in the interrupted run")
+        raise CheckpointMismatchError(
+            f"cannot resume from {path}: it holds the state of callbacks "
+            f"{[c['class'] for c in saved]} but fit was given {names}; pass the same "
+            "callbacks as in the interrupted run")
     for cb, entry in zip(current, saved):
         cb.set_state(entry["state"])
 
@@ -300,6 +334,16 @@ def decode(value, arrays, path):
     if isinstance(value, list):
         return [decode(v, arrays, path) for v in value]
     return value
+
+
+def _seconds(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"every_seconds must be a number of seconds >= 0 (or None for no "
+                         f"limit), got {value!r}")
+    return float(value)
 
 
 def _whole(value, name, low):

@@ -174,7 +174,9 @@ def _sweep_parser(sub):
                        description="Run every trial of a sweep file (base settings as in "
                        "'nlayer train --config', plus [grid], [random] and [sweep] tables) on "
                        "a dask cluster; write sweep.csv, best.toml (by the dev metric) and "
-                       "sweep.png.")
+                       "sweep.png. Each trial checkpoints every epoch (at most every "
+                       "--checkpoint-seconds) into --out, so --resume continues unfinished "
+                       "trials where they were, even after a crash.")
     p.add_argument("spec", metavar="SWEEP.toml")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="a running dask scheduler, e.g. tcp://HOST:8786 "
@@ -184,7 +186,11 @@ def _sweep_parser(sub):
     p.add_argument("--out", metavar="DIR", default=None,
                    help="sweep directory (default runs/sweep-<file name>-<YYYYmmdd-HHMMSS>)")
     p.add_argument("--resume", action="store_true", default=False,
-                   help="continue the sweep in --out, skipping its finished trials")
+                   help="continue the sweep in --out: skip its finished trials, continue "
+                   "the others from their last checkpoint")
+    p.add_argument("--checkpoint-seconds", type=float, default=None, metavar="S",
+                   help="a trial checkpoints every epoch but at most every S seconds, and sends "
+                   "it to --out (default 5; 0: every epoch)")
     add_verbosity_flags(p)
     p.set_defaults(command="sweep")
 

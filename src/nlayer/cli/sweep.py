@@ -3,10 +3,13 @@
 A thin layer over :mod:`nlayer.sweep`: the file's base settings pick the data (loaded
 once, as ``nlayer train`` loads it), the trials run on a LocalCluster or on the
 scheduler at ``--scheduler``, and progress is one live line (terminals) or one line
-per finished trial (pipes).
+per finished trial (pipes). Each trial checkpoints every epoch but at most every
+``--checkpoint-seconds`` (5 s) and its newest checkpoint is kept in ``--out``, so that
+``--resume`` continues an interrupted or crashed sweep's trials where they were.
 """
 
 import contextlib
+import math
 import signal
 import threading
 import time
@@ -17,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from nlayer import sweep as sweeps
-from nlayer.sweep import results, runner
+from nlayer.sweep import results, runner, shipping
 
 from . import config, data, report, rundir
 from .errors import CLIError
@@ -72,7 +75,8 @@ class Display:
         dev = (rec.get("dev") or {}).get(self.metric)
         line = (f"[{state.finished:>{len(str(state.total))}}/{state.total}] {rec['trial']} "
                 f"{rec['status']:<6} dev {self.metric} {_fmt(dev)}  ({rec['seconds'] or 0:.1f} s, "
-                f"{rec['worker'] or '-'})" + (f"  {rec['error'][:100]}" if rec["error"] else ""))
+                f"{rec['worker'] or '-'})" + _continued(rec)
+                + (f"  {rec['error'][:100]}" if rec["error"] else ""))
         if self.bar is not None:
             self.bar.update(self.task, completed=state.finished, running=state.running,
                             failed=state.failed, best=_best_text(state, self.metric),
@@ -83,6 +87,12 @@ class Display:
                                f"  ETA {_duration(state.eta)}", markup=False, highlight=False,
                                soft_wrap=True)
             self.console.file.flush()  # one line per trial, also through pipes and `tee`
+
+
+def _continued(rec):
+    if rec.get("resumed_from") is not None:
+        return f"  continued from epoch {rec['resumed_from']}"
+    return "  checkpoint refused, restarted" if rec.get("restart_reason") else ""
 
 
 def _cell(value):
@@ -104,7 +114,7 @@ def points_table(ranked, swept, metric, top=TOP):
         table.add_row(str(rank), *(_cell(p["settings"].get(k)) for k in swept),
                       _fmt(p["dev_mean"]), _fmt(p["dev_std"]), _fmt(p["test_mean"]),
                       f"{p['ok']}/{p['seeds']}", _fmt(p["epochs_mean"], 1),
-                      f"{p['seconds_mean']:.1f}")
+                      _fmt(p["seconds_mean"], 1))
     return table
 
 
@@ -137,19 +147,25 @@ def run(args, console):
     """The sweep command; returns the exit code (130 when stopped by Ctrl-C)."""
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be >= 1, got {args.workers}")
+    seconds = args.checkpoint_seconds
+    if seconds is not None and not (seconds >= 0 and math.isfinite(seconds)):
+        raise CLIError(f"--checkpoint-seconds must be a number of seconds >= 0, got {seconds:g}")
     if args.workers is not None and args.scheduler:
         raise CLIError("--workers sizes the LocalCluster; a --scheduler's cluster has its own "
                        "workers (start more with 'dask worker ADDRESS')")
     spec = sweeps.load(args.spec)
     out = _out_dir(args, args.spec)
     ds = data.load_for_training(config.resolve(spec.base))
-    job = runner.Sweep(spec, ds, out, resume=args.resume)
+    job = runner.Sweep(spec, ds, out, resume=args.resume,
+                       checkpoint_seconds=shipping.SHIP_SECONDS if seconds is None else seconds)
     verbose = not (args.quiet or args.json)
     if verbose:
         points = len({t.point_id for t in job.trials})
+        waiting = sum(shipping.partial_checkpoint(out, t.id).is_file() for t in job.todo)
         console.print(f"nlayer sweep: {len(job.trials)} trials ({points} points x "
                       f"{len(spec.seeds)} seeds) on {ds.name}, ranked by dev {job.metric}"
-                      + (f"; {len(job.records)} finished earlier" if job.records else ""),
+                      + (f"; {len(job.records)} finished earlier" if job.records else "")
+                      + (f"; {waiting} to continue from a checkpoint" if waiting else ""),
                       markup=False, highlight=False, soft_wrap=True)
     started = time.perf_counter()
     try:
@@ -173,14 +189,25 @@ def run(args, console):
         console.print(report.facts_table([
             ("trials", f"{summary['ok']} ok, {summary['failed']} failed, "
                        f"{summary['lost']} lost, {summary['not_run']} not run"),
+            ("checkpoints", _checkpoints_line(summary)),
             ("wall time", f"{summary['wall_seconds']:.1f} s"),
             ("sweep directory", str(out)),
             ("best settings", str(out / "best.toml") if summary["best"] else "—")]))
     if job.interrupted:
         console.print(f"interrupted; continue with: nlayer sweep {args.spec} --out {out} "
-                      "--resume", markup=False, highlight=False, soft_wrap=True)
+                      "--resume (unfinished trials continue from their last checkpoint)",
+                      markup=False, highlight=False, soft_wrap=True)
         return 130
     return 0
+
+
+def _checkpoints_line(summary):
+    """How many of this session's trials continued from a checkpoint, and how many could not."""
+    line = f"{summary['continued']} trials continued from a checkpoint"
+    if summary["restarted"]:
+        line += f", {summary['restarted']} restarted from epoch 1 (checkpoint refused: see " \
+                "restart_reason in sweep.csv)"
+    return line
 
 
 def _summary(job, table, ranked, out, seconds):
@@ -189,5 +216,7 @@ def _summary(job, table, ranked, out, seconds):
     return {"out": str(out), "metric": job.metric, "trials": len(job.trials),
             "ok": statuses.count("ok"), "failed": statuses.count("failed"),
             "lost": statuses.count("lost"), "not_run": len(job.trials) - len(table),
+            "continued": sum(r.get("resumed_from") is not None for r in job.ran),
+            "restarted": sum(r.get("restart_reason") is not None for r in job.ran),
             "interrupted": job.interrupted, "wall_seconds": round(seconds, 3),
             "best": best, "points": ranked[:TOP]}

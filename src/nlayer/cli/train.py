@@ -62,20 +62,24 @@ def plateau(cfg):
                                 patience=cfg["lr_patience"], min_lr=cfg["min_lr"])
 
 
-def checkpointer(cfg, out):
+def checkpointer(cfg, out, every_seconds=None):
     every = cfg["checkpoint_every"]
-    return nl.ModelCheckpoint(out / rundir.CHECKPOINT, every_epochs=every) if every else None
+    return nl.ModelCheckpoint(out / rundir.CHECKPOINT, every_epochs=every,
+                              every_seconds=every_seconds) if every else None
 
 
-def fit(model, ds, cfg, console, show_progress, out=None, resume=False, monitor=None):
+def fit(model, ds, cfg, console, show_progress, out=None, resume=False, monitor=None,
+        callbacks=(), checkpoint_seconds=None):
     """Train with Ctrl-C handling; returns (history, stopper, interrupted, seconds).
 
-    With ``out`` the run checkpoints there; ``resume`` continues from its checkpoint.
+    With ``out`` the run checkpoints there (every ``checkpoint_every`` epochs, at most
+    every ``checkpoint_seconds`` if given); ``resume`` continues from its checkpoint.
+    ``callbacks`` come after the run's own (a ``runs_last`` one after its checkpoint).
     """
     stopper = early_stopping(cfg)
     reporter = EpochReporter(console) if show_progress else None
-    saver = checkpointer(cfg, out) if out is not None else None
-    callbacks = [cb for cb in (plateau(cfg), stopper, reporter, monitor, saver)
+    saver = checkpointer(cfg, out, checkpoint_seconds) if out is not None else None
+    callbacks = [cb for cb in (plateau(cfg), stopper, reporter, monitor, saver, *callbacks)
                  if cb is not None]
     start = time.perf_counter()
     with StopOnInterrupt(model) as guard:
@@ -151,11 +155,12 @@ def finish(model, ds, cfg, out, training, started):
 
 
 def train_and_write(model, ds, cfg, out, console=None, verbose=False, started=None,
-                    checkpoints=False, resume=False):
+                    checkpoints=False, resume=False, callbacks=(), checkpoint_seconds=None):
     """Fit, score on the test set and write the run directory; returns the summary.
 
     The one path of ``nlayer train`` and of every ``nlayer sweep`` trial (data in memory).
-    With ``checkpoints`` the run checkpoints into ``out`` (``resume``: continues from there);
+    With ``checkpoints`` the run checkpoints into ``out`` (``resume``: continues from there;
+    ``checkpoint_seconds``: at most that often); ``callbacks`` are added to the run's own;
     ``cfg["monitor"]`` (every N batches) adds a LayerMonitor and its files.
     """
     started = time.perf_counter() if started is None else started
@@ -163,7 +168,7 @@ def train_and_write(model, ds, cfg, out, console=None, verbose=False, started=No
     with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
         history, stopper, interrupted, seconds = fit(model, ds, cfg, console, verbose,
                                                      out if checkpoints else None, resume,
-                                                     monitor)
+                                                     monitor, callbacks, checkpoint_seconds)
     training = report.training_summary(history, stopper, interrupted, seconds)
     summary = finish(model, ds, cfg, out, training, started)
     if monitor is not None:

@@ -17,6 +17,7 @@ import contextlib
 import numpy as np
 
 from .runner import ARRAYS
+from .shipping import SHIP_SECONDS
 from .spec import Spec, SpecError, load, parse
 from .trials import Trial, expand
 
@@ -51,13 +52,16 @@ def arrays_dataset(X, y, X_test=None, y_test=None):
 
 
 def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=None,
-        scheduler=None, resume=False, on_progress=None):
+        scheduler=None, resume=False, on_progress=None, checkpoint_seconds=SHIP_SECONDS):
     """Run every trial of ``spec`` on (X, y); returns one row per trial.
 
     The rows (a pandas DataFrame when pandas is installed, else a list of dicts) are those
     of ``out/sweep.csv``: status, the swept settings, seed, dev and test metrics, epochs,
-    seconds, worker, error. ``out`` (default ``runs/sweep-<timestamp>``) also gets each
-    trial's run directory, ``best.toml`` (chosen by the dev metric) and ``sweep.png``.
+    resumed_from, seconds, worker, error, restart_reason. ``out`` (default
+    ``runs/sweep-<timestamp>``) also gets each trial's run directory, ``best.toml``
+    (chosen by the dev metric) and ``sweep.png``. Each trial checkpoints every epoch, at
+    most every ``checkpoint_seconds``, into ``out``: ``resume=True`` continues the
+    unfinished trials of ``out`` from there.
     """
     from nlayer.cli import rundir
 
@@ -66,7 +70,7 @@ def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=
     spec = load(spec) if isinstance(spec, str) or hasattr(spec, "__fspath__") else parse(spec)
     ds = arrays_dataset(X, y, X_test, y_test)
     out = rundir.choose(out, "sweep", overwrite=resume)
-    sweep = Sweep(spec, ds, out, resume=resume)
+    sweep = Sweep(spec, ds, out, resume=resume, checkpoint_seconds=checkpoint_seconds)
     cluster = connect(client, scheduler, workers) if sweep.todo else contextlib.nullcontext()
     with cluster as live:
         table, _ = sweep.run(live, on_progress)

@@ -16,7 +16,10 @@ from nlayer.cli import rundir
 
 from .spec import DATA_KEYS, METRICS
 
-TAIL = ("epochs", "best_epoch", "seconds", "worker", "error")
+#: The last columns of sweep.csv: ``resumed_from`` is the epochs of the checkpoint a
+#: trial continued from (empty: it trained from epoch 1), ``restart_reason`` why a
+#: checkpoint it was given was refused (it then trained from epoch 1).
+TAIL = ("epochs", "best_epoch", "resumed_from", "seconds", "worker", "error", "restart_reason")
 
 
 def rows(records, swept):
@@ -83,7 +86,7 @@ def points(records, metric):
             "dev_std": float(dev.std()) if ok else None,
             "test_mean": float(np.nanmean(test)) if ok else None,
             "epochs_mean": float(np.mean([r["epochs"] for r in ok])) if ok else None,
-            "seconds_mean": float(np.mean([r["seconds"] for r in recs])),
+            "seconds_mean": _mean([r["seconds"] for r in recs if r["seconds"] is not None]),
         })
 
     def rank(p):
@@ -117,6 +120,10 @@ def best_toml(point, trials, metric, n_seeds, with_data=True):
               "# train it: nlayer train --config best.toml"]
     body = rundir.toml_text(cfg).split("\n", 1)[1]  # without the run file's own header line
     return "\n".join(header) + "\n" + body
+
+
+def _mean(values):
+    return float(np.mean(values)) if values else None  # None: every seed was lost
 
 
 def _finite(value):

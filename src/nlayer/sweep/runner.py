@@ -3,30 +3,41 @@
 ``out/`` holds ``trials/<trial id>/`` (each an ordinary run directory plus
 ``trial.json``, written by the client when the trial's result arrives, through a
 ``.partial`` folder renamed into place), then ``sweep.csv``, ``best.toml`` and
-``sweep.png`` for the trials finished so far. A resumed sweep reads the
-``trial.json`` files and submits only the trials without one; a trial that failed
-in training is a result and is not rerun (delete its folder to rerun it), while a
-trial lost with its worker is rerun by dask (the scheduler moves it to another
-worker, up to ``distributed.scheduler.allowed-failures`` times).
+``sweep.png`` for the trials finished so far. While a trial runs, its newest
+checkpoint (sent by its worker at most every ``checkpoint_seconds``) is kept in
+``trials/<trial id>.partial/checkpoint.nlayer`` (:mod:`nlayer.sweep.shipping`).
+
+A resumed sweep reads the ``trial.json`` files and submits only the trials without
+one, each with its ``.partial`` checkpoint if it has one: such a trial continues from
+that epoch and ends exactly as if never interrupted (``resumed_from`` in its record),
+or trains from epoch 1 if the checkpoint no longer fits (``restart_reason``). A trial
+that failed in training is a result and is not rerun (delete its folder to rerun it),
+while a trial lost with its worker is rerun by dask (the scheduler moves it to another
+worker, up to ``distributed.scheduler.allowed-failures`` times): it continues from the
+newest checkpoint its lost worker had sent (published on the scheduler), else from the
+one it was submitted with, else from epoch 1.
 """
 
 import contextlib
 import json
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nlayer.cli import rundir
 
-from . import figure, results, task
+from . import figure, results, shipping, task
 from .trials import expand
 
 INSTALL = "nlayer sweep needs dask.distributed: pip install 'nlayer[cluster]'"
 LOCALHOST = "127.0.0.1"
-ARRAYS = "arrays"
+ARRAYS = "arrays"  # the Dataset name of arrays given to nlayer.sweep.run
 #: Variables that fix the BLAS/OpenMP thread count when a worker process starts.
-BLAS_ENVIRON = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # the Dataset name of arrays given to nlayer.sweep.run
+BLAS_ENVIRON = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: How often the client looks for finished trials and shipped checkpoints (seconds).
+POLL_SECONDS = 0.05
 
 
 def _distributed():
@@ -44,7 +55,10 @@ def connect(client=None, scheduler=None, workers=None, blas_threads=None):
     The LocalCluster has ``workers`` single-threaded worker processes (default: one per
     core) listening on 127.0.0.1 only (its dashboard too); it is closed on exit. Its
     workers start with BLAS at their share of the cores (``blas_threads``, default
-    cores / workers): dask's nanny would otherwise start them at one thread each.
+    cores / workers): dask's nanny would otherwise start them at one thread each. Its
+    active memory manager is off: it would drop the copies of the data scattered to
+    every worker down to those that trials still wait for, and a worker lost with the
+    only copy would lose the trials that depend on it instead of rerunning them.
     """
     if client is not None:
         yield client
@@ -57,8 +71,9 @@ def connect(client=None, scheduler=None, workers=None, blas_threads=None):
         return
     n = workers or task.cores()
     share = blas_threads or task.blas_share(n)
-    environ = {f"distributed.nanny.pre-spawn-environ.{name}": share for name in BLAS_ENVIRON}
-    with dask.config.set(environ):
+    settings = {f"distributed.nanny.pre-spawn-environ.{name}": share for name in BLAS_ENVIRON}
+    settings["distributed.scheduler.active-memory-manager.start"] = False
+    with dask.config.set(settings):
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                            host=LOCALHOST, dashboard_address=f"{LOCALHOST}:0",
                                            silence_logs=40)
@@ -105,6 +120,8 @@ def finished_records(out):
     """trial.json of every trial already in ``out/trials`` (for ``--resume``)."""
     records = {}
     for path in sorted((Path(out) / "trials").glob("*/trial.json")):
+        if path.parent.name.endswith(".partial"):
+            continue  # a trial whose saving was cut short: it runs again
         try:
             rec = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -152,35 +169,95 @@ def _lost(trial, exc):
     return {"trial": trial.id, "point": trial.point_id, "index": trial.index,
             "settings": trial.point, "seed": trial.seed, "status": "lost",
             "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
-            "dev": None, "test": None, "epochs": None, "best_epoch": None, "seconds": None,
-            "worker": None, "blas_threads": None}
+            "dev": None, "test": None, "epochs": None, "best_epoch": None,
+            "resumed_from": None, "restart_reason": None, "seconds": None,
+            "worker": None, "blas_threads": None, "ship_error": None}
+
+
+class Published:
+    """The newest checkpoint of each running trial, kept on the scheduler for a rerun.
+
+    One ``distributed.Variable`` per trial that sent a checkpoint, and an index of those
+    trials (so that a worker asks for a trial's Variable only when it exists: the
+    scheduler logs an error for each Variable asked for in vain), all named from the
+    sweep's queue (:mod:`nlayer.sweep.shipping`). A trial that dask reruns after losing
+    its worker reads it (:func:`nlayer.sweep.shipping.published`). A trial's Variable is
+    deleted when its result arrives, all of them when the sweep ends.
+    """
+
+    def __init__(self, distributed, client, queue_name):
+        self.distributed, self.client, self.queue_name = distributed, client, queue_name
+        self.index = distributed.Variable(shipping.index_name(queue_name), client=client)
+        self.index.set([])
+        self.variables = {}
+
+    def publish(self, trial_id, data):
+        if trial_id not in self.variables:
+            self.variables[trial_id] = self.distributed.Variable(
+                shipping.variable_name(self.queue_name, trial_id), client=self.client)
+            self.variables[trial_id].set(data)
+            self.index.set(sorted(self.variables))
+        else:
+            self.variables[trial_id].set(data)
+
+    def forget(self, trial_id):
+        variable = self.variables.pop(trial_id, None)
+        if variable is not None:
+            with contextlib.suppress(Exception):  # the scheduler may be gone
+                self.index.set(sorted(self.variables))
+                variable.delete()
+
+    def close(self):
+        for trial_id in list(self.variables):
+            self.forget(trial_id)
+        with contextlib.suppress(Exception):
+            self.index.delete()
 
 
 class Sweep:
-    """One sweep of ``spec`` over the Dataset ``ds`` into ``out``."""
+    """One sweep of ``spec`` over the Dataset ``ds`` into ``out``.
 
-    def __init__(self, spec, ds, out, resume=False, limit_blas=True):
+    Each trial checkpoints at most every ``checkpoint_seconds`` (default
+    :data:`~nlayer.sweep.shipping.SHIP_SECONDS`); ``resume`` continues ``out``.
+    """
+
+    def __init__(self, spec, ds, out, resume=False, limit_blas=True,
+                 checkpoint_seconds=shipping.SHIP_SECONDS):
         self.spec, self.ds, self.out = spec, ds, Path(out)
         self.limit_blas = limit_blas  # False only to measure oversubscription (benchmark)
+        self.checkpoint_seconds = checkpoint_seconds
         self.metric = spec.metric_for(ds.task)
         self.trials = expand(spec)
         self.records = finished_records(self.out) if resume else {}
         ids = {t.id for t in self.trials}
         self.records = {k: v for k, v in self.records.items() if k in ids}
         self.lost = {}  # trials the cluster could not finish: in the table, rerun on --resume
+        self.ran = []   # the records of the trials run by this session
         self.interrupted = False
+        self.inbox = shipping.Inbox(self.out)
 
     @property
     def todo(self):
         return [t for t in self.trials if t.id not in self.records]
 
+    def checkpoint_of(self, trial):
+        """The bytes of the trial's newest shipped checkpoint in ``out``, or None."""
+        path = shipping.partial_checkpoint(self.out, trial.id)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
     def run(self, client, on_progress=None):
         """Submit the unfinished trials and collect them as they finish; returns the table.
 
-        Ctrl-C cancels the trials still queued or running and still writes the outputs of
-        those finished (``--resume`` runs the rest).
+        While they run, their checkpoints are written to ``out`` as they arrive (the
+        client polls every POLL_SECONDS: results and checkpoints are written by this one
+        thread, so a finished trial's folder is never written to again). Ctrl-C writes
+        the checkpoints already sent, cancels the trials still queued or running and
+        still writes the outputs of those finished (``--resume`` runs the rest).
         """
-        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "trials").mkdir(parents=True, exist_ok=True)
         todo = self.todo
         if not todo:  # a resumed sweep that had finished: only the outputs again
             return self._outputs()
@@ -190,34 +267,57 @@ class Sweep:
         threads = host_threads(client)
         shares = threads if self.limit_blas else None
         futures = {}
+        token = uuid.uuid4().hex
+        queue = distributed.Queue(f"nlayer-sweep-{token}", client=client)
+        newest = Published(distributed, client, queue.name)
         try:
-            [data] = client.scatter([self.ds], broadcast=True)
-            futures = {client.submit(task.run_trial, t, data, shares, key=t.key,
-                                     pure=False): t for t in todo}
+            # a key of its own: the same data's key, released by a sweep that just ended
+            # on this client, could be forgotten by the scheduler after this scatter
+            [data] = client.scatter([self.ds], broadcast=True, hash=False)
+            futures = {client.submit(task.run_trial, t, data, shares, queue=queue.name,
+                                     checkpoint=self.checkpoint_of(t),
+                                     ship_seconds=self.checkpoint_seconds,
+                                     key=f"{t.key}-{token[:8]}", pure=False): t for t in todo}
             pending = set(futures)
             slots = sum(threads.values()) or 1
-            for fut in distributed.as_completed(futures):
-                pending.discard(fut)
-                trial = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # noqa: BLE001 -- e.g. KilledWorker after retries
-                    rec = self.lost[trial.id] = _lost(trial, exc)
-                else:
-                    save_trial(self.out, result)
-                    rec = result["record"]
-                    self.records[trial.id] = rec
-                state.done += 1
-                state.failed += rec["status"] != "ok"
-                state.running = min(len(pending), slots)
-                state.last = rec
-                state.best = results.best(list(self.records.values()), self.metric)
-                if on_progress is not None:
-                    on_progress(replace(state))  # a snapshot: callers may keep it
+            finished = distributed.as_completed(futures)
+            while not finished.is_empty():
+                ready = finished.next_batch(block=False)
+                for fut in ready:
+                    pending.discard(fut)
+                    rec = self._collect(fut, futures[fut])
+                    newest.forget(rec["trial"])
+                    state.done += 1
+                    state.failed += rec["status"] != "ok"
+                    state.running = min(len(pending), slots)
+                    state.last = rec
+                    state.best = results.best(list(self.records.values()), self.metric)
+                    if on_progress is not None:
+                        on_progress(replace(state))  # a snapshot: callers may keep it
+                self.inbox.drain(queue, self.records, newest.publish)
+                if not ready:
+                    time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
             self.interrupted = True
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop at once
+                self.inbox.drain(queue, self.records)  # before cancelling: the newest on disk
             client.cancel(list(futures))
+        finally:
+            newest.close()
+            queue.close()
         return self._outputs()
+
+    def _collect(self, fut, trial):
+        """The record of a finished future, its run directory saved (or why it was lost)."""
+        try:
+            result = fut.result()
+        except Exception as exc:  # noqa: BLE001 -- e.g. KilledWorker after retries
+            rec = self.lost[trial.id] = _lost(trial, exc)
+        else:
+            save_trial(self.out, result)
+            rec = self.records[trial.id] = result["record"]
+        self.ran.append(rec)
+        return rec
 
     def _outputs(self):
         return write_outputs(self.out, self.spec, self.trials,

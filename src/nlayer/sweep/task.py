@@ -6,15 +6,28 @@ to the client with the result, so workers need no shared file system. Any error 
 the trial (divergence, a bad combination of settings) is part of its result, never an
 exception of the task: the sweep goes on.
 
+The trial checkpoints as ``nlayer train`` does (every ``checkpoint_every`` epochs), but at
+most every ``ship_seconds`` (:data:`~nlayer.sweep.shipping.SHIP_SECONDS`, 5 s), and each
+checkpoint goes to the client through the sweep's queue (:mod:`nlayer.sweep.shipping`).
+Given a checkpoint's bytes the trial continues from it; a checkpoint that no longer fits
+(the base settings of the sweep file were edited, a damaged file) is set aside and the
+trial trains from epoch 1, saying why in its record (``restart_reason``).
+
 BLAS is limited to the worker's share of the cores it runs on (cores / worker threads on
 that host): two workers on two cores each get one BLAS thread instead of fighting over two.
 """
 
 import contextlib
+import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from nlayer.checkpoint import CheckpointMismatchError
+
+from . import shipping
 
 
 def cores():
@@ -49,26 +62,46 @@ def worker_address():
         return "local"
 
 
-def run_trial(trial, ds, host_threads=None):
+def run_trial(trial, ds, host_threads=None, queue=None, checkpoint=None,
+              ship_seconds=shipping.SHIP_SECONDS):
     """Train ``trial`` on the Dataset ``ds``; returns {"record": dict, "files": {name: bytes}}.
 
     ``host_threads`` maps a worker host to the number of task threads the cluster runs
-    there; it sets this trial's BLAS share (None: no limit).
-    """
-    from nlayer.cli import train
+    there; it sets this trial's BLAS share (None: no limit). ``queue`` names the sweep's
+    ``distributed.Queue`` that each checkpoint is sent to (None: the trial only
+    checkpoints in its temporary directory); ``checkpoint`` (bytes of a checkpoint of
+    this trial) makes it continue from there: its record's ``resumed_from`` is that
+    checkpoint's number of epochs, or ``restart_reason`` says why it was refused.
 
+    A trial lost with its worker is run again by dask with these same arguments; it
+    then continues from the newest checkpoint the lost worker had sent, which the client
+    published on the scheduler (:func:`~nlayer.sweep.shipping.published`), if any.
+    """
     started = time.perf_counter()
+    if queue is not None:
+        checkpoint = shipping.published(queue, trial.id) or checkpoint
     worker = worker_address()
     host = worker.split("://")[-1].rsplit(":", 1)[0]
     threads = None if host_threads is None else blas_share(host_threads.get(host, 1))
-    summary, error, files = None, None, {}
-    with _limit_blas(threads), tempfile.TemporaryDirectory(prefix="nlayer-trial-") as tmp:
+    summary, error, files, resumed_from, restart_reason = None, None, {}, None, None
+    shipper = None
+    with _limit_blas(threads), tempfile.TemporaryDirectory(prefix="nlayer-trial-") as tmp, \
+            shipping.sender(queue, trial.id) as send:
         out = Path(tmp) / "run"
         try:
-            model = train.build_model(trial.cfg, ds.task, train.n_outputs(ds))
-            summary = train.train_and_write(model, ds, trial.cfg, out, started=started)
+            if checkpoint is not None:
+                try:
+                    summary, shipper = _attempt(trial, ds, out, started, ship_seconds, send,
+                                                checkpoint)
+                    resumed_from = shipper.epochs_before
+                except _Refused as refused:
+                    restart_reason = refused.reason(out, trial)
+                    if send is not None:
+                        send.restarted = True
+            if summary is None:
+                summary, shipper = _attempt(trial, ds, out, started, ship_seconds, send)
         except Exception as exc:  # noqa: BLE001 -- recorded in the trial's row, the sweep goes on
-            error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            error = _one_line(exc)
         if out.is_dir():
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
     record = {"trial": trial.id, "point": trial.point_id, "index": trial.index,
@@ -78,6 +111,81 @@ def run_trial(trial, ds, host_threads=None):
               "test": (summary or {}).get("metrics", {}).get("test"),
               "epochs": (summary or {}).get("epochs_run"),
               "best_epoch": (summary or {}).get("best_epoch"),
+              "resumed_from": resumed_from, "restart_reason": restart_reason,
               "seconds": round(time.perf_counter() - started, 3),
-              "worker": worker, "blas_threads": threads}
+              "worker": worker, "blas_threads": threads,
+              "ship_error": None if shipper is None else shipper.error}
     return {"record": record, "files": files}
+
+
+class _Refused(Exception):
+    """The checkpoint a trial was given cannot continue it (see :func:`_attempt`)."""
+
+    def __init__(self, cause):
+        super().__init__(str(cause))
+        self.cause = cause
+
+    def reason(self, out, trial):
+        """The refusal in one line, naming the client's copy instead of the worker's."""
+        text = _one_line(self.cause)
+        where = out / shipping.CHECKPOINT
+        return text.replace(str(where), f"trials/{trial.id}.partial/{shipping.CHECKPOINT}")
+
+
+def _attempt(trial, ds, out, started, ship_seconds, send, checkpoint=None):
+    """One training of ``trial`` into a fresh ``out``; returns (summary, its shipper).
+
+    With ``checkpoint`` it resumes from those bytes; raises _Refused when they cannot
+    continue this trial: a damaged file or other settings (ModelFileError and the
+    checkpoint's mismatch errors are ValueErrors raised before training starts), or
+    callbacks that differ (CheckpointMismatchError, raised as training starts). The
+    trial's settings are part of each of its checkpoints (the model's metadata), so a
+    change the checkpoint module would accept (a constant learning rate, the patience)
+    is refused too; only more epochs are accepted (the run is continued further).
+    """
+    from nlayer.cli import train
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    path = out / shipping.CHECKPOINT
+    if checkpoint is not None:
+        path.write_bytes(checkpoint)
+        try:
+            _require_same_settings(path, trial.cfg)
+        except ValueError as exc:
+            raise _Refused(exc) from exc
+    shipper = shipping.ShipCheckpoints(path, send)
+    model = train.build_model(trial.cfg, ds.task, train.n_outputs(ds))
+    model.metadata = {"sweep_trial": {"id": trial.id, "config": trial.cfg}}  # in checkpoints
+    try:
+        summary = train.train_and_write(model, ds, trial.cfg, out, started=started,
+                                        checkpoints=True, resume=checkpoint is not None,
+                                        callbacks=[shipper], checkpoint_seconds=ship_seconds)
+    except ValueError as exc:
+        if checkpoint is not None and (isinstance(exc, CheckpointMismatchError)
+                                       or not shipper.began):
+            raise _Refused(exc) from exc
+        raise
+    return summary, shipper
+
+
+def _require_same_settings(path, cfg):
+    """Refuse a checkpoint whose trial settings differ from ``cfg`` (more epochs aside)."""
+    from nlayer.io import read
+
+    saved = (read(path)[0].metadata.get("sweep_trial") or {}).get("config")
+    if not isinstance(saved, dict):
+        return  # not written by a sweep trial: the checkpoint module's checks only
+    now = json.loads(json.dumps(cfg))
+    changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)
+               and not (k == "epochs" and isinstance(saved.get(k), int) and now[k] > saved[k])]
+    if changed:
+        raise CheckpointMismatchError(
+            f"cannot resume from {path}: the trial's settings changed since it was written ("
+            + "; ".join(f"{k}: {now.get(k)!r} now, {saved.get(k)!r} in the checkpoint"
+                        for k in changed) + ")")
+
+
+def _one_line(exc):
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"

@@ -32,7 +32,9 @@ class Trial:
 
     @property
     def key(self):
-        """The dask task key: one task per trial, the same on a resumed run."""
+        """The stem of the trial's dask task key; each sweep run appends a token of its
+        own, so that a run never gets the result of an earlier run's task of the same
+        trial (on the same client, or on a scheduler where that task still exists)."""
         return f"nlayer-trial-{self.id}"
 
 
