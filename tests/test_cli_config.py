@@ -135,6 +135,11 @@ def test_compare_keeps_a_constant_rate_recipe_for_images():
     train = config.resolve({"dataset": "fashion-mnist"})
     compare = config.resolve({"dataset": "fashion-mnist"}, defaults=config.COMPARE_DEFAULTS)
     assert (train["optimizer"], train["schedule"], train["dropout"]) == ("adam", "cosine", 0.2)
+    assert train["normalize"] == "standard"
+    mnist = config.resolve({"dataset": "mnist"})  # the same recipe, pixels scaled to [0, 1]
+    assert {k: v for k, v in mnist.items() if k not in ("dataset", "normalize")} == \
+        {k: v for k, v in train.items() if k not in ("dataset", "normalize")}
+    assert mnist["normalize"] == "minmax"
     assert (compare["optimizer"], compare["schedule"], compare["weight_decay"]) == \
         ("sgd", "constant", 0)
     assert (compare["hidden"], compare["lr"], compare["l2"], compare["epochs"]) == \
