@@ -472,7 +472,7 @@ def test_a_mismatch_is_a_checkpoint_mismatch_error(tmp_path):
     path = tmp_path / "ck.nlayer"
     run.train("sgd", path, every_batches=1000, callbacks=[StopAt(2, 3)])
     X, y = run.data()
-    with pytest.raises(nl.checkpoint.CheckpointMismatchError, match="batch_size: 10 now"):
+    with pytest.raises(nl.CheckpointMismatchError, match="batch_size: 10 now"):
         run.model("sgd").fit(X, y, epochs=8, batch_size=10, validation_split=0.2, seed=3,
                              callbacks=[nl.EarlyStopping(patience=3), nl.ModelCheckpoint(path)],
                              resume_from=path)

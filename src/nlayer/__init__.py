@@ -7,7 +7,7 @@
 """
 
 from .callbacks import Callback, EarlyStopping, History, ReduceLROnPlateau
-from .checkpoint import ModelCheckpoint
+from .checkpoint import CheckpointMismatchError, ModelCheckpoint
 from .errors import ModelFileError, ModelTooLargeError, NotFittedError, TrainingDivergedError
 from .gradcheck import check_gradients
 from .io import load
@@ -29,5 +29,6 @@ __all__ = [
     "LayerMonitor", "plot_layer_stats",
     "Standardizer", "MinMaxScaler", "check_gradients", "load", "lr_find", "LRFinderResult",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
+    "CheckpointMismatchError",
     "__version__",
 ]
