@@ -186,10 +186,22 @@ def test_cli_errors_are_one_line(tmp_path):
                                      "the sweep to continue)")
 
 
+def _worker_setting(key):
+    import dask
+    return dask.config.get(key)
+
+
 def test_connect_starts_and_closes_a_local_cluster_on_127_0_0_1():
     with runner.connect(workers=1) as client:
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")
         assert all(a.startswith("tcp://127.0.0.1:") for a in client.scheduler_info()["workers"])
+        # in the worker processes: no profiler sampling the trials, no memory manager
+        # trimming the scattered data's copies
+        assert set(client.run(_worker_setting, "distributed.worker.profile.enabled").values()) \
+            == {False}
+        assert client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.extensions.get("amm") is None
+            or not dask_scheduler.extensions["amm"].running)
         cluster = client.cluster
     assert cluster.status.name == "closed"
 

@@ -58,7 +58,9 @@ def connect(client=None, scheduler=None, workers=None, blas_threads=None):
     cores / workers): dask's nanny would otherwise start them at one thread each. Its
     active memory manager is off: it would drop the copies of the data scattered to
     every worker down to those that trials still wait for, and a worker lost with the
-    only copy would lose the trials that depend on it instead of rerunning them.
+    only copy would lose the trials that depend on it instead of rerunning them. Its
+    workers' statistical profiler (for the dashboard's profile page) is off: sampling
+    the trial's thread every 10 ms made the trials about 3 % slower.
     """
     if client is not None:
         yield client
@@ -73,6 +75,7 @@ def connect(client=None, scheduler=None, workers=None, blas_threads=None):
     share = blas_threads or task.blas_share(n)
     settings = {f"distributed.nanny.pre-spawn-environ.{name}": share for name in BLAS_ENVIRON}
     settings["distributed.scheduler.active-memory-manager.start"] = False
+    settings["distributed.worker.profile.enabled"] = False  # its sampling thread slows trials
     with dask.config.set(settings):
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                            host=LOCALHOST, dashboard_address=f"{LOCALHOST}:0",
