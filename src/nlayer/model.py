@@ -242,12 +242,17 @@ class Sequential:
         optimiser's :attr:`~nlayer.optimizers.Optimizer.gradient_scale`). ``weights``
         are the rows' weights w_i (see :meth:`cost`).
         """
-        if weights is not None:
-            with sample_weights.weighted_l2(self._dense_layers(), weights):
-                return self._backward(A, Y, scale, sample_weights.batch_weights(weights))
-        return self._backward(A, Y, scale, None)
+        batch = None if weights is None else sample_weights.Batch(weights)
+        return self._backward(A, Y, scale, batch)
 
-    def _backward(self, A, Y, scale, r):
+    def _backward(self, A, Y, scale, batch):
+        """Back propagation; ``batch``: the rows' :class:`~nlayer.sample_weights.Batch` or None."""
+        if batch is None:
+            return self._backward_pass(A, Y, scale, None)
+        with sample_weights.weighted_l2(self._dense_layers(), batch.total):
+            return self._backward_pass(A, Y, scale, batch.r)
+
+    def _backward_pass(self, A, Y, scale, r):
         start = self._fused_start()
         if start is None:
             grad, i, is_dZ = self.loss.dA(A, Y, scale, r), len(self.layers) - 1, False
@@ -270,11 +275,14 @@ class Sequential:
         With row weights w_i a row counts w_i times: the data loss is the weighted
         mean sum w_i L_i / sum w_i and m in the L2 term is sum w_i.
         """
-        if weights is None:
+        return self._cost(A, Y, None if weights is None else sample_weights.Batch(weights))
+
+    def _cost(self, A, Y, batch):
+        """J for a batch whose rows' weights are the :class:`~nlayer.sample_weights.Batch`
+        ``batch`` (None: every row counts once)."""
+        if batch is None:
             return self.loss.loss(self._output_logits(), A, Y) + self._l2_term(A.shape[0])
-        r = sample_weights.batch_weights(weights)
-        rows = float(weights.sum(dtype=np.float64))
-        return self.loss.loss(self._output_logits(), A, Y, r) + self._l2_term(rows)
+        return self.loss.loss(self._output_logits(), A, Y, batch.r) + self._l2_term(batch.total)
 
     def _l2_term(self, m):
         """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
@@ -296,11 +304,12 @@ class Sequential:
         ``Wb``: the rows' weights w_i, or None (every row counts once).
         """
         A = self.forward(Xb, training=True, rng=rng)
-        J = self.cost(A, Yb, Wb)
+        batch = None if Wb is None else sample_weights.Batch(Wb)  # r and sum w, once
+        J = self._cost(A, Yb, batch)
         if not math.isfinite(J):
             return J, A
         scale = self.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
-        self.backward(A, Yb, scale, Wb)
+        self._backward(A, Yb, scale, batch)
         tap = self._step_tap  # set by a LayerMonitor for its sampled steps only
         if tap is not None:
             tap(scale)
@@ -404,7 +413,7 @@ class Sequential:
         for i in range(0, X.shape[0], chunk):
             Yc, Wc = Y[i:i + chunk], None if W is None else W[i:i + chunk]
             A = self.forward(X[i:i + chunk])
-            r = None if Wc is None else sample_weights.batch_weights(Wc)
+            r = None if Wc is None else sample_weights.Batch(Wc).r
             totals.add(self.loss.loss(self._output_logits(), A, Yc, r), A, Yc, Wc)
         logs = totals.results()
         logs["loss"] += self._l2_term(X.shape[0] if W is None else float(W.sum(dtype=np.float64)))

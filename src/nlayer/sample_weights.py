@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["class_weights", "row_weights", "batch_weights", "weighted_l2"]
+__all__ = ["class_weights", "row_weights", "Batch", "weighted_l2"]
 
 
 def class_weights(class_weight, ids, k):
@@ -63,10 +63,16 @@ def row_weights(n, sample_weight, class_weights, ids, dtype):
     return w.astype(dtype)
 
 
-def batch_weights(w):
-    """r_i = m w_i / sum w: a batch's row weights with mean 1 (all 0 when nothing counts)."""
-    total = float(w.sum(dtype=np.float64))
-    return w * w.dtype.type(w.shape[0] / total) if total > 0 else np.zeros_like(w)
+class Batch:
+    """A batch's row weights w_i, worked out once: ``total`` = sum w (the m of the L2 term)
+    and ``r`` with r_i = m w_i / sum w (mean 1; all 0 when nothing counts)."""
+
+    __slots__ = ("w", "total", "r")
+
+    def __init__(self, w):
+        self.w, self.total = w, float(w.sum(dtype=np.float64))
+        self.r = w * w.dtype.type(w.shape[0] / self.total) if self.total > 0 else \
+            np.zeros_like(w)
 
 
 def _weight(value, name):
@@ -79,8 +85,8 @@ def _weight(value, name):
 class weighted_l2:
     """Within a weighted batch, the Dense layers' L2 gradient divides by sum w, not m."""
 
-    def __init__(self, dense, weights):
-        self.dense, self.rows = dense, float(weights.sum(dtype=np.float64))
+    def __init__(self, dense, total):
+        self.dense, self.rows = dense, total
 
     def __enter__(self):
         for layer in self.dense:

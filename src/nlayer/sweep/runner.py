@@ -169,12 +169,7 @@ def write_outputs(out, spec, trials, records, metric, with_data=True):
 
 def _lost(trial, exc):
     """A record for a trial the cluster could not finish (not saved: --resume reruns it)."""
-    return {"trial": trial.id, "point": trial.point_id, "index": trial.index,
-            "settings": trial.point, "seed": trial.seed, "status": "lost",
-            "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
-            "dev": None, "test": None, "epochs": None, "best_epoch": None,
-            "resumed_from": None, "restart_reason": None, "seconds": None,
-            "worker": None, "blas_threads": None, "ship_error": None}
+    return task.record(trial, "lost", task.error_text(exc))
 
 
 class Published:

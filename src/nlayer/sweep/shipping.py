@@ -82,7 +82,8 @@ class ShipCheckpoints(Callback):
                 data = fh.read()
             self.send(epoch, data)
         except Exception as exc:  # noqa: BLE001 -- the trial goes on without shipping
-            self.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            from .task import error_text  # task imports this module
+            self.error = error_text(exc)
             self.send = None
 
 

@@ -101,21 +101,38 @@ def run_trial(trial, ds, host_threads=None, queue=None, checkpoint=None,
             if summary is None:
                 summary, shipper = _attempt(trial, ds, out, started, ship_seconds, send)
         except Exception as exc:  # noqa: BLE001 -- recorded in the trial's row, the sweep goes on
-            error = _one_line(exc)
+            error = error_text(exc)
         if out.is_dir():
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
-    record = {"trial": trial.id, "point": trial.point_id, "index": trial.index,
-              "settings": trial.point, "seed": trial.seed,
-              "status": "ok" if error is None else "failed", "error": error,
-              "dev": (summary or {}).get("metrics", {}).get("dev"),
-              "test": (summary or {}).get("metrics", {}).get("test"),
-              "epochs": (summary or {}).get("epochs_run"),
-              "best_epoch": (summary or {}).get("best_epoch"),
-              "resumed_from": resumed_from, "restart_reason": restart_reason,
-              "seconds": round(time.perf_counter() - started, 3),
-              "worker": worker, "blas_threads": threads,
-              "ship_error": None if shipper is None else shipper.error}
-    return {"record": record, "files": files}
+    summary = summary or {}
+    rec = record(trial, "ok" if error is None else "failed", error,
+                 dev=summary.get("metrics", {}).get("dev"),
+                 test=summary.get("metrics", {}).get("test"),
+                 epochs=summary.get("epochs_run"), best_epoch=summary.get("best_epoch"),
+                 resumed_from=resumed_from, restart_reason=restart_reason,
+                 seconds=round(time.perf_counter() - started, 3), worker=worker,
+                 blas_threads=threads, ship_error=None if shipper is None else shipper.error)
+    return {"record": rec, "files": files}
+
+
+#: What a trial's record holds besides its identity, status and error (None: unknown).
+RECORD_FIELDS = ("dev", "test", "epochs", "best_epoch", "resumed_from", "restart_reason",
+                 "seconds", "worker", "blas_threads", "ship_error")
+
+
+def record(trial, status, error=None, **fields):
+    """A trial's row of sweep.csv as a dict: every RECORD_FIELDS key, None unless given."""
+    unknown = set(fields) - set(RECORD_FIELDS)
+    if unknown:
+        raise TypeError(f"record fields {sorted(unknown)} are not in RECORD_FIELDS")
+    return {"trial": trial.id, "point": trial.point_id, "index": trial.index,
+            "settings": trial.point, "seed": trial.seed, "status": status, "error": error,
+            **{k: fields.get(k) for k in RECORD_FIELDS}}
+
+
+def error_text(exc):
+    """An exception as the one line a trial's record keeps."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 class _Refused(Exception):
@@ -127,7 +144,7 @@ class _Refused(Exception):
 
     def reason(self, out, trial):
         """The refusal in one line, naming the client's copy instead of the worker's."""
-        text = _one_line(self.cause)
+        text = error_text(self.cause)
         where = out / shipping.CHECKPOINT
         return text.replace(str(where), f"trials/{trial.id}.partial/{shipping.CHECKPOINT}")
 
@@ -185,7 +202,3 @@ def _require_same_settings(path, cfg):
             f"cannot resume from {path}: the trial's settings changed since it was written ("
             + "; ".join(f"{k}: {now.get(k)!r} now, {saved.get(k)!r} in the checkpoint"
                         for k in changed) + ")")
-
-
-def _one_line(exc):
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
