@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlayer import _fastpaths
+from nlayer.utils import fastpaths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_training as bench  # noqa: E402  (the same data, network and settings)
@@ -110,7 +110,7 @@ def plain_state(model):
     """
     arrays = [layer.params[key] for layer in model.layers for key in ("kernel", "bias")]
     size = sum(a.size for a in arrays)
-    flat = {name: _fastpaths.zeros_on_huge_pages(size, model.dtype) for name in "pgv"}
+    flat = {name: fastpaths.zeros_on_huge_pages(size, model.dtype) for name in "pgv"}
     views, start = {name: [] for name in "pgv"}, 0
     for a in arrays:
         for name in "pgv":
@@ -125,12 +125,12 @@ def plain_epoch(state, X, Y, order, batch, lr, momentum):
 
     ReLU hidden layers, softmax output, cross-entropy with the fused dZ = A - Y, SGD
     with momentum on packed arrays, the per-batch loss and accuracy that fit reports,
-    and nlayer's NumPy idioms (``_fastpaths``): the same calls in the same order as
+    and nlayer's NumPy idioms (``nlayer.utils.fastpaths``): the same calls in the same order as
     nlayer's fit, so it ends with the same weights. Returns the epoch's seconds.
     """
     (flat, views), dt = state, X.dtype
     Ws, bs, dWs, dbs = views["p"][0::2], views["p"][1::2], views["g"][0::2], views["g"][1::2]
-    ones_k = _fastpaths.ones(Y.shape[1], dt)
+    ones_k = fastpaths.ones(Y.shape[1], dt)
     buf_X, buf_Y = np.empty((batch, X.shape[1]), dt), np.empty((batch, Y.shape[1]), dt)
     loss, hits = 0.0, 0
     t0 = time.perf_counter()
@@ -143,12 +143,12 @@ def plain_epoch(state, X, Y, order, batch, lr, momentum):
         for W, b in zip(Ws[:-1], bs[:-1]):            # hidden: Z = A_prev W + b, A = relu(Z)
             Z = A @ W
             Z += b
-            A = np.maximum(Z, _fastpaths.zeros(Z.shape, dt))
+            A = np.maximum(Z, fastpaths.zeros(Z.shape, dt))
             Zs.append(Z)
             As.append(A)
         Z = A @ Ws[-1]                                 # output: A = softmax(Z)
         Z += bs[-1]
-        A = Z - _fastpaths.row_max(Z)[:, None]
+        A = Z - fastpaths.row_max(Z)[:, None]
         np.exp(A, out=A)
         A /= (A @ ones_k)[:, None]
         loss += float(-np.log(np.multiply(Yb, A) @ ones_k).sum(dtype=np.float64))
@@ -157,7 +157,7 @@ def plain_epoch(state, X, Y, order, batch, lr, momentum):
         dZ *= dt.type(lr / m)                          # lr * dJ/dZ (lr folded in, as fit does)
         for l in range(len(Ws) - 1, -1, -1):
             np.matmul(As[l].T, dZ, out=dWs[l])         # dW = A_prev^T dZ
-            _fastpaths.column_sums(dZ, out=dbs[l])     # db = 1^T dZ
+            fastpaths.column_sums(dZ, out=dbs[l])     # db = 1^T dZ
             if l > 0:
                 dZ = dZ @ Ws[l].T                      # dA_prev = dZ W^T
                 np.multiply(dZ, Zs[l - 1] > 0, out=dZ)  # dZ = dA * relu'(Z)

@@ -4,7 +4,7 @@ Runs ``nlayer train`` (digits, and a few epochs of Fashion-MNIST when its files
 are found) once alone and then two at the same time, for each BLAS setting:
 
 - ``auto``: nlayer chooses the BLAS thread count for the work (the default; one
-  thread for small products, see ``nlayer._threads``);
+  thread for small products, see ``nlayer.training.threads``);
 - ``off``: ``NLAYER_BLAS_THREADS=off``, BLAS left as configured (2 threads here):
   the behaviour before the choice existed;
 - a number N (``--modes auto,off,1``): ``NLAYER_BLAS_THREADS=N``.

@@ -32,24 +32,24 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from training.data import prepare_data  # noqa: E402
-from training.machine import _load1, machine_info, machine_line  # noqa: E402
-from training.peers import worker_keras, worker_sklearn, worker_torch  # noqa: E402
-from training.report import write_chart, write_markdown  # noqa: E402
-from training.results import (_timed_median, best_round, evaluate, mark_quiet,  # noqa: E402
+from training_bench.data import prepare_data  # noqa: E402
+from training_bench.machine import _load1, machine_info, machine_line  # noqa: E402
+from training_bench.peers import worker_keras, worker_sklearn, worker_torch  # noqa: E402
+from training_bench.report import write_chart, write_markdown  # noqa: E402
+from training_bench.results import (_timed_median, best_round, evaluate, mark_quiet,  # noqa: E402
                               scaling_summary)
-from training.settings import (CASES, LR, MOMENTUM, PEER_MODULES, SEED,  # noqa: E402
+from training_bench.settings import (CASES, LR, MOMENTUM, PEER_MODULES, SEED,  # noqa: E402
                                SETTINGS, SYSTEM_NAMES, SYSTEMS, _case_defaults)
-from training.workers import (worker_floor, worker_memory, worker_nlayer,  # noqa: E402
+from training_bench.workers import (worker_floor, worker_memory, worker_nlayer,  # noqa: E402
                               worker_paired, worker_paired_bn)
 
 # Other benchmarks use these as bench_training.<name> too (batch_breakdown, bench_monitor,
 # bench_time_to_accuracy, bench_concurrency, bench_sweep, bench_sweep_checkpoints).
-from training.data import load_data  # noqa: E402,F401
-from training.machine import _state_probe  # noqa: E402,F401
-from training.peers import _torch_net  # noqa: E402,F401
-from training.settings import MAIN, MIN_QUIET_PAIRS, N_CLASSES, QUIET  # noqa: E402,F401
-from training.workers import _nlayer_model, floor_epoch  # noqa: E402,F401
+from training_bench.data import load_data  # noqa: E402,F401
+from training_bench.machine import _state_probe  # noqa: E402,F401
+from training_bench.peers import _torch_net  # noqa: E402,F401
+from training_bench.settings import MAIN, MIN_QUIET_PAIRS, N_CLASSES, QUIET  # noqa: E402,F401
+from training_bench.workers import _nlayer_model, floor_epoch  # noqa: E402,F401
 
 
 WORKERS = {"floor": worker_floor, "nlayer": worker_nlayer, "paired": worker_paired,

@@ -58,7 +58,7 @@ _FLOAT32_WEIGHTS = (
     "rounding moves predictions past this check's 1e-7 tolerance. The float64 instances pass "
     "it (the check's 15 rows, and their ~30 repeats, fit in one batch); in general integer "
     "weights equal repeated rows only when every row is in every batch, as "
-    "tests/test_sample_weights.py shows to 1e-10."
+    "tests/training/test_sample_weights.py shows to 1e-10."
 )
 
 

@@ -4,23 +4,28 @@
     model = nl.MLP(hidden=(256, 128), activation="relu", output="softmax")
     model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), l2=1e-4, metrics=["accuracy"])
     model.fit(X_train, y_train, epochs=20, batch_size=128, validation_split=0.1, seed=0)
+
+The package reads like the method, bottom up: the formulas (``activations``,
+``initializers``, ``losses``, ``metrics``, ``preprocessing``), ``layers``, ``optimizers/``
+(with ``schedules``), ``callbacks/``, ``saving/`` (the files nlayer writes), ``training/``
+(the one fit loop), ``model/``; then what is built on the model: ``gradcheck``,
+``plotting``, ``sklearn``, ``onnx``, ``datasets/``, ``compare/``, ``experiments/``,
+``sweep/`` and the ``cli/``.
 """
 
-from .callbacks import Callback, EarlyStopping, History, ReduceLROnPlateau
-from .checkpoint import CheckpointMismatchError, ModelCheckpoint
-from .errors import ModelFileError, ModelTooLargeError, NotFittedError, TrainingDivergedError
-from .gradcheck import check_gradients
-from .io import load
-from .lr_finder import LRFinderResult, lr_find
-from .layers import Activation, BatchNorm, Dense, Dropout, Layer
-from .model import MLP, Sequential
 from . import schedules
-from .monitor import LayerMonitor
+from ._version import __version__
+from .callbacks import (Callback, EarlyStopping, History, LayerMonitor, ModelCheckpoint,
+                        ReduceLROnPlateau)
+from .errors import (CheckpointMismatchError, ModelFileError, ModelTooLargeError, NotFittedError,
+                     TrainingDivergedError)
+from .gradcheck import check_gradients
+from .layers import Activation, BatchNorm, Dense, Dropout, Layer
+from .model import MLP, Sequential, load
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .plotting import plot_layer_stats
 from .preprocessing import MinMaxScaler, Standardizer
-
-__version__ = "0.1.0"
+from .training import LRFinderResult, lr_find
 
 __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",

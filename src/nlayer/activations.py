@@ -23,8 +23,8 @@ Why each helps or hurts gradients:
 
 import numpy as np
 
-from . import _fastpaths
-from ._registry import build
+from .utils import fastpaths
+from .utils.registry import build
 
 __all__ = ["Activation", "get", "NAMES"]
 
@@ -99,7 +99,7 @@ class ReLU(Activation):
     def forward(self, Z, out=None):
         # against an array of zeros rather than the scalar 0: NumPy's two-array loop is
         # vectorised, the scalar-broadcast one is not (3x slower on float32)
-        return np.maximum(Z, _fastpaths.zeros(Z.shape, Z.dtype), out=out)
+        return np.maximum(Z, fastpaths.zeros(Z.shape, Z.dtype), out=out)
 
     def backward(self, Z, A, dA):
         # dZ = dA where the unit was active (z > 0), 0 elsewhere
@@ -144,9 +144,9 @@ class Softmax(Activation):
     name = "softmax"
 
     def forward(self, Z, out=None):
-        A = np.subtract(Z, _fastpaths.row_max(Z)[:, None], out=out)
+        A = np.subtract(Z, fastpaths.row_max(Z)[:, None], out=out)
         np.exp(A, out=A)
-        A /= (A @ _fastpaths.ones(A.shape[1], A.dtype))[:, None]  # row sums, as A 1
+        A /= (A @ fastpaths.ones(A.shape[1], A.dtype))[:, None]  # row sums, as A 1
         return A
 
     def backward(self, Z, A, dA):

@@ -7,7 +7,7 @@ front end (the CLI passes its flag names).
 """
 
 __all__ = ["TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
-           "LIBRARY_FIXES"]
+           "CheckpointMismatchError", "LIBRARY_FIXES"]
 
 #: How the library words each fix an error can suggest.
 LIBRARY_FIXES = {
@@ -71,3 +71,9 @@ class ModelFileError(ValueError):
 
 class NotFittedError(RuntimeError):
     """The model has no weights yet."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint that cannot continue this ``fit``: another model, other callbacks, other
+    fit settings or other data than the interrupted run's. The file itself is sound
+    (a damaged file is a :class:`ModelFileError`)."""

@@ -20,8 +20,8 @@ the one between the two ways of computing the gradient.
 
 import numpy as np
 
-from . import targets
 from .model import Sequential
+from .training import targets
 
 __all__ = ["check_gradients"]
 

@@ -17,7 +17,7 @@ Biases always start at zero.
 
 import numpy as np
 
-from ._registry import build
+from .utils.registry import build
 
 __all__ = ["Initializer", "get", "NAMES", "auto_for"]
 

@@ -14,7 +14,8 @@ derives from it carries the same factor, and Dense multiplies its L2 term by it.
 
 import numpy as np
 
-from . import _checks, _fastpaths, activations, initializers
+from . import activations, initializers
+from .utils import checks, fastpaths
 
 __all__ = ["Layer", "Dense", "Activation", "BatchNorm", "Dropout", "from_config"]
 
@@ -183,7 +184,7 @@ class Dense(Layer):
             decay = W.dtype.type(scale * self.l2 / (self.l2_rows or m))
             dW += np.multiply(W, decay, out=self.buffer("decay", W.shape, W.dtype))
         if self.use_bias:
-            _fastpaths.column_sums(dZ, out=self.grads["bias"])  # db = 1^T dZ
+            fastpaths.column_sums(dZ, out=self.grads["bias"])  # db = 1^T dZ
         if not need_dA_prev:
             return None
         return np.matmul(dZ, W.T, out=self.buffer("dA_prev", self.A_prev.shape, W.dtype))
@@ -287,10 +288,10 @@ class BatchNorm(Layer):
             out *= scale
             out += p["beta"]
             return out
-        mu = _fastpaths.column_means(Z)
+        mu = fastpaths.column_means(Z)
         Z_hat = np.subtract(Z, mu, out=self.buffer("Z_hat", Z.shape, Z.dtype))
         squares = np.multiply(Z_hat, Z_hat, out=self.buffer("tmp", Z.shape, Z.dtype))
-        var = _fastpaths.column_means(squares)
+        var = fastpaths.column_means(squares)
         inv_std = 1.0 / np.sqrt(var + dt(self.epsilon))
         Z_hat *= inv_std
         self.Z_hat, self.inv_std = Z_hat, inv_std
@@ -306,8 +307,8 @@ class BatchNorm(Layer):
     def backward(self, dout, need_dA_prev=True, scale=1.0):
         Z_hat, tmp = self.Z_hat, self.buffer("tmp", self.Z_hat.shape, self.Z_hat.dtype)
         dgamma, dbeta = self.grads["gamma"], self.grads["beta"]
-        _fastpaths.column_sums(np.multiply(dout, Z_hat, out=tmp), out=dgamma)
-        _fastpaths.column_sums(dout, out=dbeta)
+        fastpaths.column_sums(np.multiply(dout, Z_hat, out=tmp), out=dgamma)
+        fastpaths.column_sums(dout, out=dbeta)
         # With dZ_hat = dout * gamma, the means over the batch in the formula above are
         # mean(dZ_hat) = gamma dbeta / m and mean(dZ_hat Z_hat) = gamma dgamma / m, so
         #   dZ = gamma inv_std (dout - (dbeta + Z_hat dgamma) / m)
@@ -334,7 +335,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, name=None):
         super().__init__(name)
-        rate = _checks.real(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
+        rate = checks.real(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
         self.rate = rate
         self._threshold = round(rate * 65536)
 

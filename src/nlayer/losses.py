@@ -24,7 +24,7 @@ weighted mean ``sum_i w_i L_i / sum_i w_i`` and every gradient row i is scaled b
 
 import numpy as np
 
-from . import _fastpaths
+from .utils import fastpaths, system
 from .preprocessing import one_hot
 
 __all__ = ["Loss", "get", "NAMES"]
@@ -108,10 +108,10 @@ class CategoricalCrossentropy(Loss):
             # One-hot rows make L = -log a_y. Read a_y off the softmax output when every
             # a_y is a normal float (then it is exact to rounding): cheaper than a second
             # softmax. Otherwise log softmax(Z) = Z - max - log sum exp(Z - max).
-            a_y = np.multiply(Y, A) @ _fastpaths.ones(A.shape[1], A.dtype)
+            a_y = np.multiply(Y, A) @ fastpaths.ones(A.shape[1], A.dtype)
             if a_y.min() >= _TINY[A.dtype]:
                 return -_mean(np.log(a_y), m, weights)
-            shifted = Z - _fastpaths.row_max(Z)[:, None]
+            shifted = Z - fastpaths.row_max(Z)[:, None]
             log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         else:
             log_A = np.log(np.clip(A, _EPS, 1.0))
@@ -220,15 +220,13 @@ def class_ids(y):
 
 def _check_one_hot_fits(ids, dtype):
     """Refuse, before allocating it, a one-hot target too large for memory (huge class ids)."""
-    from . import memory
-
     k = int(ids.max()) + 1
     size = ids.size * k * np.dtype(dtype).itemsize
-    available = memory.available_bytes()
+    available = system.available_bytes()
     if available is not None and size > available:
         raise ValueError(
             f"class id {k - 1} would need an output layer of {k:,} units and a one-hot target "
-            f"of {memory.format_bytes(size)} (only {memory.format_bytes(available)} is free); "
+            f"of {system.format_bytes(size)} (only {system.format_bytes(available)} is free); "
             "class ids must be 0..k-1 for k classes: map the labels with "
             "numpy.unique(y, return_inverse=True)")
 

@@ -49,6 +49,7 @@ import tempfile
 import numpy as np
 
 from . import layers as layers_mod
+from ._version import __version__
 from .errors import NotFittedError
 
 __all__ = ["export_onnx", "to_onnx_model", "DEFAULT_OPSET", "MIN_OPSET"]
@@ -315,8 +316,7 @@ def export_onnx(model, path, opset=None, fold_batchnorm=True):
 
 # -- descriptive fields -----------------------------------------------------------------
 def _nlayer_version():
-    import nlayer
-    return str(getattr(nlayer, "__version__", ""))
+    return __version__
 
 
 def _doc_string(model, notes):

@@ -1,10 +1,10 @@
 """``nlayer train --monitor``: layer_stats.csv, gradients.png, activations.png and the summary's
-list of layers whose gradients vanished or exploded (thresholds: :mod:`nlayer.monitor`)."""
+list of layers whose gradients vanished or exploded (thresholds: :mod:`nlayer.callbacks.layer_monitor`)."""
 
 import csv
 
 import nlayer as nl
-from nlayer.monitor import STAT_KEYS, flag_layers
+from nlayer.callbacks.layer_monitor import STAT_KEYS, flag_layers
 
 from . import plots  # noqa: F401  (selects the Agg backend before pyplot is imported)
 from .rundir import write_json
@@ -45,7 +45,7 @@ def print_flags(console, summary):
     for kind in ("vanished", "exploded"):
         if flags[kind]:
             console.print(f"gradients {kind} in: {', '.join(flags[kind])} "
-                          "(see gradients.png; thresholds in nlayer.monitor)", markup=False)
+                          "(see gradients.png; thresholds in nlayer.callbacks.layer_monitor)", markup=False)
     if not flags["vanished"] and not flags["exploded"]:
         console.print("gradients: no layer vanished or exploded (see gradients.png)",
                       markup=False)

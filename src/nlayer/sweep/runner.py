@@ -169,7 +169,7 @@ def write_outputs(out, spec, trials, records, metric, with_data=True):
 
 def _lost(trial, exc):
     """A record for a trial the cluster could not finish (not saved: --resume reruns it)."""
-    return task.record(trial, "lost", task.error_text(exc))
+    return task.record(trial, "lost", shipping.error_text(exc))
 
 
 class Published:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from nlayer.callbacks import Callback
 from nlayer.cli.rundir import CHECKPOINT
-from nlayer.io import write_atomically
+from nlayer.saving import write_atomically
 
 #: A trial checkpoints at most this often (seconds): an fsync and a message cost
 #: ~10 ms, against a digits trial of about a second.
@@ -82,9 +82,13 @@ class ShipCheckpoints(Callback):
                 data = fh.read()
             self.send(epoch, data)
         except Exception as exc:  # noqa: BLE001 -- the trial goes on without shipping
-            from .task import error_text  # task imports this module
             self.error = error_text(exc)
             self.send = None
+
+
+def error_text(exc):
+    """An exception as the one line a trial's record keeps."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def _identity(path):

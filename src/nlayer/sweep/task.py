@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from nlayer.checkpoint import CheckpointMismatchError
+from nlayer import saving
+from nlayer.errors import CheckpointMismatchError
 
 from . import shipping
 
@@ -101,7 +102,7 @@ def run_trial(trial, ds, host_threads=None, queue=None, checkpoint=None,
             if summary is None:
                 summary, shipper = _attempt(trial, ds, out, started, ship_seconds, send)
         except Exception as exc:  # noqa: BLE001 -- recorded in the trial's row, the sweep goes on
-            error = error_text(exc)
+            error = shipping.error_text(exc)
         if out.is_dir():
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
     summary = summary or {}
@@ -130,11 +131,6 @@ def record(trial, status, error=None, **fields):
             **{k: fields.get(k) for k in RECORD_FIELDS}}
 
 
-def error_text(exc):
-    """An exception as the one line a trial's record keeps."""
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-
-
 class _Refused(Exception):
     """The checkpoint a trial was given cannot continue it (see :func:`_attempt`)."""
 
@@ -144,7 +140,7 @@ class _Refused(Exception):
 
     def reason(self, out, trial):
         """The refusal in one line, naming the client's copy instead of the worker's."""
-        text = error_text(self.cause)
+        text = shipping.error_text(self.cause)
         where = out / shipping.CHECKPOINT
         return text.replace(str(where), f"trials/{trial.id}.partial/{shipping.CHECKPOINT}")
 
@@ -189,9 +185,8 @@ def _attempt(trial, ds, out, started, ship_seconds, send, checkpoint=None):
 
 def _require_same_settings(path, cfg):
     """Refuse a checkpoint whose trial settings differ from ``cfg`` (more epochs aside)."""
-    from nlayer.io import read
-
-    saved = (read(path)[0].metadata.get("sweep_trial") or {}).get("config")
+    metadata = saving.read(path)[0].get("metadata") or {}
+    saved = (metadata.get("sweep_trial") or {}).get("config")
     if not isinstance(saved, dict):
         return  # not written by a sweep trial: the checkpoint module's checks only
     now = json.loads(json.dumps(cfg))

@@ -1,0 +1,21 @@
+"""Callbacks: hooks into the ``fit`` loop, with the names and methods Keras users know.
+
+- :class:`Callback` and :class:`CallbackList` (``base``): the hooks and how ``fit`` calls them;
+- :class:`History`: what ``fit`` returns, one value per epoch;
+- :class:`EarlyStopping` and :class:`ReduceLROnPlateau`: act on a watched value (``watch``);
+- :class:`ModelCheckpoint`: save where training stands, to resume it exactly;
+- :class:`LayerMonitor`: per-layer gradient and activation statistics while training.
+
+Each stateful callback hands over and takes back its state (``get_state``/``set_state``),
+so a checkpoint holds it and a resumed run continues it.
+"""
+
+from .base import Callback, CallbackList
+from .early_stopping import EarlyStopping
+from .history import History
+from .layer_monitor import LayerMonitor
+from .model_checkpoint import ModelCheckpoint
+from .reduce_lr_on_plateau import ReduceLROnPlateau
+
+__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ReduceLROnPlateau",
+           "ModelCheckpoint", "LayerMonitor"]

@@ -1,0 +1,69 @@
+"""``EarlyStopping``: stop when the watched value stops improving; keep the best epoch's weights."""
+
+import numpy as np
+
+from .base import Callback
+from .watch import Monitor
+
+__all__ = ["EarlyStopping"]
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``monitor`` is any key of the epoch's logs (``val_loss``, ``val_accuracy``,
+    ``r2``, ...); ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (read from the
+    name: max for accuracy/r2, min for loss/mae/mse; see :mod:`nlayer.callbacks.watch`).
+    A monitor missing from the logs (a typo, or ``val_*`` without a development
+    set) is a ValueError at the first epoch's end that names the keys there.
+    With ``restore_best_weights`` the model gets back every array of its best
+    epoch (kernels, biases, gamma/beta and batch-norm moving statistics) when
+    training ends, however it ends.
+    """
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto",
+                 restore_best_weights=True):
+        if patience < 0 or int(patience) != patience:
+            raise ValueError(f"patience must be a whole number >= 0, got {patience}")
+        self._watch = Monitor("EarlyStopping", monitor, mode, min_delta)
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        self.restore_best_weights = restore_best_weights
+        self.mode = self._watch.mode
+
+    def on_train_begin(self, logs=None):
+        self.best, self.best_epoch, self.best_weights = None, None, None
+        self.wait, self.stopped_epoch = 0, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._watch.value(logs)
+        if self._watch.improved(value, self.best):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= max(self.patience, 1):
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def get_state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+
+    def set_state(self, state):
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
+        weights = state["best_weights"]
+        if weights is not None:
+            shapes = [w.shape for w in self.model.get_weights()]
+            if [np.shape(w) for w in weights] != shapes:
+                raise ValueError("EarlyStopping's saved best weights do not fit this model")
+            weights = [np.array(w, dtype=self.model.dtype) for w in weights]
+        self.best_weights = weights
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        history = getattr(self.model, "history", None)
+        if history is not None and self.best_epoch is not None:
+            history.best_epoch = self.best_epoch

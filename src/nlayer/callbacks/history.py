@@ -1,0 +1,55 @@
+"""``History``: what ``fit`` returns, one value per epoch for every logged key."""
+
+import math
+
+from .base import Callback
+
+__all__ = ["History"]
+
+
+class History(Callback):
+    """Per-epoch record: ``history.history["val_loss"][i]`` is epoch ``i + 1``'s value.
+
+    Keys: ``loss``, ``val_loss``, each metric and ``val_`` metric, ``lr`` and
+    ``seconds``. ``best_epoch`` is the epoch with the lowest monitored value
+    (``val_loss`` when there is a development set, else ``loss``);
+    ``stopped_epoch`` is the last epoch run; ``interrupted`` says whether training
+    stopped before ``epochs`` (early stopping or ``model.stop_training``).
+    """
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+        self.best_epoch = None
+        self.stopped_epoch = None
+        self.interrupted = False
+        self.layer_stats = []  # rows of nlayer.LayerMonitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        self.stopped_epoch = epoch
+        monitor = "val_loss" if "val_loss" in self.history else "loss"
+        values = self.history.get(monitor, [])
+        finite = [(v, e) for v, e in zip(values, self.epoch) if not math.isnan(v)]
+        if finite:
+            self.best_epoch = min(finite)[1]
+
+    def to_dict(self):
+        return {"history": self.history, "epoch": self.epoch, "best_epoch": self.best_epoch,
+                "stopped_epoch": self.stopped_epoch, "interrupted": self.interrupted,
+                "layer_stats": [dict(row) for row in self.layer_stats]}
+
+    @classmethod
+    def from_dict(cls, data):
+        h = cls()
+        h.history = {k: list(v) for k, v in data.get("history", {}).items()}
+        h.epoch = list(data.get("epoch", []))
+        h.best_epoch, h.stopped_epoch = data.get("best_epoch"), data.get("stopped_epoch")
+        h.interrupted = bool(data.get("interrupted", False))
+        h.layer_stats = [dict(row) for row in data.get("layer_stats") or []]
+        return h
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, best_epoch={self.best_epoch})"

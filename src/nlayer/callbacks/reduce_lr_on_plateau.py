@@ -1,0 +1,67 @@
+"""``ReduceLROnPlateau``: cut a constant learning rate when the watched value stops improving."""
+
+import math
+
+from .base import Callback
+from .watch import Monitor
+
+__all__ = ["ReduceLROnPlateau"]
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by
+    ``min_delta`` for ``patience`` epochs (Keras's callback of the same name).
+
+    The ``cooldown`` epochs right after a reduction are not counted (an
+    improvement there still sets the best value), and the rate never goes below
+    ``min_lr``. ``mode`` and the monitor's checks are
+    those of :class:`EarlyStopping`. It changes ``optimizer.lr``, so the optimiser
+    must have a constant rate, not a schedule. Its counters are in
+    :meth:`get_state`; the rate itself is in the optimiser's state.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, cooldown=0, min_lr=0.0,
+                 min_delta=0.0, mode="auto"):
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau {name} must be a whole number >= 0, "
+                                 f"got {value!r}")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or \
+                not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau factor must be a number in (0, 1), got {factor!r}")
+        if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or \
+                not 0 <= min_lr < math.inf:
+            raise ValueError(f"ReduceLROnPlateau min_lr must be a finite number >= 0, "
+                             f"got {min_lr!r}")
+        self._watch = Monitor("ReduceLROnPlateau", monitor, mode, min_delta)
+        self.monitor, self.mode = monitor, self._watch.mode
+        self.factor, self.patience, self.cooldown = float(factor), patience, cooldown
+        self.min_lr = float(min_lr)
+        self.best, self.wait, self.cooldown_left = None, 0, 0
+
+    def on_train_begin(self, logs=None):
+        if getattr(self.model.optimizer, "schedule", None) is not None:
+            raise ValueError("ReduceLROnPlateau changes a constant learning rate, but the "
+                             "optimiser follows a schedule; use one or the other")
+        self.best, self.wait, self.cooldown_left = None, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._watch.value(logs)
+        cooling = self.cooldown_left > 0  # epochs right after a cut are not counted
+        if cooling:
+            self.cooldown_left -= 1
+        if self._watch.improved(value, self.best):
+            self.best, self.wait = value, 0
+        elif not cooling:
+            self.wait += 1
+            optimizer = self.model.optimizer
+            if self.wait >= self.patience and optimizer.lr > self.min_lr:
+                optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
+                self.cooldown_left, self.wait = self.cooldown, 0
+
+    def get_state(self):
+        return {"best": self.best, "wait": self.wait, "cooldown_left": self.cooldown_left}
+
+    def set_state(self, state):
+        self.best, self.wait = state["best"], int(state["wait"])
+        self.cooldown_left = int(state["cooldown_left"])

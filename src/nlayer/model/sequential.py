@@ -1,0 +1,496 @@
+"""The model: an ordered stack of layers, its passes, prediction and evaluation.
+
+The training loop that ``Sequential.fit`` runs lives in :mod:`nlayer.training`.
+
+Forward propagation runs the layers in order, ``A^[l] = layer_l(A^[l-1])``, from
+``A^[0] = X``. The cost of a batch of m rows is
+
+    J = (1/m) sum_i L(a_i, y_i) + (lambda / (2m)) sum_l ||W^[l]||^2
+
+(kernels only). Back propagation starts from the loss's ``dZ = (A - Y)/m`` (fused
+softmax/sigmoid outputs) or ``dA``, and runs the layers' backward passes in
+reverse; each Dense adds its ``(lambda/m) W`` to ``dW``. The optimiser then
+updates every parameter from its gradient.
+
+Every backward pass is linear in the gradient it receives, so ``fit`` starts
+back propagation from ``s dZ`` with the optimiser's ``gradient_scale`` s (SGD:
+its learning rate) and every gradient arrives already multiplied by s, which
+saves the optimiser a pass over all the weights (see ``optimizers``).
+"""
+
+import math
+
+import numpy as np
+
+from .. import layers as layers_mod
+from .. import losses, metrics as metrics_mod, optimizers, saving, training
+from ..errors import NotFittedError
+from ..preprocessing import Standardizer, get_normalizer
+from ..training import memory, sample_weights, targets, threads
+from ..training.state import Totals
+from ..utils import checks, fastpaths
+from . import file_contents
+from .summary import summary_text
+
+__all__ = ["Sequential"]
+
+_DTYPES = ("float32", "float64")
+_EVAL_CHUNK = 4096  # rows per forward pass in predict/evaluate: bounds memory
+
+
+class Sequential:
+    """A stack of layers trained by mini-batch gradient descent.
+
+    ``dtype`` (float32 by default, or float64) is fixed when the model is made:
+    weights, inputs, activations and gradients all use it.
+    """
+
+    #: called as ``tap(scale)`` between back propagation and the optimiser's step when set
+    #: (nlayer.LayerMonitor sets it for the steps it samples; each fit starts without one)
+    _step_tap = None
+
+    def __init__(self, layers=None, dtype="float32", name="sequential"):
+        dtype = np.dtype(dtype).name if dtype is not None else "float32"
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.layers = []
+        self.n_features = None
+        self.compiled = False
+        self.normalizer = None
+        self.target_scaler = None  # compile(scale_targets=True): y standardised inside the model
+        self.history = None
+        self.metadata = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
+        self.stop_training = False
+        self._fit_state = None  # set during fit (see fitstate.FitState)
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- construction --------------------------------------------------------
+    def add(self, layer):
+        if not isinstance(layer, layers_mod.Layer):
+            raise TypeError(f"expected an nlayer layer, got {type(layer).__name__}")
+        if self.built:
+            raise RuntimeError("cannot add layers to a built model")
+        counts = self._type_counts()
+        if layer.name is None:
+            layer.name = f"{type(layer).__name__.lower()}_{counts.get(type(layer), 0) + 1}"
+        self.layers.append(layer)
+        counts[type(layer)] = counts.get(type(layer), 0) + 1
+        self._counted += 1
+
+    def _type_counts(self):
+        """Layers per type, kept as layers are added so that naming n layers is linear in n
+        (recounted if ``layers`` was changed directly)."""
+        if self.__dict__.get("_counted") != len(self.layers):
+            self._counts = {}
+            for other in self.layers:
+                self._counts[type(other)] = self._counts.get(type(other), 0) + 1
+            self._counted = len(self.layers)
+        return self._counts
+
+    @property
+    def built(self):
+        return self.n_features is not None
+
+    def build(self, input_shape, seed=None):
+        """Create every layer's weights for inputs of ``input_shape = (None, n_features)``."""
+        n = input_shape[-1] if isinstance(input_shape, (tuple, list)) else input_shape
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"input_shape must end in a positive feature count, got {input_shape!r}")
+        if not self.layers:
+            raise ValueError("the model has no layers; add at least one Dense layer")
+        memory.check(self.layers, n, self.dtype,
+                     optimizer=self.optimizer if self.compiled else None)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        width = int(n)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, layers_mod.Dense):
+                width = layer.build(width, self.dtype, rng, self._next_activation(i))
+            else:
+                width = layer.build(width, self.dtype, rng)
+        self.n_features = int(n)
+        self._pack_parameters()
+        return self
+
+    def _pack_parameters(self):
+        """Move every trainable array into one contiguous buffer, and its gradient into another.
+
+        Layers keep their ``params``/``grads`` dicts, now views into the two buffers, so
+        the math reads the same while the optimiser updates all parameters in a handful
+        of NumPy calls instead of a handful per array.
+        """
+        entries = [(layer, key) for layer in self.layers for key in layer.trainable_names]
+        starts, total = fastpaths.packed_layout([layer.params[key].size for layer, key in entries])
+        # gaps stay 0 forever; huge pages make the optimiser's sweeps cheaper
+        self._flat_params = fastpaths.zeros_on_huge_pages(total, self.dtype)
+        self._flat_grads = fastpaths.zeros_on_huge_pages(total, self.dtype)
+        for (layer, key), start in zip(entries, starts):
+            shape, size = layer.params[key].shape, layer.params[key].size
+            view = self._flat_params[start:start + size].reshape(shape)
+            view[...] = layer.params[key]
+            layer.params[key] = view
+            layer.grads[key] = self._flat_grads[start:start + size].reshape(shape)
+
+    def __getstate__(self):
+        # copies (deepcopy, pickle) cannot keep the layers' arrays as views into the packed
+        # buffers; they carry the layers' arrays and pack them again in __setstate__
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("_flat_params", "_flat_grads", "_step_tap")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.built:
+            self._pack_parameters()
+
+    def _next_activation(self, i):
+        """Name of the first activation after layer i (for init='auto' on a linear Dense)."""
+        for layer in self.layers[i + 1:]:
+            if isinstance(layer, layers_mod.Dense):
+                return None
+            if isinstance(layer, layers_mod.Activation):
+                return layer.activation.name
+        return None
+
+    def compile(self, optimizer="sgd", loss=None, l2=0.0, metrics=None, normalize=None,
+                scale_targets=False):
+        """Choose the optimiser, the loss, the L2 strength lambda, metrics and input normalisation.
+
+        ``loss=None`` follows the output activation: softmax -> categorical_crossentropy,
+        sigmoid -> binary_crossentropy, anything else -> mean_squared_error.
+        ``normalize`` is ``"standard"``, ``"minmax"`` or None; it is fit on the training
+        rows at the first ``fit`` and stored in the model.
+
+        ``scale_targets=True`` (regression only; off by default, so a plain model is the
+        method's math) standardises Y with the training rows' mean and standard deviation
+        at the first ``fit``: the network learns ``(Y - mean) / std``, ``predict`` returns
+        ``A * std + mean`` in the original units, and both are stored in the model file
+        and the ONNX graph. The loss J is then measured on standardised targets; the
+        metrics (mse, mae, r2) stay in the original units.
+        """
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss if loss is not None else self._default_loss())
+        self.l2 = checks.real(l2, "l2 (lambda)", low=0.0)
+        for layer in self._dense_layers():
+            layer.l2 = self.l2
+        if isinstance(metrics, str):
+            raise TypeError(f"metrics must be a list of names, e.g. metrics=[{metrics!r}]; "
+                            f"got the string {metrics!r}")
+        self.metrics = [metrics_mod.get(name, self.loss) for name in (metrics or [])]
+        self.normalizer = get_normalizer(normalize)
+        if not isinstance(scale_targets, (bool, np.bool_)):
+            raise TypeError(f"scale_targets must be True or False, got {scale_targets!r}")
+        if scale_targets and self.loss.classification:
+            raise ValueError(f"scale_targets=True is for regression; the loss "
+                             f"{self.loss.name!r} takes class labels, which are not rescaled")
+        self.target_scaler = Standardizer() if scale_targets else None
+        self.compiled = True
+        return self
+
+    def _default_loss(self):
+        act = self.output_activation
+        return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(
+            act, "mean_squared_error")
+
+    @property
+    def output_activation(self):
+        for layer in reversed(self.layers):
+            if isinstance(layer, (layers_mod.Dense, layers_mod.Activation)):
+                return layer.activation.name
+        return "linear"
+
+    def _dense_layers(self):
+        return [l for l in self.layers if isinstance(l, layers_mod.Dense)]
+
+    @property
+    def n_outputs(self):
+        dense = self._dense_layers()
+        return dense[-1].units if dense else None
+
+    # -- passes ---------------------------------------------------------------
+    def forward(self, X, training=False, rng=None):
+        """A^[L] for inputs already normalised and of the model's dtype."""
+        A = X
+        for layer in self.layers:
+            A = layer.forward(A, training=training, rng=rng)
+        return A
+
+    def _fused_start(self):
+        """Index of the layer whose dZ the loss gives directly, or None (general path).
+
+        Asked twice per batch (cost and backward), so kept for the loss and output
+        activation it was worked out for.
+        """
+        last = self.layers[-1]
+        key = (self.loss, last, getattr(last, "activation", None))
+        if self.__dict__.get("_fused_key") != key:
+            start = None
+            if isinstance(last, (layers_mod.Dense, layers_mod.Activation)) and \
+                    last.activation.name == self.loss.fused_activation:
+                start = len(self.layers) - 1
+            self._fused_key, self._fused_index = key, start
+        return self._fused_index
+
+    def _output_logits(self):
+        i = self._fused_start()
+        return None if i is None else self.layers[i].Z
+
+    def backward(self, A, Y, scale=1.0, weights=None):
+        """Back propagation from the output A and targets Y: fills every layer's ``grads``.
+
+        The passes are linear in the loss gradient they start from, so starting from
+        ``scale * dJ/dZ`` fills ``grads`` with ``scale`` times the gradients (the
+        optimiser's :attr:`~nlayer.optimizers.Optimizer.gradient_scale`). ``weights``
+        are the rows' weights w_i (see :meth:`cost`).
+        """
+        batch = None if weights is None else sample_weights.Batch(weights)
+        return self._backward(A, Y, scale, batch)
+
+    def _backward(self, A, Y, scale, batch):
+        """Back propagation; ``batch``: the rows' :class:`~nlayer.training.sample_weights.Batch` or None."""
+        if batch is None:
+            return self._backward_pass(A, Y, scale, None)
+        with sample_weights.weighted_l2(self._dense_layers(), batch.total):
+            return self._backward_pass(A, Y, scale, batch.r)
+
+    def _backward_pass(self, A, Y, scale, r):
+        start = self._fused_start()
+        if start is None:
+            grad, i, is_dZ = self.loss.dA(A, Y, scale, r), len(self.layers) - 1, False
+        else:
+            grad, i, is_dZ = self.loss.dZ(A, Y, scale, r), start, True
+        if is_dZ and isinstance(self.layers[i], layers_mod.Activation):
+            i -= 1  # the activation layer's dZ is the dA of the layer below
+            is_dZ = False
+        for j in range(i, -1, -1):
+            layer, need = self.layers[j], j > 0
+            if is_dZ:
+                grad = layer.backward(grad, need_dA_prev=need, scale=scale, is_dZ=True)
+                is_dZ = False
+            else:
+                grad = layer.backward(grad, need_dA_prev=need, scale=scale)
+
+    def cost(self, A, Y, weights=None):
+        """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows.
+
+        With row weights w_i a row counts w_i times: the data loss is the weighted
+        mean sum w_i L_i / sum w_i and m in the L2 term is sum w_i.
+        """
+        return self._cost(A, Y, None if weights is None else sample_weights.Batch(weights))
+
+    def _cost(self, A, Y, batch):
+        """J for a batch whose rows' weights are the :class:`~nlayer.training.sample_weights.Batch`
+        ``batch`` (None: every row counts once)."""
+        if batch is None:
+            return self.loss.loss(self._output_logits(), A, Y) + self._l2_term(A.shape[0])
+        return self.loss.loss(self._output_logits(), A, Y, batch.r) + self._l2_term(batch.total)
+
+    def _l2_term(self, m):
+        """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
+        if not self.l2:
+            return 0.0
+        return self.l2 / (2 * m) * sum(l.l2_penalty() for l in self._dense_layers())
+
+    @property
+    def trainable_params(self):
+        return [l.params[k] for l in self.layers for k in l.trainable_names]
+
+    @property
+    def trainable_grads(self):
+        return [l.grads[k] for l in self.layers for k in l.trainable_names]
+
+    def train_step(self, Xb, Yb, rng, Wb=None):
+        """One mini-batch: forward, cost, backward with the optimiser's update. Returns (J, A).
+
+        ``Wb``: the rows' weights w_i, or None (every row counts once).
+        """
+        A = self.forward(Xb, training=True, rng=rng)
+        batch = None if Wb is None else sample_weights.Batch(Wb)  # r and sum w, once
+        J = self._cost(A, Yb, batch)
+        if not math.isfinite(J):
+            return J, A
+        scale = self.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
+        self._backward(A, Yb, scale, batch)
+        tap = self._step_tap  # set by a LayerMonitor for its sampled steps only
+        if tap is not None:
+            tap(scale)
+        # one update of the packed parameters from the packed gradients (see _pack_parameters)
+        self.optimizer.step([self._flat_params], [self._flat_grads], scale)
+        return J, A
+
+    # -- training ---------------------------------------------------------------
+    def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
+            shuffle=True, seed=None, callbacks=None, verbose=0, resume_from=None,
+            sample_weight=None, class_weight=None):
+        """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
+
+        Rows are reshuffled every epoch from the seeded generator and the last
+        partial batch is used. ``validation_split`` holds out a random (stratified
+        for classification) share of the rows as the development set.
+
+        ``sample_weight`` (one number >= 0 per row) and ``class_weight`` (``"balanced"``:
+        n / (k n_c) as in scikit-learn, or ``{class id: weight}``) weight the rows: the
+        loss, its gradient and the metrics become weighted means (see :meth:`cost`);
+        both may be given (they multiply). The development rows keep their weights.
+
+        ``resume_from`` continues from a checkpoint (:class:`~nlayer.ModelCheckpoint`)
+        with the same data, settings and callbacks as the interrupted run: it ends
+        with the weights and history that run would have had (``epochs`` may grow).
+        """
+        return training.fit(self, X, y, epochs=epochs, batch_size=batch_size,
+                            validation_split=validation_split, validation_data=validation_data,
+                            shuffle=shuffle, seed=seed, callbacks=callbacks, verbose=verbose,
+                            resume_from=resume_from, sample_weight=sample_weight,
+                            class_weight=class_weight)
+
+    def _totals(self):
+        """Running sums of loss and metrics; metrics in the targets' original units."""
+        return Totals(self.metrics, self._unscale_targets if self.target_scaler is not None
+                      else None)
+
+    def _scale_targets(self, Y):
+        """(Y - mean) / std in the model's dtype (compile(scale_targets=True))."""
+        return None if Y is None else self.target_scaler.transform(Y)
+
+    def _unscale_targets(self, A):
+        """Outputs or standardised targets back in the original units (or A itself)."""
+        if self.target_scaler is None or not self.target_scaler.fitted:
+            return A
+        return self.target_scaler.inverse_transform(A)
+
+    # -- inference --------------------------------------------------------------
+    def predict(self, X, batch_size=None):
+        """Outputs A^[L] for raw inputs X: class probabilities, or values for regression.
+
+        An unbuilt model with known layer sizes builds its (untrained) weights here, as in Keras.
+        """
+        X = self._check_X(X)
+        if not self.built and self.n_outputs is not None and self.layers:
+            self.build((None, X.shape[1]))
+        self._require_built()
+        if self.normalizer is not None and not self.normalizer.fitted:
+            raise NotFittedError("the input normaliser is not fitted yet; call fit() first")
+        X = self._normalize(X)
+        chunk = batch_size or _EVAL_CHUNK
+        out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
+        with threads.limit(self, min(chunk, X.shape[0])):
+            for i in range(0, X.shape[0], chunk):
+                out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse buffers
+        return self._unscale_targets(out)
+
+    def evaluate(self, X, y, batch_size=None, sample_weight=None):
+        """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term.
+
+        ``sample_weight`` makes the loss and metrics weighted means over the rows.
+        """
+        self._require_compiled()
+        self._require_built()
+        X = self._check_X(X)
+        targets.check_rows(y, X)
+        Y = targets.prepare(self, y)
+        W = targets.row_weights(self, Y, sample_weight, None)
+        if self.target_scaler is not None:
+            if not self.target_scaler.fitted:
+                raise NotFittedError("the target scaler is not fitted yet; call fit() first")
+            Y = self._scale_targets(Y)
+        with threads.limit(self, min(batch_size or _EVAL_CHUNK, X.shape[0])):
+            return self._evaluate_arrays(self._normalize(X), Y, batch_size, W)
+
+    def _evaluate_arrays(self, X, Y, batch_size=None, W=None):
+        chunk = batch_size or _EVAL_CHUNK
+        totals = self._totals()
+        for i in range(0, X.shape[0], chunk):
+            Yc, Wc = Y[i:i + chunk], None if W is None else W[i:i + chunk]
+            A = self.forward(X[i:i + chunk])
+            r = None if Wc is None else sample_weights.Batch(Wc).r
+            totals.add(self.loss.loss(self._output_logits(), A, Yc, r), A, Yc, Wc)
+        logs = totals.results()
+        logs["loss"] += self._l2_term(X.shape[0] if W is None else float(W.sum(dtype=np.float64)))
+        return logs
+
+    # -- input checks -----------------------------------------------------------
+    def _check_X(self, X, what="X"):
+        return checks.features(X, self.dtype, self.n_features if self.built else None, what)
+
+    def _normalize(self, X):
+        if X is None or self.normalizer is None:
+            return X
+        return self.normalizer.transform(X)
+
+    def _require_compiled(self):
+        if not self.compiled:
+            raise RuntimeError("the model is not compiled; call model.compile(optimizer=..., loss=...) first")
+
+    def _require_built(self):
+        if not self.built:
+            raise NotFittedError("the model has no weights yet; call fit() or build((None, n_features)) first")
+
+    # -- weights ----------------------------------------------------------------
+    def get_weights(self):
+        """Copies of every array in Keras order: Dense kernel, bias; BatchNorm gamma, beta, moving mean/variance."""
+        self._require_built()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Load arrays in :meth:`get_weights` order (cast to the model's dtype)."""
+        self._require_built()
+        weights = list(weights)
+        expected = sum(len(l.weight_names) for l in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"expected {expected} weight arrays, got {len(weights)}")
+        i = 0
+        for layer in self.layers:
+            k = len(layer.weight_names)
+            layer.set_weights([np.asarray(w) for w in weights[i:i + k]])
+            i += k
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers) if self.built else 0
+
+    def summary(self, print_fn=print):
+        """Print layers, output shapes and parameter counts (see :mod:`nlayer.model.summary`)."""
+        print_fn(summary_text(self))
+
+    # -- configuration and files ----------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype.name, "n_features": self.n_features,
+                  "layers": [layer.get_config() for layer in self.layers]}
+        if self.compiled:
+            config["compile"] = {
+                "optimizer": self.optimizer.get_config(), "loss": self.loss.name, "l2": self.l2,
+                "metrics": [m.name for m in self.metrics],
+                "normalize": self.normalizer.name if self.normalizer is not None else None,
+                "scale_targets": self.target_scaler is not None,
+            }
+        return config
+
+    @classmethod
+    def from_config(cls, config, dtype=None):
+        """An unbuilt model with the same layers (and compile settings) as ``config``."""
+        model = cls([layers_mod.from_config(c) for c in config["layers"]],
+                    dtype=dtype or config.get("dtype", "float32"), name=config.get("name", "sequential"))
+        if config.get("compile"):
+            c = config["compile"]
+            model.compile(optimizer=c["optimizer"], loss=c["loss"], l2=c["l2"],
+                          metrics=c["metrics"], normalize=c["normalize"],
+                          scale_targets=c.get("scale_targets", False))
+        return model
+
+    def save(self, path):
+        """Write the model to one file, atomically (see :mod:`nlayer.saving.modelfile`)."""
+        saving.save(self, path)
+
+    @classmethod
+    def from_file_contents(cls, path, header, arrays):
+        """The model a checked file's ``header`` and ``arrays`` describe (see
+        :func:`nlayer.saving.read`); ``path`` names the file in errors."""
+        return file_contents.build(cls, path, header, arrays)
+
+    def to_onnx(self, path, **options):
+        """Export for inference with ONNX Runtime (see :func:`nlayer.onnx.export_onnx`)."""
+        from ..onnx import export_onnx  # the optional onnx package, imported on use
+        return export_onnx(self, path, **options)
+
+    def __repr__(self):
+        return f"Sequential({len(self.layers)} layers, dtype={self.dtype.name})"

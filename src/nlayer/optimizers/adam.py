@@ -1,0 +1,82 @@
+"""Adam (Kingma & Ba) and AdamW (Adam with decoupled weight decay, Loshchilov & Hutter)."""
+
+import math
+
+import numpy as np
+
+from .base import Optimizer, check_number
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba)::
+
+        m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2
+        w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    ``weight_decay`` is coupled, ``g <- g + wd w`` before the moments (PyTorch
+    ``Adam(weight_decay=)``); for decoupled decay use :class:`AdamW`.
+    """
+
+    name = "adam"
+    decoupled = False
+
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        owner = type(self).__name__
+        self.beta_1 = check_number(owner, "beta_1", beta_1, 0, 1)
+        self.beta_2 = check_number(owner, "beta_2", beta_2, 0, 1)
+        self.epsilon = check_number(owner, "epsilon", epsilon, low_open=True)
+
+    def _init_state(self, p):
+        return {"m": self._zeros_like(p), "v": self._zeros_like(p)}
+
+    def _update(self, p, g, s):
+        t, b1, b2 = self.iterations, self.beta_1, self.beta_2
+        dt = p.dtype.type
+        if self.weight_decay:
+            if self.decoupled:
+                p *= dt(1 - self.lr * self.weight_decay)
+            else:
+                g += dt(self.weight_decay) * p
+        # in place, g as the only scratch: a temporary of a large p costs page faults
+        m, v = s["m"], s["v"]
+        m -= g                                  # m <- b1 m + (1 - b1) g, as b1 (m - g) + g
+        m *= dt(b1)
+        m += g
+        g *= g                                  # g <- g^2
+        g *= dt(1 - b2)
+        v *= dt(b2)
+        v += g
+        # lr m_hat / (sqrt(v_hat) + eps) = lr_t m / (sqrt(v) + eps_t), with
+        # c = sqrt(1 - b2^t), lr_t = lr c / (1 - b1^t), eps_t = eps c (one pass fewer)
+        c = math.sqrt(1 - b2**t)
+        np.sqrt(v, out=g)
+        g += dt(self.epsilon * c)
+        np.divide(m, g, out=g)
+        g *= dt(self.lr * c / (1 - b1**t))
+        p -= g
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch's ``AdamW``::
+
+        w <- w (1 - lr wd),   then the Adam update of w
+
+    The decay does not pass through the moments, so it is not scaled down where
+    gradients are large. Default ``weight_decay=0.01`` as PyTorch.
+    """
+
+    name = "adamw"
+    decoupled = True
+
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.01):
+        super().__init__(lr, beta_1, beta_2, epsilon, weight_decay)
+
+    def get_config(self):
+        return {**super().get_config(), "weight_decay": self.weight_decay}

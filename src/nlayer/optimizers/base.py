@@ -1,0 +1,144 @@
+"""The optimiser interface: state, steps, schedules, gradient scale and weight decay
+(the formulas common to all are in :mod:`nlayer.optimizers`)."""
+
+import math
+import numbers
+
+import numpy as np
+
+from . import schedules
+from ..utils.fastpaths import zeros_on_huge_pages
+
+__all__ = ["Optimizer", "check_number"]
+
+
+def check_number(owner, name, value, low=0.0, high=math.inf, low_open=False, high_open=True):
+    """``float(value)``, or a TypeError/ValueError naming the parameter, value and range."""
+    return schedules._number(owner, name, value, low, high, low_open, high_open)
+
+
+class Optimizer:
+    """Base class: learning rate ``lr`` (a number or a schedule), ``weight_decay`` and
+    per-parameter state made on first use."""
+
+    #: whether a schedule's ``momentum_range`` may drive this optimiser's momentum (SGD's)
+    cycles_momentum = False
+
+    name = "optimizer"
+
+    def __init__(self, lr, weight_decay=0.0):
+        owner = type(self).__name__
+        self.schedule = None
+        if isinstance(lr, dict):
+            lr = schedules.get(lr)
+        if isinstance(lr, schedules.Schedule):
+            self.schedule, lr = lr, lr.initial_lr
+        elif isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+            raise TypeError(f"{owner} lr (learning rate) must be a positive number or a schedule from "
+                            f"nl.schedules, got {lr!r} ({type(lr).__name__})")
+        self.lr = check_number(owner, "lr (learning rate)", lr, low_open=True)
+        self.weight_decay = check_number(owner, "weight_decay", weight_decay)
+        self.iterations = 0
+        self.state = {}  # slot number -> that parameter's arrays (velocity, moments)
+        if self.schedule is not None and self.schedule.initial_momentum is not None and \
+                not self.cycles_momentum:
+            raise ValueError(f"{owner} cannot cycle momentum; use SGD with the schedule's "
+                             "momentum_range, or give the schedule momentum_range=None")
+
+    @property
+    def gradient_scale(self):
+        """The factor ``s`` this optimiser would like its gradients to arrive multiplied by."""
+        return 1.0
+
+    def step(self, params, grads, scale=1.0):
+        """Update every parameter in place from its gradient (slot i's state follows params[i]).
+
+        ``grads[i]`` holds ``scale`` times the gradient of ``params[i]``.
+        """
+        scale = float(scale)
+        if not scale > 0 or not math.isfinite(scale):  # math: np.isfinite costs 0.5 us a step
+            raise ValueError(f"gradient scale must be a positive number, got {scale}")
+        self.iterations += 1
+        for slot, (p, g) in enumerate(zip(params, grads)):
+            state = self.state.get(slot)
+            if state is None:
+                state = self.state[slot] = self._init_state(p)
+            if scale != self.gradient_scale:  # bring g to the scale _update expects
+                g *= p.dtype.type(self.gradient_scale / scale)
+            self._update(p, g, state)
+        if self.schedule is not None:
+            self._follow_schedule()
+
+    def _follow_schedule(self):
+        """Set lr (and a cycled momentum) for the next update from the schedule."""
+        self.lr = self.schedule(self.iterations)
+        momentum = self.schedule.momentum(self.iterations)
+        if momentum is not None:
+            self.momentum = momentum
+
+    def begin_training(self, steps_per_epoch, epochs):
+        """Hook called by ``fit`` before the first batch: tells a schedule the run's length."""
+        if self.schedule is not None:
+            self.schedule.bind(steps_per_epoch, epochs)
+            self._follow_schedule()
+
+    def _init_state(self, p):
+        return {}
+
+    @staticmethod
+    def _zeros_like(p):
+        """State array for p (on huge pages when large: every step sweeps it)."""
+        return zeros_on_huge_pages(p.size, p.dtype).reshape(p.shape)
+
+    def _update(self, p, g, s):
+        """One update of p from ``g = gradient_scale * dJ/dp`` (g may be overwritten)."""
+        raise NotImplementedError
+
+    def reset(self):
+        """Forget every slot's state and start the schedule (if any) again."""
+        self.state, self.iterations = {}, 0
+        if self.schedule is not None:
+            self.lr = self.schedule.initial_lr
+            if self.schedule.initial_momentum is not None:
+                self.momentum = self.schedule.initial_momentum
+
+    # -- state for checkpoints (plain arrays, no pickling) ----------------------
+    def get_state(self):
+        """Copies of the iteration count, learning rate and every slot's arrays (and, with
+        a schedule, the run length ``fit`` told it, under ``"schedule"``)."""
+        slots = {i: {k: v.copy() for k, v in s.items()} for i, s in self.state.items()}
+        state = {"iterations": self.iterations, "lr": self.lr, "slots": slots}
+        if self.schedule is not None:
+            state["schedule"] = self.schedule.get_state()
+        return state
+
+    def set_state(self, state):
+        self.iterations, self.lr = int(state["iterations"]), float(state["lr"])
+        self.state = {int(i): {k: self._copy(v) for k, v in s.items()}
+                      for i, s in state["slots"].items()}
+        if self.schedule is not None:  # the position is the iteration count
+            self.schedule.set_state(state.get("schedule") or {})
+            try:
+                self._follow_schedule()
+            except ValueError:  # not bound yet: fit's begin_training sets lr
+                pass
+
+    @classmethod
+    def _copy(cls, a):
+        a = np.asarray(a)
+        out = cls._zeros_like(a)
+        out[...] = a
+        return out
+
+    def get_config(self):
+        config = {"name": self.name, "lr": self._lr_config()}
+        if self.weight_decay:
+            config["weight_decay"] = self.weight_decay
+        return config
+
+    def _lr_config(self):
+        return self.schedule.get_config() if self.schedule is not None else self.lr
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"

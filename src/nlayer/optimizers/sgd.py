@@ -1,0 +1,61 @@
+"""SGD with momentum (heavy-ball or Nesterov) in the PyTorch/Keras form ``v = mu v - lr g; w += v``."""
+
+import numpy as np
+
+from .base import Optimizer, check_number
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Mini-batch gradient descent with (Nesterov) momentum, PyTorch/Keras form::
+
+        v <- mu v - lr g
+        w <- w + v                     (nesterov: w <- w + mu v - lr g)
+
+    The article's moving-average form ``v <- beta v + (1 - beta) g; w <- w - alpha v``
+    is the same update with ``mu = beta`` and ``lr = alpha (1 - beta)``: its v is this
+    v scaled by ``-1 / (alpha (1 - beta))``. With ``momentum=0`` it is plain SGD.
+    ``weight_decay`` is coupled, ``g <- g + wd w`` (PyTorch ``SGD(weight_decay=)``).
+    """
+
+    cycles_momentum = True
+
+    name = "sgd"
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        if self.schedule is not None and self.schedule.initial_momentum is not None:
+            momentum = self.schedule.initial_momentum  # the schedule cycles it
+        self.momentum = check_number("SGD", "momentum", momentum, 0, 1)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"SGD nesterov must be True or False, got {nesterov!r}")
+        if nesterov and self.momentum == 0:
+            raise ValueError("SGD nesterov=True needs momentum > 0 (e.g. momentum=0.9)")
+        self.nesterov = bool(nesterov)
+
+    @property
+    def gradient_scale(self):
+        return self.lr  # g arrives as lr * dJ/dp
+
+    def _init_state(self, p):
+        return {"velocity": self._zeros_like(p)} if self.momentum else {}
+
+    def _update(self, p, g, s):
+        # g is lr * dJ/dp here (see gradient_scale)
+        if self.weight_decay:
+            g += p.dtype.type(self.lr * self.weight_decay) * p
+        if not self.momentum:
+            p -= g
+            return
+        v, mu = s["velocity"], p.dtype.type(self.momentum)
+        v *= mu
+        v -= g
+        if self.nesterov:
+            p += mu * v
+            p -= g
+        else:
+            p += v
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

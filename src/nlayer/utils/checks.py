@@ -1,0 +1,82 @@
+"""Argument checks shared by the engine: each error names the parameter and what it accepts."""
+
+import math
+import numbers
+
+import numpy as np
+
+from . import fastpaths
+
+__all__ = ["real", "seed", "callbacks", "features"]
+
+
+def real(value, name, low=-math.inf, high=math.inf, low_open=False, high_open=False):
+    """``float(value)`` if it is a finite real number in the given range; else a ValueError."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    x = float(value) if ok else math.nan
+    ok = ok and math.isfinite(x) and (x > low if low_open else x >= low) and \
+        (x < high if high_open else x <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        bounds = f" in {lo}{low:g}, {high:g}{hi}" if math.isfinite(high) else \
+            f" {'>' if low_open else '>='} {low:g}" if math.isfinite(low) else ""
+        raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}")
+    return x
+
+
+def seed(value):
+    """A seed for ``np.random.SeedSequence``: None or a whole number >= 0."""
+    if value is None:
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"seed must be None or a whole number >= 0, got {value!r}")
+    return int(value)
+
+
+def callbacks(value, base):
+    """A list of ``base`` instances from None, a list or a tuple; a TypeError naming the culprit."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of nl.Callback instances (e.g. "
+                        f"[nl.EarlyStopping(patience=5)]), got {type(value).__name__} {value!r}")
+    for i, cb in enumerate(value):
+        if not isinstance(cb, base):
+            hint = " (a class: add parentheses to make an instance)" if isinstance(cb, type) else ""
+            raise TypeError(f"callbacks[{i}] is {cb!r}, not an nl.Callback instance{hint}")
+    return list(value)
+
+
+def features(X, dtype, n_features=None, what="X"):
+    """X as a finite 2-D array of ``dtype`` (no copy when it already is one), or the error
+    that names what is wrong: None, text, complex numbers, the shape, emptiness, NaN/inf,
+    values beyond the dtype's range, a feature count other than ``n_features``."""
+    if X is None:
+        raise ValueError(f"{what} is None; pass a 2-D array (samples, features)")
+    X = np.asarray(X)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+        raise TypeError(f"{what} must be numeric, got dtype {X.dtype}; encode text columns first")
+    if X.dtype.kind == "c":
+        raise TypeError(f"{what} is complex ({X.dtype}); the model takes real numbers: pass "
+                        "X.real, or np.abs(X), or both parts as separate features")
+    if X.ndim != 2:
+        hint = " (use X.reshape(-1, 1) for a single feature)" if X.ndim == 1 else \
+            " (flatten images with X.reshape(len(X), -1))" if X.ndim > 2 else ""
+        raise ValueError(f"{what} must be 2-D (samples, features), got shape {X.shape}{hint}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{what} is empty (shape {X.shape}); give at least one row and feature")
+    with np.errstate(over="ignore"):  # a value beyond the dtype's range is named below
+        original, X = X, X.astype(dtype, copy=False)
+    if not fastpaths.all_finite(X):
+        bad = tuple(np.argwhere(~np.isfinite(X))[0])
+        if np.isfinite(original[bad]):
+            raise ValueError(
+                f"{what} has {original[bad].item()!r} at row {bad[0]}, column {bad[1]}, beyond "
+                f"{X.dtype.name}'s range (about +-{float(np.finfo(X.dtype).max):.1e}); rescale "
+                "those features or make the model with dtype='float64'")
+        raise ValueError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+                         "impute or drop those rows first")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{what} has {X.shape[1]} features but the model was built for "
+                         f"{n_features}")
+    return X

@@ -1,0 +1,63 @@
+"""nlayer.targets: labels as the loss's Y, the output width, class ids and row weights."""
+
+import numpy as np
+import pytest
+
+import nlayer as nl
+from nlayer.training import targets
+
+
+def model(output="softmax", units=None, loss=None):
+    m = nl.Sequential([nl.Dense(4, activation="relu"), nl.Dense(units, activation=output)])
+    m.compile(optimizer="sgd", loss=loss)
+    return m
+
+
+def test_check_rows_names_the_problem():
+    X = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="y is None; pass the targets"):
+        targets.check_rows(None, X)
+    with pytest.raises(ValueError, match="X has 3 rows but y has 2; they must match"):
+        targets.check_rows([0, 1], X)
+    targets.check_rows([0, 1, 1], X)
+
+
+def test_prepare_one_hot_and_the_width_check():
+    m = model(units=3)
+    Y = targets.prepare(m, np.array([2, 0, 1]))
+    np.testing.assert_array_equal(Y, np.eye(3)[[2, 0, 1]])
+    assert Y.dtype == np.float32
+    with pytest.raises(ValueError, match="targets have 3 columns but the output layer has 2 units"):
+        targets.prepare(model(units=2, output="linear", loss="mse"), np.ones((4, 3)))
+
+
+def test_an_unsized_output_takes_the_width_of_y_and_needs_two_classes():
+    m = model()
+    targets.infer_output_units(m, np.array([0, 3, 1]))
+    assert m.layers[-1].units == 4
+    with pytest.raises(ValueError, match=r"y holds a single class \(2\); a classifier needs "
+                                         "at least two classes"):
+        targets.infer_output_units(model(), np.array([2, 2, 2]))
+
+
+def test_strata_are_class_ids_and_none_for_regression():
+    y = np.array([1, 0, 2, 2])
+    m = model(units=3)
+    np.testing.assert_array_equal(targets.strata(m, targets.prepare(m, y)), y)
+    binary = model(output="sigmoid", units=1)
+    Yb = targets.prepare(binary, np.array([1, 0, 1]))
+    np.testing.assert_array_equal(targets.strata(binary, Yb), [1, 0, 1])
+    assert targets.strata(model(output="linear", units=1, loss="mse"), np.ones((3, 1))) is None
+
+
+def test_row_weights_combine_sample_and_class_weights():
+    m = model(units=2)
+    Y = targets.prepare(m, np.array([0, 1, 1, 1]))
+    per_class = targets.class_weights(m, Y, "balanced")  # 4 / (2 * [1, 3])
+    np.testing.assert_allclose(per_class, [2.0, 2 / 3])
+    W = targets.row_weights(m, Y, np.array([1.0, 1.0, 2.0, 0.0]), per_class)
+    np.testing.assert_allclose(W, [2.0, 2 / 3, 4 / 3, 0.0], rtol=1e-6)
+    assert targets.row_weights(m, Y, None, None) is None
+    with pytest.raises(ValueError, match="class_weight is for classification"):
+        reg = model(output="linear", units=1, loss="mse")
+        targets.class_weights(reg, np.ones((3, 1)), "balanced")
