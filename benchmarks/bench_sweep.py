@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import machine_info  # noqa: E402  (the same machine description)
 
-from nlayer.cli import config, data  # noqa: E402
+from nlayer.runs import config, data  # noqa: E402
 from nlayer.sweep import expand, parse, runner, task  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep.md"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sweep import blas_environ, spec, summary  # noqa: E402
 from bench_training import machine_info  # noqa: E402
 
-from nlayer.cli import config, data  # noqa: E402
+from nlayer.runs import config, data  # noqa: E402
 from nlayer.sweep import runner, shipping, task  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweep_checkpoints.md"

@@ -62,7 +62,7 @@ SEED = 0
 def recipe(max_epochs=None, one_cycle=False):
     """(settings, schedule): nlayer's default Fashion-MNIST recipe, or with ``one_cycle``
     the same network trained by the peers' one-cycle recipe (ONE_CYCLE)."""
-    from nlayer.cli import config, train
+    from nlayer.runs import config, train
 
     cfg = {**config.resolve({"dataset": "fashion-mnist"}), "dev_split": 0.0, "patience": 0}
     if one_cycle:
@@ -96,7 +96,7 @@ class Clock:
 # ============================================================================ workers
 def worker_nlayer(spec, data, one_cycle=False):
     import nlayer as nl
-    from nlayer.cli import train
+    from nlayer.runs import train
 
     X, y, X_test, y_test = data
     cfg, _ = recipe(spec["max_epochs"], one_cycle)
@@ -126,7 +126,7 @@ def _standardized(model, X, X_test):
 
 
 def _peer_model(cfg):
-    from nlayer.cli import train
+    from nlayer.runs import train
 
     model = train.build_model(cfg, "classification", 10)
     model.build((None, 784), seed=SEED)

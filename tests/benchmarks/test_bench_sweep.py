@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 bench = pytest.importorskip("bench_sweep")
 
-from nlayer.cli import config  # noqa: E402
+from nlayer.runs import config  # noqa: E402
 from nlayer.sweep import expand  # noqa: E402
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import nlayer as nl
 
-from test_cli import ENV, FAST, cli
+from cli_run import ENV, FAST, cli
 
 RUN = [*FAST, "--epochs", "150", "--patience", "0", "--quiet"]
 

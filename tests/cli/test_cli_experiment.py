@@ -6,7 +6,7 @@ pytest.importorskip("rich")
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
-from test_cli import assert_one_line_error, cli  # noqa: E402
+from cli_run import assert_one_line_error, cli  # noqa: E402
 
 
 def test_experiment_quick_writes_report_and_prints_verdicts(tmp_path):

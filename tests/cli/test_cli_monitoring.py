@@ -11,7 +11,7 @@ pytest.importorskip("matplotlib")
 
 from nlayer.callbacks.layer_monitor import STAT_KEYS  # noqa: E402
 
-from test_cli import FAST, assert_one_line_error, cli  # noqa: E402
+from cli_run import FAST, assert_one_line_error, cli  # noqa: E402
 
 
 def test_train_monitor_writes_stats_figures_and_flags(tmp_path):

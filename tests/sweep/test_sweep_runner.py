@@ -18,7 +18,7 @@ mpimg = pytest.importorskip("matplotlib.image")
 
 import nlayer as nl  # noqa: E402
 import nlayer.sweep as sweep  # noqa: E402
-from nlayer.cli import config  # noqa: E402
+from nlayer.runs import config  # noqa: E402
 from nlayer.sweep import runner, task  # noqa: E402
 
 SPEC = {"hidden": [16], "epochs": 3, "batch_size": 64,

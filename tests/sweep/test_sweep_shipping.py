@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nlayer as nl
-from nlayer.cli import train
+from nlayer.runs import train
 from nlayer.sweep import shipping
 
 pytest.importorskip("sklearn")

@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 
-from nlayer.cli.errors import CLIError
+from nlayer.runs.errors import UserError
 from nlayer.sweep import SpecError, expand, load, parse
 from nlayer.sweep.trials import points
 
@@ -148,5 +148,5 @@ def test_the_metric_must_suit_the_task():
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(CLIError, match="sweep file .*nope.toml not found"):
+    with pytest.raises(UserError, match="sweep file .*nope.toml not found"):
         load(tmp_path / "nope.toml")

@@ -9,7 +9,7 @@ import pytest
 
 import nlayer as nl
 import nlayer.sweep as sweep
-from nlayer.cli import train
+from nlayer.runs import train
 from nlayer.sweep import shipping, task
 
 pytest.importorskip("sklearn")

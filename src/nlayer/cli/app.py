@@ -11,9 +11,8 @@ from rich.console import Console
 
 import nlayer as nl
 from nlayer.datasets import DatasetError
-
-from . import config
-from .errors import CLIError
+from nlayer.runs import config
+from nlayer.runs.errors import UserError
 
 EPILOG = ("Run 'nlayer COMMAND --help' for a command's options. "
           "Defaults per dataset: see 'nlayer train --help'.")
@@ -23,7 +22,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting (one-line errors)."""
 
     def error(self, message):
-        raise CLIError(f"{message} (see '{self.prog} --help')")
+        raise UserError(f"{message} (see '{self.prog} --help')")
 
 
 def _cell(key, value):
@@ -290,7 +289,7 @@ def _one_line(exc):
     return text or type(exc).__name__
 
 
-USER_ERRORS = (CLIError, DatasetError, nl.ModelFileError, nl.TrainingDivergedError,
+USER_ERRORS = (UserError, DatasetError, nl.ModelFileError, nl.TrainingDivergedError,
                nl.ModelTooLargeError, nl.NotFittedError, ValueError, OSError)
 
 #: The fixes errors suggest, worded as this command line's flags (see nlayer.errors).

@@ -8,9 +8,10 @@ from pathlib import Path
 from rich.table import Table
 
 import nlayer as nl
+from nlayer.runs import data
+from nlayer.runs.errors import UserError
 
-from . import data, report
-from .errors import CLIError
+from . import report
 
 
 def evaluate(args, console):
@@ -19,7 +20,7 @@ def evaluate(args, console):
                                   data_dir=args.data_dir, download=not args.no_download,
                                   target=args.target)
     if X.shape[1] != model.n_features:
-        raise CLIError(f"{where} has {X.shape[1]} features but the model takes "
+        raise UserError(f"{where} has {X.shape[1]} features but the model takes "
                        f"{model.n_features}; is it the data the model was trained on?")
     metrics = model.evaluate(X, y)
     result = {"model": str(args.model), "data": where, "rows": int(len(y)),
@@ -65,7 +66,7 @@ def predict(args, console):
         with open(out, "w", newline="", encoding="utf-8") as fh:
             _write_csv(fh, header, rows)
     except OSError as exc:
-        raise CLIError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     if not args.quiet:
         print(f"wrote {len(rows)} predictions to {out}", file=sys.stderr)
     return 0
@@ -165,14 +166,14 @@ def _training_rows(facts):
 def export(args, console):
     model = nl.load(args.model)  # a bad file: ModelFileError, one line
     if Path(args.output).exists() and not args.overwrite:
-        raise CLIError(f"{args.output} already exists; pass --overwrite to replace it")
+        raise UserError(f"{args.output} already exists; pass --overwrite to replace it")
     try:
         model.to_onnx(args.output)
     except ImportError as exc:
-        raise CLIError(str(exc) or "ONNX export needs the onnx package: "
+        raise UserError(str(exc) or "ONNX export needs the onnx package: "
                        "pip install 'nlayer[onnx]'") from None
     except (TypeError, nl.NotFittedError) as exc:
-        raise CLIError(f"cannot export {args.model} to ONNX: {exc}") from None
+        raise UserError(f"cannot export {args.model} to ONNX: {exc}") from None
     if not (args.quiet or args.json):
         console.print(f"wrote {args.output}", markup=False, highlight=False, soft_wrap=True)
     if args.json:

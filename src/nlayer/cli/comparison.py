@@ -14,9 +14,10 @@ from rich.table import Table
 
 from nlayer.datasets import load_dataset
 from nlayer.preprocessing import get_normalizer, train_dev_split
+from nlayer.runs import config, data, plots, rundir
+from nlayer.runs.errors import UserError
 
-from . import config, data, plots, report, rundir
-from .errors import CLIError
+from . import report
 from .progress import epoch_line
 
 DEFAULT_PEERS = ("keras", "pytorch", "sklearn")
@@ -26,7 +27,7 @@ FILES = ("comparison.png", "comparison.json")
 def split_and_normalise(ds, cfg):
     """(X_train, y_train, X_dev, y_dev, X_test, y_test); the scaler is fit on training rows."""
     if not cfg["dev_split"] > 0:
-        raise CLIError("compare needs a development set: --dev-split must be > 0")
+        raise UserError("compare needs a development set: --dev-split must be > 0")
     rng = np.random.default_rng(cfg["seed"])
     train, dev = train_dev_split(len(ds.y_train), cfg["dev_split"], rng, strata=ds.y_train)
     parts = [ds.X_train[train], ds.X_train[dev], ds.X_test]
@@ -51,7 +52,7 @@ def resolve(args):
     """Train settings, with SGD forced: the comparison module trains every peer with SGD."""
     explicit = {k: v for k, v in vars(args).items() if k in config.CHECKS}
     if explicit.get("optimizer", "sgd") != "sgd":
-        raise CLIError("compare trains every system with SGD (momentum, nesterov); "
+        raise UserError("compare trains every system with SGD (momentum, nesterov); "
                        f"--optimizer {explicit['optimizer']} is not supported")
     explicit["optimizer"] = "sgd"
     return config.resolve(explicit, args.config, defaults=config.COMPARE_DEFAULTS)
@@ -127,7 +128,7 @@ def run(args, console):
     from nlayer.compare import run_comparison
     cfg = resolve(args)
     if cfg["csv"]:
-        raise CLIError("compare works on the built-in datasets; use --dataset")
+        raise UserError("compare works on the built-in datasets; use --dataset")
     out = rundir.choose(args.out, f"compare-{cfg['dataset']}", args.overwrite)
     ds = load_dataset(cfg["dataset"], data_dir=cfg["data_dir"], download=cfg["download"],
                       test_size=data.TEST_SIZE, seed=data.SPLIT_SEED)

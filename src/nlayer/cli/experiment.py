@@ -3,9 +3,8 @@
 from rich.table import Table
 
 from nlayer import experiments
-
-from . import plots  # noqa: F401  (selects the Agg backend before the figures are drawn)
-from . import rundir
+from nlayer.runs import plots  # noqa: F401  (selects the Agg backend before the figures are drawn)
+from nlayer.runs import rundir
 
 
 def run(args, console):

@@ -9,9 +9,10 @@ and ``lr_find.json`` (every rate and loss) in the output directory.
 from pathlib import Path
 
 import nlayer as nl
+from nlayer.runs import config, data, plots, rundir
+from nlayer.runs.train import build_model, n_outputs
 
-from . import config, data, plots, report, rundir
-from .train import build_model, n_outputs
+from . import report
 
 CAPTION = ("The marked rate is a heuristic (steepest fall of the smoothed loss), not a "
            "measured optimum: read the curve, and pick a rate where the loss still falls "

@@ -1,62 +1,14 @@
-"""The end-of-run summary: a dict (summary.json, --json) and its rich tables."""
+"""The end-of-run summary as rich tables (the dict is :mod:`nlayer.runs.summary`)."""
 
 from rich.table import Table
 
-import nlayer
-
-from .rundir import dumps
+from nlayer.runs.rundir import dumps
 
 #: Columns of the metrics table per task: (metric key, header).
 COLUMNS = {
     "classification": [("loss", "Loss"), ("accuracy", "Accuracy")],
     "regression": [("loss", "Loss"), ("mse", "MSE"), ("mae", "MAE"), ("r2", "R²")],
 }
-
-
-def epoch_metrics(history, epoch, prefix=""):
-    """The logged metrics of ``epoch`` (1-based), without the prefix; {} if absent."""
-    if not epoch:
-        return {}
-    out = {}
-    for key, values in history.history.items():
-        if key.startswith(prefix) and key not in ("lr", "seconds") and epoch <= len(values):
-            name = key[len(prefix):]
-            if prefix or not key.startswith("val_"):
-                out[name] = values[epoch - 1]
-    return out
-
-
-def training_summary(history, stopper, interrupted, seconds):
-    """Epoch bookkeeping: best and stopped epoch, which epoch's weights the model kept."""
-    restored = stopper is not None and stopper.best_epoch is not None and \
-        stopper.restore_best_weights
-    weights_epoch = stopper.best_epoch if restored else history.stopped_epoch
-    return {
-        "epochs_run": len(history.epoch),
-        "best_epoch": history.best_epoch,
-        "stopped_epoch": history.stopped_epoch,
-        "weights_epoch": weights_epoch,
-        "early_stopped": stopper is not None and stopper.stopped_epoch is not None,
-        "interrupted": bool(interrupted),
-        "train_seconds": round(seconds, 3),
-    }
-
-
-def build(*, ds, cfg, history, test_metrics, training, run_dir):
-    """Everything summary.json holds."""
-    epoch = training["weights_epoch"]
-    return {
-        "nlayer_version": nlayer.__version__,
-        "dataset": ds.name, "task": ds.task, "source": ds.source,
-        "n_features": ds.n_features, "class_names": ds.class_names,
-        "rows": {"train_and_dev": int(len(ds.y_train)), "test": int(len(ds.y_test))},
-        "metrics": {"train": epoch_metrics(history, epoch),
-                    "dev": epoch_metrics(history, epoch, "val_") or None,
-                    "test": test_metrics},
-        **{f"test_{k}": v for k, v in test_metrics.items()},
-        **training,
-        "wall_seconds": None, "run_dir": str(run_dir), "files": [], "config": cfg,
-    }
 
 
 def _fmt(value):
@@ -111,3 +63,17 @@ def print_summary(console, summary):
 def print_json(value):
     """Machine-readable output: JSON only, on stdout."""
     print(dumps(value), flush=True)
+
+
+def print_gradient_flags(console, summary):
+    """The layers whose gradients vanished or exploded (``nlayer train --monitor``)."""
+    flags = summary.get("gradients")
+    if flags is None:
+        return
+    for kind in ("vanished", "exploded"):
+        if flags[kind]:
+            console.print(f"gradients {kind} in: {', '.join(flags[kind])} "
+                          "(see gradients.png; thresholds in nlayer.callbacks.layer_monitor)", markup=False)
+    if not flags["vanished"] and not flags["exploded"]:
+        console.print("gradients: no layer vanished or exploded (see gradients.png)",
+                      markup=False)

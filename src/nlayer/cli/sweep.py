@@ -20,10 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from nlayer import sweep as sweeps
+from nlayer.runs import config, data, rundir
+from nlayer.runs.errors import UserError
 from nlayer.sweep import results, runner, shipping
 
-from . import config, data, report, rundir
-from .errors import CLIError
+from . import report
 from .progress import LABELS
 
 TOP = 10
@@ -135,9 +136,9 @@ def interruptible():
 def _out_dir(args, spec_path):
     if args.resume:
         if args.out is None:
-            raise CLIError("--resume needs --out DIR (the folder of the sweep to continue)")
+            raise UserError("--resume needs --out DIR (the folder of the sweep to continue)")
         if not Path(args.out, "trials").is_dir():
-            raise CLIError(f"--resume: {args.out} holds no sweep (no trials folder); "
+            raise UserError(f"--resume: {args.out} holds no sweep (no trials folder); "
                            "run without --resume to start one")
         return Path(args.out)
     return rundir.choose(args.out, f"sweep-{Path(spec_path).stem}")
@@ -146,12 +147,12 @@ def _out_dir(args, spec_path):
 def run(args, console):
     """The sweep command; returns the exit code (130 when stopped by Ctrl-C)."""
     if args.workers is not None and args.workers < 1:
-        raise CLIError(f"--workers must be >= 1, got {args.workers}")
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
     seconds = args.checkpoint_seconds
     if seconds is not None and not (seconds >= 0 and math.isfinite(seconds)):
-        raise CLIError(f"--checkpoint-seconds must be a number of seconds >= 0, got {seconds:g}")
+        raise UserError(f"--checkpoint-seconds must be a number of seconds >= 0, got {seconds:g}")
     if args.workers is not None and args.scheduler:
-        raise CLIError("--workers sizes the LocalCluster; a --scheduler's cluster has its own "
+        raise UserError("--workers sizes the LocalCluster; a --scheduler's cluster has its own "
                        "workers (start more with 'dask worker ADDRESS')")
     spec = sweeps.load(args.spec)
     out = _out_dir(args, args.spec)
@@ -180,7 +181,7 @@ def run(args, console):
                          quiet=not verbose) as display, interruptible():
                 table, ranked = job.run(client, display)
     except ImportError as exc:
-        raise CLIError(str(exc)) from None
+        raise UserError(str(exc)) from None
     summary = _summary(job, table, ranked, out, time.perf_counter() - started)
     if args.json:
         report.print_json(summary)

@@ -5,7 +5,7 @@
 ...                           "sweep": {"seeds": 2}}, X, y)          # doctest: +SKIP
 
 A spec is a TOML file or the same dict (see :mod:`nlayer.sweep.spec`); each trial
-trains through the command line's own code (:func:`nlayer.cli.train.train_and_write`)
+trains through the same run as ``nlayer train`` (:func:`nlayer.runs.train.train_and_write`)
 on a dask worker, with the data scattered to every worker once. ``client=None``
 starts a LocalCluster (one single-threaded worker process per core) for the call;
 pass a ``distributed.Client`` to use any cluster. Needs ``pip install 'nlayer[cluster]'``
@@ -30,7 +30,7 @@ def arrays_dataset(X, y, X_test=None, y_test=None):
     Without ``X_test`` the test rows are split off as ``nlayer train`` splits digits and CSV
     files (20 %, stratified, seed 0).
     """
-    from nlayer.cli import data
+    from nlayer.runs import data
     from nlayer.datasets import Dataset
     from nlayer.datasets.tabular import split_indices
 
@@ -63,7 +63,7 @@ def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=
     most every ``checkpoint_seconds``, into ``out``: ``resume=True`` continues the
     unfinished trials of ``out`` from there.
     """
-    from nlayer.cli import rundir
+    from nlayer.runs import rundir
 
     from .runner import Sweep, connect
 

@@ -49,7 +49,7 @@ def _positions(values):
 
 def draw(path, ranked, swept, metric):
     """Write the figure for ``ranked`` (``results.points``) to ``path``."""
-    from nlayer.cli import plots  # Agg backend and the project's figure helpers
+    from nlayer.runs import plots  # Agg backend and the project's figure helpers
     import matplotlib.pyplot as plt
 
     done = [p for p in ranked if p["dev_mean"] is not None]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlayer.cli import rundir
+from nlayer.runs import rundir
 
 from .spec import DATA_KEYS, METRICS
 

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nlayer.cli import rundir
+from nlayer.runs import rundir
 
 from . import figure, results, shipping, task
 from .trials import expand

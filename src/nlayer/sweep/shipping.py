@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from nlayer.callbacks import Callback
-from nlayer.cli.rundir import CHECKPOINT
+from nlayer.runs.rundir import CHECKPOINT
 from nlayer.saving import write_atomically
 
 #: A trial checkpoints at most this often (seconds): an fsync and a message cost

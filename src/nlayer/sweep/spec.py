@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlayer.cli import config
-from nlayer.cli.errors import CLIError
+from nlayer.runs import config
+from nlayer.runs.errors import UserError
 
 #: Settings that choose the data: one dataset is loaded once per sweep, so they cannot vary.
 DATA_KEYS = ("dataset", "csv", "target", "task", "dropna", "data_dir", "download")
@@ -45,7 +45,7 @@ DISTRIBUTIONS = {"grid": ("range", "log_range"),
                  "random": ("uniform", "log_uniform", "int", "range")}
 
 
-class SpecError(CLIError):
+class SpecError(UserError):
     """A sweep file that cannot be run; the message names the key and the fix."""
 
 
@@ -217,7 +217,7 @@ def _log_range(key, args, where):
 def _check(key, value, section, where):
     try:
         return config.CHECKS[key](key, value)
-    except CLIError as exc:
+    except UserError as exc:
         raise SpecError(f"{where}: [{section}] {exc}") from None
 
 

@@ -1,6 +1,6 @@
 """What a worker runs for one trial: an ordinary ``nlayer train`` run on data already in memory.
 
-The trial trains through ``nlayer.cli.train`` (the same ``build_model``, ``fit`` and run
+The trial trains through ``nlayer.runs.train`` (the same ``build_model``, ``fit`` and run
 directory as the command), in a temporary directory on the worker; the files come back
 to the client with the result, so workers need no shared file system. Any error of
 the trial (divergence, a bad combination of settings) is part of its result, never an
@@ -156,7 +156,7 @@ def _attempt(trial, ds, out, started, ship_seconds, send, checkpoint=None):
     change the checkpoint module would accept (a constant learning rate, the patience)
     is refused too; only more epochs are accepted (the run is continued further).
     """
-    from nlayer.cli import train
+    from nlayer.runs import train
 
     if out.exists():
         shutil.rmtree(out)

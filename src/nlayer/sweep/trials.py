@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nlayer.cli import config
-from nlayer.cli.errors import CLIError
+from nlayer.runs import config
+from nlayer.runs.errors import UserError
 
 from .spec import SpecError
 
@@ -78,7 +78,7 @@ def expand(spec):
         for seed in spec.seeds:
             try:
                 cfg = config.resolve({**spec.base, **point, "seed": seed})
-            except CLIError as exc:  # the train settings' own checks
+            except UserError as exc:  # the train settings' own checks
                 raise SpecError(f"{spec.source}: point {point}: {exc}") from None
             if cfg["dev_split"] <= 0:
                 raise SpecError(f"{spec.source}: a sweep ranks trials on the development set; "

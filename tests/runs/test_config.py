@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("rich")
 
-from nlayer.cli import config  # noqa: E402
+from nlayer.runs import config  # noqa: E402
 from nlayer.cli.app import parse  # noqa: E402
-from nlayer.cli.errors import CLIError  # noqa: E402
-from nlayer.cli.rundir import toml_text  # noqa: E402
+from nlayer.runs.errors import UserError  # noqa: E402
+from nlayer.runs.rundir import toml_text  # noqa: E402
 
 
 def explicit(argv):
@@ -53,9 +53,9 @@ def test_lr_follows_the_optimizer():
 def test_csv_settings():
     cfg = resolve(["--csv", "x.csv", "--target", "y"])
     assert cfg["dataset"] is None and cfg["hidden"] == config.DEFAULTS["csv"]["hidden"]
-    with pytest.raises(CLIError, match="--target"):
+    with pytest.raises(UserError, match="--target"):
         resolve(["--csv", "x.csv"])
-    with pytest.raises(CLIError, match="not both"):
+    with pytest.raises(UserError, match="not both"):
         resolve(["--csv", "x.csv", "--target", "y", "--dataset", "digits"])
 
 
@@ -75,7 +75,7 @@ def test_csv_settings():
 def test_bad_files(tmp_path, text, words):
     path = tmp_path / "c.toml"
     path.write_text(text)
-    with pytest.raises(CLIError, match=re.escape(words)):
+    with pytest.raises(UserError, match=re.escape(words)):
         config.resolve({}, path)
 
 
@@ -112,7 +112,7 @@ def test_schedule_keys_in_toml(tmp_path):
 
 def test_settings_become_the_library_schedule():
     import nlayer as nl
-    from nlayer.cli.train import build_model, learning_rate, plateau
+    from nlayer.runs.train import build_model, learning_rate, plateau
 
     cfg = resolve(["--schedule", "onecycle", "--lr", "0.2", "--epochs", "10", "--warmup", "2",
                    "--momentum", "0.95"])
@@ -131,7 +131,7 @@ def test_settings_become_the_library_schedule():
 
 def test_compare_keeps_a_constant_rate_recipe_for_images():
     """compare trains every peer with a constant SGD rate and L2: not the adam + cosine recipe."""
-    from nlayer.cli import config
+    from nlayer.runs import config
     train = config.resolve({"dataset": "fashion-mnist"})
     compare = config.resolve({"dataset": "fashion-mnist"}, defaults=config.COMPARE_DEFAULTS)
     assert (train["optimizer"], train["schedule"], train["dropout"]) == ("adam", "cosine", 0.2)

@@ -12,7 +12,7 @@ import numpy as np
 from nlayer.datasets import CsvSchema, encode_csv_rows, load_csv, load_dataset
 from nlayer.datasets import csvread
 
-from .errors import CLIError
+from .errors import UserError
 
 TEST_SIZE = 0.2
 #: The train/test split of digits and CSV files is fixed (not --seed), so every run of a
@@ -71,7 +71,7 @@ def test_split(model, dataset=None, csv_path=None, data_dir=None, download=True,
                       dropna=meta.get("dropna", False), test_size=size, seed=seed)
         return ds.X_test, ds.y_test, f"{meta['csv']} (test split)"
     if not name:
-        raise CLIError("the model does not record its dataset; pass --dataset NAME or --csv FILE")
+        raise UserError("the model does not record its dataset; pass --dataset NAME or --csv FILE")
     ds = load_dataset(name, data_dir=data_dir, download=download, test_size=size, seed=seed)
     return ds.X_test, ds.y_test, f"{ds.name} (test split)"
 
@@ -86,7 +86,7 @@ def schema_of(model, target=None):
     if meta.get("csv_schema"):
         schema = CsvSchema.from_dict(meta["csv_schema"])
         if target and target != schema.target:
-            raise CLIError(f"the model predicts column {schema.target!r}, not {target!r}")
+            raise UserError(f"the model predicts column {schema.target!r}, not {target!r}")
         return schema
     names = meta.get("feature_names") or [f"x{j}" for j in range(model.n_features)]
     task = task_of(model)
@@ -110,7 +110,7 @@ def _positional_header(table, schema, path):
         return table
     n_pixels = sum(h != schema.target for h in header)
     if n_pixels != len(schema.columns):
-        raise CLIError(f"{path}: expected {len(schema.columns)} pixel columns (named "
+        raise UserError(f"{path}: expected {len(schema.columns)} pixel columns (named "
                        f"{schema.columns[0]} .. {schema.columns[-1]}, or any names in order) "
                        f"besides an optional {schema.target!r} column; found {n_pixels}")
     names = iter(schema.columns)
@@ -145,7 +145,7 @@ def encode(model, path, require_target=False, dropna=False, target=None):
     if image:
         X = _scale_pixels(X, model.metadata.get("pixel_scale", 1.0))
     if X.shape[1] != model.n_features:
-        raise CLIError(f"{path}: encodes to {X.shape[1]} features but the model takes "
+        raise UserError(f"{path}: encodes to {X.shape[1]} features but the model takes "
                        f"{model.n_features}")
     dropped = sorted(set(table.lines) - {table.lines[i] for i in kept})
     return X, y, kept, dropped

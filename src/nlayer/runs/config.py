@@ -11,7 +11,7 @@ from pathlib import Path
 from nlayer import optimizers, preprocessing, schedules
 from nlayer.datasets import DATASETS
 
-from .errors import CLIError
+from .errors import UserError
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 INITS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "xavier",
@@ -70,7 +70,7 @@ ALIASES = {"no_download": "download", "dev": "dev_split", "validation_split": "d
 def _choice(options):
     def check(key, v):
         if not isinstance(v, str) or v.lower() not in options:
-            raise CLIError(f"{key} must be one of {', '.join(options)}, got {v!r}")
+            raise UserError(f"{key} must be one of {', '.join(options)}, got {v!r}")
         return v.lower()
     return check
 
@@ -78,7 +78,7 @@ def _choice(options):
 def _integer(low):
     def check(key, v):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise CLIError(f"{key} must be a whole number >= {low}, got {v!r}")
+            raise UserError(f"{key} must be a whole number >= {low}, got {v!r}")
         return v
     return check
 
@@ -89,20 +89,20 @@ def _number(low, high=math.inf, low_open=False, high_open=True):
         ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
         if not ok:
             lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-            raise CLIError(f"{key} must be a number in {lo}{low}, {high}{hi}, got {v!r}")
+            raise UserError(f"{key} must be a number in {lo}{low}, {high}{hi}, got {v!r}")
         return float(v)
     return check
 
 
 def _boolean(key, v):
     if not isinstance(v, bool):
-        raise CLIError(f"{key} must be true or false, got {v!r}")
+        raise UserError(f"{key} must be true or false, got {v!r}")
     return v
 
 
 def _text(key, v):
     if v is not None and not isinstance(v, str):
-        raise CLIError(f"{key} must be a string, got {v!r}")
+        raise UserError(f"{key} must be a string, got {v!r}")
     return v
 
 
@@ -110,7 +110,7 @@ def _hidden(key, v):
     v = [v] if isinstance(v, int) and not isinstance(v, bool) else v
     if not isinstance(v, list) or not all(isinstance(u, int) and not isinstance(u, bool)
                                           and u >= 1 for u in v):
-        raise CLIError(f"{key} must be a list of layer widths >= 1 (e.g. [256, 128]), got {v!r}")
+        raise UserError(f"{key} must be a list of layer widths >= 1 (e.g. [256, 128]), got {v!r}")
     return list(v)
 
 
@@ -124,7 +124,7 @@ def _optional(check):
 
 def _key_name(key, v):
     if not isinstance(v, str) or not v:
-        raise CLIError(f"{key} must be a log key such as val_loss or val_accuracy, got {v!r}")
+        raise UserError(f"{key} must be a log key such as val_loss or val_accuracy, got {v!r}")
     return v
 
 
@@ -154,15 +154,15 @@ def read_toml(path):
 
 
 def load_toml(path, what="config file"):
-    """The raw tables of a TOML file; a missing or malformed file is a one-line CLIError."""
+    """The raw tables of a TOML file; a missing or malformed file is a one-line UserError."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise CLIError(f"{what} {path} not found") from None
+        raise UserError(f"{what} {path} not found") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CLIError(f"cannot read {what} {path}: {exc}") from None
+        raise UserError(f"cannot read {what} {path}: {exc}") from None
 
 
 def normalise(raw, where):
@@ -174,7 +174,7 @@ def normalise(raw, where):
                 and isinstance(value, bool):
             value = not value
         if name not in CHECKS:
-            raise CLIError(f"{where}: unknown key {key!r}; valid keys: {', '.join(KEYS)}")
+            raise UserError(f"{where}: unknown key {key!r}; valid keys: {', '.join(KEYS)}")
         settings[name] = value
     return settings
 
@@ -192,7 +192,7 @@ def _data_source(from_file, explicit):
         if flag in explicit and other not in explicit:
             chosen.pop(other, None)
     if chosen.get("csv") and "dataset" in chosen:
-        raise CLIError("give --dataset or --csv, not both")
+        raise UserError("give --dataset or --csv, not both")
     return chosen
 
 
@@ -211,12 +211,12 @@ def resolve(explicit, config_path=None, defaults=None):
         tuned = row.get("lr") if cfg["optimizer"] == row.get("optimizer") else None
         cfg["lr"] = tuned or DEFAULT_LR[cfg["optimizer"]]
     if cfg["target"] and not cfg["csv"]:
-        raise CLIError(f"--target {cfg['target']} names a column of a CSV file; pass --csv FILE "
+        raise UserError(f"--target {cfg['target']} names a column of a CSV file; pass --csv FILE "
                        f"too (the built-in dataset {cfg['dataset']!r} has its own labels)")
     if cfg["csv"]:
         cfg["dataset"] = None
         if not cfg["target"]:
-            raise CLIError("--csv needs --target COLUMN (the column to predict)")
+            raise UserError("--csv needs --target COLUMN (the column to predict)")
     return cfg
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CLIError
+from .errors import UserError
 
 RUN_FILES = ("model.nlayer", "config.toml", "history.csv", "learning_curves.png",
              "confusion_matrix.png", "summary.json", "checkpoint.nlayer")
@@ -35,9 +35,9 @@ def choose(out, name, overwrite=False, root="runs"):
         return path
     path = Path(out)
     if path.exists() and not path.is_dir():
-        raise CLIError(f"--out {path} exists and is not a directory")
+        raise UserError(f"--out {path} exists and is not a directory")
     if _non_empty(path) and not overwrite:
-        raise CLIError(f"--out {path} already exists and is not empty; choose another --out "
+        raise UserError(f"--out {path} already exists and is not empty; choose another --out "
                        "or pass --overwrite to replace the files this run writes")
     return path
 
@@ -48,14 +48,14 @@ def make(path):
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CLIError(f"cannot create run directory {path}: {exc.strerror or exc}; "
+        raise UserError(f"cannot create run directory {path}: {exc.strerror or exc}; "
                        "choose another --out") from None
     probe = path / f".nlayer-write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise CLIError(f"cannot write into run directory {path}: {exc.strerror or exc}; "
+        raise UserError(f"cannot write into run directory {path}: {exc.strerror or exc}; "
                        "choose another --out") from None
     return path
 

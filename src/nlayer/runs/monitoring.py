@@ -1,5 +1,6 @@
-"""``nlayer train --monitor``: layer_stats.csv, gradients.png, activations.png and the summary's
-list of layers whose gradients vanished or exploded (thresholds: :mod:`nlayer.callbacks.layer_monitor`)."""
+"""A monitored run's files (``nlayer train --monitor``): layer_stats.csv, gradients.png,
+activations.png and the summary's list of layers whose gradients vanished or exploded
+(thresholds: :mod:`nlayer.callbacks.layer_monitor`)."""
 
 import csv
 
@@ -36,16 +37,3 @@ def write(out, history, summary, samples=None):
     summary["gradients"] = flag_layers(rows) if rows else {"vanished": [], "exploded": []}
     write_json(out / "summary.json", summary)
     return summary
-
-
-def print_flags(console, summary):
-    flags = summary.get("gradients")
-    if flags is None:
-        return
-    for kind in ("vanished", "exploded"):
-        if flags[kind]:
-            console.print(f"gradients {kind} in: {', '.join(flags[kind])} "
-                          "(see gradients.png; thresholds in nlayer.callbacks.layer_monitor)", markup=False)
-    if not flags["vanished"] and not flags["exploded"]:
-        console.print("gradients: no layer vanished or exploded (see gradients.png)",
-                      markup=False)
