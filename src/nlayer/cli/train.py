@@ -90,12 +90,14 @@ def run(args, console):
         summary = train_and_write(model, ds, cfg, out, reporter, started,
                                   checkpoints=True, resume=resume)
     except KeyboardInterrupt:  # the second Ctrl-C: no model, but say where the run stands
+        if reporter is not None:
+            reporter.close()  # the bar goes before the message (close is idempotent)
         rundir.write_json(out / "summary.json", {
             "status": "aborted", "run_dir": str(out), "config": cfg,
             "resume": resume_command(out) if cfg["checkpoint_every"] else None})
         tell_how_to_resume(cfg, out, "aborted; the last checkpoint is the last completed epoch")
         raise
-    finally:
+    finally:  # the bar also goes when fit fails (on_train_end is not called then)
         if reporter is not None:
             reporter.close()
     if args.json:

@@ -63,7 +63,7 @@ class Sequential:
         self.history = None
         self.metadata = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
         self.stop_training = False
-        self._fit_state = None  # set during fit (see fitstate.FitState)
+        self._fit_state = None  # set during fit (see nlayer.training.state.FitState)
         for layer in layers or []:
             self.add(layer)
 

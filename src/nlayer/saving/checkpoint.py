@@ -20,9 +20,9 @@ are part of every model file already. Arrays inside states are stored as members
 ``ckpt_<n>`` and referenced from the JSON, so nothing is ever unpickled.
 
 ``fit(..., resume_from=path)`` reads it back (:func:`read`, then
-:mod:`nlayer.training.resume`): a run killed at
-any moment and resumed from its last checkpoint ends with the same weights and
-history as the run that was never interrupted (the ``seconds`` per epoch aside).
+:mod:`nlayer.training.resume`): a run killed at any moment and resumed from its last
+checkpoint ends with the same weights and history as the run that was never
+interrupted (the ``seconds`` per epoch aside).
 """
 
 import numpy as np

@@ -28,6 +28,7 @@ def restore(model, path):
     history are taken from the file.
     """
     header, arrays, section = checkpoint.read(path)
+    # the checkpoint as a model, built by the model's own class (training sits below the model)
     saved = type(model).from_file_contents(path, header, arrays)
     if not model.built:  # built first: initialisers named "auto" are resolved when built
         last = model._dense_layers()[-1] if model._dense_layers() else None
