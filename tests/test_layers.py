@@ -127,3 +127,28 @@ def test_weight_shapes_are_what_build_allocates(make):
     assert layer.params == {}  # nothing allocated
     assert width == layer.build(7, np.float32, np.random.default_rng(0))
     assert shapes == [(k, layer.params[k].shape) for k in layer.weight_names]
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: layers.Dense(True), "Dense units must be a positive integer, got True"),
+    (lambda: layers.Dropout(0.99999999), "rounds to 1 at dropout's resolution of 1/65536"),
+])
+def test_arguments_that_would_train_something_else_are_refused(make, words):
+    with pytest.raises(ValueError, match=words):
+        make()
+
+
+def test_the_largest_dropout_rate_still_passes_some_units():
+    drop = layers.Dropout(65535 / 65536)
+    A = np.ones((64, 1024), dtype=np.float32)
+    out = drop.forward(A, training=True, rng=np.random.default_rng(0))
+    assert np.isfinite(out).all() and 0 < (out > 0).sum() < A.size
+
+
+def test_batch_norm_refuses_batches_of_one_row():
+    X, y = np.random.default_rng(0).random((10, 3)).astype(np.float32), np.arange(10) % 2
+    model = nl.MLP((4,), n_outputs=2, batchnorm=True)
+    model.compile()
+    with pytest.raises(ValueError, match="batches of 1 row leave nothing to normalise"):
+        model.fit(X, y, epochs=1, batch_size=1)
+    model.fit(X, y, epochs=1, batch_size=2, seed=0)  # two rows are enough

@@ -32,7 +32,7 @@ class Layer:
     trainable_names = ()
 
     def __init__(self, name=None):
-        self.name = name
+        self.name = checks.name(name, type(self).__name__, optional=True)
         self.params = {}
         self.grads = {}
         self.built = False
@@ -102,7 +102,8 @@ class Layer:
             target[...] = w  # in place: the optimiser keeps references to these arrays
 
     def count_params(self):
-        return int(sum(self.params[k].size for k in self.weight_names))
+        """Parameters (trainable or not) once built; 0 before."""
+        return int(sum(self.params[k].size for k in self.weight_names)) if self.built else 0
 
     def get_config(self):
         return {"class": type(self).__name__, "name": self.name}
@@ -131,7 +132,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, init="auto", use_bias=True, name=None):
         super().__init__(name)
-        if units is not None and (not isinstance(units, (int, np.integer)) or units < 1):
+        if units is not None and (isinstance(units, (bool, np.bool_)) or
+                                  not isinstance(units, (int, np.integer)) or units < 1):
             raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         self.units = None if units is None else int(units)
         self.activation = activations.get(activation)
@@ -260,11 +262,8 @@ class BatchNorm(Layer):
 
     def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"BatchNorm momentum must be in [0, 1), got {momentum}")
-        if not epsilon > 0:
-            raise ValueError(f"BatchNorm epsilon must be > 0, got {epsilon}")
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.momentum = checks.real(momentum, "BatchNorm momentum", 0.0, 1.0, high_open=True)
+        self.epsilon = checks.real(epsilon, "BatchNorm epsilon", 0.0, low_open=True)
 
     def build(self, n_in, dtype, rng):
         self.params = {
@@ -338,6 +337,10 @@ class Dropout(Layer):
         rate = checks.real(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
         self.rate = rate
         self._threshold = round(rate * 65536)
+        if self._threshold >= 65536:  # every unit dropped: nothing would pass
+            raise ValueError(f"Dropout rate {rate!r} rounds to 1 at dropout's resolution of "
+                             f"1/65536 (every unit dropped); use a rate of at most "
+                             f"{65535 / 65536:.6f}")
 
     def forward(self, A_prev, training=False, rng=None):
         if not training or self._threshold == 0:

@@ -6,6 +6,8 @@ matplotlib is not a core dependency: it comes with the ``cli`` extra
 
 import math
 
+from .saving.atomic import save_figure
+
 __all__ = ["plot_layer_stats", "layer_rows"]
 
 SIZE = (10, 4)  # inches; at dpi 100: 1000 x 400 pixels
@@ -123,6 +125,6 @@ def plot_layer_stats(history, path=None, kind="gradients", title=None, samples=N
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path, dpi=100)
         plt.close(fig)
     return fig

@@ -137,6 +137,12 @@ def train_dev_split(n_rows, dev_fraction, rng, strata=None, name="validation_spl
         dev = rng.permutation(n_rows)[:n_dev]
     else:
         dev = _stratified_rows(np.asarray(strata), n_dev, rng)
+    if dev.size == 0 and strata is not None and n_rows > 1:
+        k = np.unique(np.asarray(strata), axis=0).shape[0]
+        raise ValueError(
+            f"{name}={dev_fraction} of {n_rows} rows, split by class, sets no row aside: each "
+            f"of the {k} classes keeps its rows for training, and most classes have a single "
+            "row; a target with about as many classes as rows is a regression target")
     if dev.size == 0 or dev.size == n_rows:
         raise ValueError(
             f"{name}={dev_fraction} of {n_rows} rows leaves an empty training or "

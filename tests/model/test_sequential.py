@@ -428,3 +428,16 @@ def test_naming_many_layers_is_linear():
     """20,000 layers: the old count over all earlier layers made 2e8 comparisons here."""
     model = nl.Sequential([nl.Dropout(0.0) for _ in range(20_000)])
     assert model.layers[-1].name == "dropout_20000" and model.layers[9].name == "dropout_10"
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0, True, 2.5])
+def test_predict_and_evaluate_refuse_a_batch_size_that_is_not_a_whole_number(batch_size):
+    X, y = np.random.default_rng(0).random((20, 3)).astype(np.float32), np.arange(20) % 2
+    model = nl.MLP((4,), n_outputs=2)
+    model.compile(metrics=["accuracy"])
+    model.fit(X, y, epochs=1, seed=0)
+    with pytest.raises(ValueError, match="batch_size must be None or a whole number >= 1"):
+        model.predict(X, batch_size=batch_size)
+    with pytest.raises(ValueError, match="batch_size must be None or a whole number >= 1"):
+        model.evaluate(X, y, batch_size=batch_size)
+    np.testing.assert_allclose(model.predict(X, batch_size=7), model.predict(X), rtol=1e-6)

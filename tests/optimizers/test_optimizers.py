@@ -252,3 +252,37 @@ def test_weight_decay_is_saved_in_the_config():
         again = optimizers.get(opt.get_config())
         assert type(again) is type(opt) and again.weight_decay == opt.weight_decay
     assert nl.AdamW().weight_decay == 0.01 and "weight_decay" not in nl.SGD().get_config()
+
+
+def test_one_optimiser_instance_is_not_shared_by_two_models():
+    opt = nl.SGD(lr=0.1, momentum=0.9)
+    first = nl.MLP((4,), n_outputs=2)
+    first.compile(optimizer=opt)
+    with pytest.raises(ValueError, match="already compiled into another model .*its own optimiser"):
+        nl.MLP((4,), n_outputs=2).compile(optimizer=opt)
+    first.compile(optimizer=opt, l2=1e-3)  # the same model may compile it again
+
+
+def test_an_optimiser_whose_model_is_gone_starts_afresh():
+    import gc
+    X, y = np.random.default_rng(0).random((20, 3)), np.arange(20) % 2
+    opt = nl.Adam(lr=0.01)
+    first = nl.MLP((4,), n_outputs=2)
+    first.compile(optimizer=opt)
+    first.fit(X, y, epochs=1, batch_size=5, seed=0)
+    assert opt.iterations == 4 and opt.state
+    del first
+    gc.collect()
+    second = nl.MLP((4,), n_outputs=2)
+    second.compile(optimizer=opt)
+    assert opt.iterations == 0 and opt.state == {}
+
+
+def test_a_copied_model_owns_its_copied_optimiser():
+    import copy
+    model = nl.MLP((4,), n_outputs=2)
+    model.compile(optimizer=nl.SGD(lr=0.1))
+    twin = copy.deepcopy(model)
+    twin.compile(optimizer=twin.optimizer)  # not refused: the copy belongs to the twin
+    with pytest.raises(ValueError, match="already compiled"):
+        twin.compile(optimizer=model.optimizer)

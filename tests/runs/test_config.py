@@ -71,6 +71,10 @@ def test_csv_settings():
     ("weight-decay = -1\n", "weight_decay must be a number in [0, inf), got -1"),
     ("lr-factor = 1.5\n", "lr_factor must be a number in (0, 1], got 1.5"),
     ("monitor-metric = 3\n", "monitor_metric must be a log key"),
+    ("batch_size = 32\nbatch-size = 64\n", "'batch_size' and 'batch-size' both set batch_size"),
+    ("dev = 0.2\ndev_split = 0.1\n", "'dev' and 'dev_split' both set dev_split; keep one"),
+    ("dev_split = 0\npatience = 3\n", "patience 3 stops training early on the development set, "
+                                      "and dev_split 0 leaves none"),
 ])
 def test_bad_files(tmp_path, text, words):
     path = tmp_path / "c.toml"
@@ -144,3 +148,16 @@ def test_compare_keeps_a_constant_rate_recipe_for_images():
         ("sgd", "constant", 0)
     assert (compare["hidden"], compare["lr"], compare["l2"], compare["epochs"]) == \
         ([256, 128], 0.01, 1e-4, 30)
+
+
+def test_no_development_set_turns_the_recipes_early_stopping_off_in_the_config():
+    cfg = config.resolve({"dev_split": 0.0})
+    assert cfg["dev_split"] == 0 and cfg["patience"] == 0
+    with pytest.raises(UserError, match="patience 2 stops training early"):
+        config.resolve({"dev_split": 0.0, "patience": 2})
+
+
+def test_hidden_as_a_flag_needs_at_least_one_width():
+    with pytest.raises(UserError, match="--hidden: expected at least one argument"):
+        parse(["train", "--hidden"])
+    assert parse(["train", "--hidden", "8", "4"]).hidden == [8, 4]

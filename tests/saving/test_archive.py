@@ -188,3 +188,25 @@ def test_an_unreadable_file_is_a_model_file_error(tmp_path, saved, monkeypatch):
     with pytest.raises(nl.ModelFileError, match=r"m.nlayer: cannot be opened \(Permission denied\); "
                                                 "check that the path names a file you may read"):
         nl.load(path)
+
+
+def test_a_zip64_record_declaring_a_huge_directory_is_refused_before_reading(tmp_path):
+    """A sparse 1.6 GB file whose plain end record says 1 entry in 46 bytes while its zip64
+    record (which zipfile prefers) says 1.5 GB: refused from the numbers, nothing read."""
+    import struct
+    import time
+    size = 1_600_000_000
+    directory = 1_500_000_000
+    record = struct.pack("<4sQHHLLQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, 1, 1, directory, 0)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, size - 22 - 20 - 56, 1)
+    end = struct.pack("<4sHHHHLLH", b"PK\x05\x06", 0, 0, 1, 1, 46, 0xFFFFFFFF, 0)
+    path = tmp_path / "sparse.nlayer"
+    with open(path, "wb") as fh:
+        fh.write(b"PK\x03\x04")
+        fh.truncate(size - len(record + locator + end))  # a hole: no disk used
+        fh.seek(0, 2)
+        fh.write(record + locator + end)
+    started = time.monotonic()
+    with pytest.raises(nl.ModelFileError, match="zip directory declares .* 1,500,000,000 bytes"):
+        nl.load(path)
+    assert time.monotonic() - started < 5

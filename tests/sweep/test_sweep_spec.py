@@ -1,6 +1,7 @@
 """The sweep file: parsing, ranges, checks with the exact error a bad file gets, trial ids."""
 
 import math
+import re
 import tomllib
 
 import pytest
@@ -150,3 +151,23 @@ def test_the_metric_must_suit_the_task():
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(UserError, match="sweep file .*nope.toml not found"):
         load(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("section", ["grid", "random"])
+def test_a_setting_swept_under_two_spellings_is_refused(section):
+    values = {"grid": [0.1, 0.2], "random": {"log_uniform": [1e-3, 1e-1]}}[section]
+    with pytest.raises(SpecError, match=r"'lr' and 'LR' both set lr; keep one"):
+        parse({"epochs": 2, section: {"lr": values, "LR": values}})
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"sweep": {"seeds": 10 ** 9}}, "[sweep] seeds gives 1,000,000,000 values"),
+    ({"random": {"lr": {"log_uniform": [1e-4, 1.0]}}, "sweep": {"samples": 10 ** 9}},
+     "[sweep] samples gives 1,000,000,000 values"),
+    ({"grid": {"lr": {"log_range": [1e-4, 1.0, 10 ** 9]}}}, "lr log_range gives 1,000,000,000"),
+    ({"grid": {"lr": {"log_range": [1e-4, 1.0, 1000]}, "l2": {"log_range": [1e-6, 1.0, 1000]}},
+      "sweep": {"seeds": 3}}, "the sweep gives 3,000,000 trials"),
+])
+def test_a_sweep_too_large_to_run_is_counted_and_refused_before_it_is_made(spec, words):
+    with pytest.raises(SpecError, match=re.escape(words) + ".*at most 100,000 trials"):
+        parse({"epochs": 1, **spec})

@@ -477,3 +477,18 @@ def test_a_mismatch_is_a_checkpoint_mismatch_error(tmp_path):
         run.model("sgd").fit(X, y, epochs=8, batch_size=10, validation_split=0.2, seed=3,
                              callbacks=[nl.EarlyStopping(patience=3), nl.ModelCheckpoint(path)],
                              resume_from=path)
+
+
+def test_resuming_with_another_seed_is_refused_and_changes_nothing(tmp_path):
+    path = tmp_path / "ck.nlayer"
+    run.train("sgd", path, every_batches=1000, callbacks=[StopAt(2, 3)])
+    X, y = run.data()
+    model = run.model("sgd")
+    model.build((None, X.shape[1]), seed=0)
+    before = model.get_weights()
+    with pytest.raises(nl.CheckpointMismatchError, match="seed: 123 now, 3 in the checkpoint"):
+        model.fit(X, y, epochs=8, batch_size=25, validation_split=0.2, seed=123,
+                  callbacks=[nl.EarlyStopping(patience=3), nl.ModelCheckpoint(path)],
+                  resume_from=path)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

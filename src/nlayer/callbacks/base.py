@@ -3,7 +3,11 @@
 Epochs are numbered from 1 in logs and in :class:`~nlayer.callbacks.History`.
 """
 
-__all__ = ["Callback", "CallbackList"]
+import math
+
+import numpy as np
+
+__all__ = ["Callback", "CallbackList", "checked_state"]
 
 
 class Callback:
@@ -45,7 +49,45 @@ class Callback:
 
     def set_state(self, state):
         """Take back what :meth:`get_state` returned. On resume ``fit`` calls it
-        right after ``on_train_begin``, so it overrides what that reset."""
+        right after ``on_train_begin``, so it overrides what that reset. A state that
+        cannot be this callback's is a ValueError (see :func:`checked_state`)."""
+
+
+#: what a field of a callback's state may hold (see :func:`checked_state`)
+_KINDS = {
+    "number or None": lambda v: v is None or (_real(v) and math.isfinite(v)),
+    "whole number >= 0": lambda v: _whole(v) and v >= 0,
+    "epoch or None": lambda v: v is None or (_whole(v) and v >= 1),
+    "list of arrays or None": lambda v: v is None or (
+        isinstance(v, list) and all(isinstance(a, np.ndarray) for a in v)),
+    "samples": lambda v: isinstance(v, dict) and all(  # {epoch: {layer name: array}}
+        isinstance(e, str) and e.isdigit() and isinstance(layers, dict) and
+        all(isinstance(k, str) and isinstance(a, np.ndarray) for k, a in layers.items())
+        for e, layers in v.items()),
+}
+
+
+def checked_state(owner, state, optional=(), **fields):
+    """``state`` if it is a dict with these fields (those named in ``optional`` may be
+    missing: states written before they existed), each of its kind
+    (``best="number or None"``, ...); else a ValueError naming the field. Callbacks check
+    a checkpoint's state with it before taking any of it."""
+    if not isinstance(state, dict) or not set(fields) - set(optional) <= set(state) <= set(fields):
+        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{owner}'s state must have the fields {sorted(fields)}, got {keys}")
+    for name, kind in fields.items():
+        if name in state and not _KINDS[kind](state[name]):
+            raise ValueError(f"{owner}'s state field {name!r} must be a {kind}, "
+                             f"got {state[name]!r}")
+    return state
+
+
+def _real(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _whole(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 class CallbackList:

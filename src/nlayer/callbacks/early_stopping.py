@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .base import Callback
+from .base import Callback, checked_state
 from .watch import Monitor
 
 __all__ = ["EarlyStopping"]
@@ -51,6 +51,9 @@ class EarlyStopping(Callback):
                 "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
     def set_state(self, state):
+        checked_state("EarlyStopping", state, best="number or None", best_epoch="epoch or None",
+                      wait="whole number >= 0", stopped_epoch="epoch or None",
+                      best_weights="list of arrays or None")
         self.best, self.best_epoch = state["best"], state["best_epoch"]
         self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
         weights = state["best_weights"]

@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from ..layers import Activation, BatchNorm, Dense, Dropout
-from .base import Callback
+from .base import Callback, checked_state
 
 __all__ = ["LayerMonitor", "STAT_KEYS", "TANH_SATURATION", "SIGMOID_SATURATION",
            "VANISHED_RATIO", "VANISHED_UPDATE", "EXPLODED_GRAD", "EXPLODED_UPDATE", "flag_layers"]
@@ -113,6 +113,11 @@ class LayerMonitor(Callback):
                                        for e, layers in self.activation_samples.items()}}
 
     def set_state(self, state):
+        checked_state("LayerMonitor", state, optional=("epoch", "activation_samples"),
+                      step="whole number >= 0", epoch="epoch or None",
+                      activation_samples="samples")
+        if state.get("activation_samples") and state.get("epoch") is None:
+            raise ValueError("LayerMonitor's state holds activation samples but no epoch")
         self.step = int(state.get("step", 0))
         self.epoch = state.get("epoch")
         self.activation_samples = {

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from ..saving.checkpoint import save_checkpoint
-from .base import Callback
+from .base import Callback, checked_state
 
 __all__ = ["ModelCheckpoint"]
 
@@ -118,7 +118,7 @@ class ModelCheckpoint(Callback):
         return {"best": self.best}
 
     def set_state(self, state):
-        self.best = state.get("best")
+        self.best = checked_state("ModelCheckpoint", state, best="number or None")["best"]
 
 
 def _seconds(value):

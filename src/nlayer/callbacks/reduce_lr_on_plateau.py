@@ -2,7 +2,7 @@
 
 import math
 
-from .base import Callback
+from .base import Callback, checked_state
 from .watch import Monitor
 
 __all__ = ["ReduceLROnPlateau"]
@@ -63,5 +63,7 @@ class ReduceLROnPlateau(Callback):
         return {"best": self.best, "wait": self.wait, "cooldown_left": self.cooldown_left}
 
     def set_state(self, state):
+        checked_state("ReduceLROnPlateau", state, best="number or None",
+                      wait="whole number >= 0", cooldown_left="whole number >= 0")
         self.best, self.wait = state["best"], int(state["wait"])
         self.cooldown_left = int(state["cooldown_left"])

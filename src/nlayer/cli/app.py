@@ -65,7 +65,8 @@ def add_data_flags(p, csv=True):
 
 def add_model_flags(p):
     g = p.add_argument_group("network and training")
-    g.add_argument("--hidden", type=int, nargs="*", metavar="UNITS", help="hidden layer widths")
+    g.add_argument("--hidden", type=int, nargs="+", metavar="UNITS",
+                   help="hidden layer widths, e.g. --hidden 256 128")
     g.add_argument("--activation", choices=config.ACTIVATIONS)
     g.add_argument("--init", choices=config.INITS, help="weight initialiser")
     g.add_argument("--batchnorm", action=argparse.BooleanOptionalAction,
@@ -246,6 +247,8 @@ def _model_commands(sub):
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--csv", metavar="FILE", required=True, help="rows to predict")
     p.add_argument("--out", metavar="FILE", default=None, help="output CSV (default: stdout)")
+    p.add_argument("--overwrite", action="store_true", default=False,
+                   help="replace the --out file if it exists")
     p.add_argument("--dropna", action="store_true", help="skip rows with missing values")
     p.add_argument("--quiet", "-q", action="store_true")
 

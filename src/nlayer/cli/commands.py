@@ -1,4 +1,6 @@
-"""``nlayer evaluate``, ``predict``, ``info`` and ``export``: commands on a saved model."""
+"""``nlayer evaluate``, ``predict``, ``info`` and ``export``: commands on a saved model.
+
+MODEL is a model file, or a run directory (its ``model.nlayer``)."""
 
 import csv
 import io
@@ -8,13 +10,27 @@ from pathlib import Path
 from rich.table import Table
 
 import nlayer as nl
-from nlayer.runs import data
+from nlayer.runs import data, rundir
 from nlayer.runs.errors import UserError
+from nlayer.saving import atomic
 
 from . import report
 
 
+def model_file(path):
+    """The model file MODEL names: the file itself, or a run directory's model.nlayer."""
+    path = Path(path)
+    if path.is_dir():
+        inside = path / rundir.MODEL
+        if not inside.is_file():
+            raise UserError(f"{path} is a directory without a {rundir.MODEL}; give a model file "
+                            f"or a run directory that holds one")
+        return inside
+    return path
+
+
 def evaluate(args, console):
+    args.model = model_file(args.model)
     model = nl.load(args.model)  # a bad file: ModelFileError, one line
     X, y, where = data.test_split(model, dataset=args.dataset, csv_path=args.csv,
                                   data_dir=args.data_dir, download=not args.no_download,
@@ -51,6 +67,9 @@ def prediction_rows(model, X, kept):
 
 
 def predict(args, console):
+    args.model = model_file(args.model)
+    if args.out is not None:  # before any work: an output that would destroy an input
+        _check_output(Path(args.out), args.overwrite, model=args.model, csv=args.csv)
     model = nl.load(args.model)  # a bad file: ModelFileError, one line
     X, _, kept, dropped = data.encode(model, args.csv, dropna=args.dropna)
     if dropped:  # never drop a row without saying so
@@ -63,13 +82,32 @@ def predict(args, console):
         return 0
     out = Path(args.out)
     try:
-        with open(out, "w", newline="", encoding="utf-8") as fh:
-            _write_csv(fh, header, rows)
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+        atomic.write_csv(out, header, rows, lineterminator="\n")
+    except OSError as exc:  # the message says whether the previous file is intact
+        raise UserError(str(exc)) from None
     if not args.quiet:
         print(f"wrote {len(rows)} predictions to {out}", file=sys.stderr)
     return 0
+
+
+def _check_output(out, overwrite, **inputs):
+    """Refuse an output path that is one of the command's inputs (always: it would be
+    destroyed while it is read) or an existing file (unless ``--overwrite``)."""
+    for flag, given in inputs.items():
+        if given is not None and _same_file(out, Path(given)):
+            what = "the model file" if flag == "model" else f"the --{flag} input"
+            raise UserError(f"{out} is {what}; write the output to another file")
+    if out.is_dir():
+        raise UserError(f"{out} is a directory; give a file name for the output")
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists; pass --overwrite to replace it")
+
+
+def _same_file(a, b):
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 def _write_csv(fh, header, rows):
@@ -103,6 +141,7 @@ def model_info(model, path):
 
 
 def info(args, console):
+    args.model = model_file(args.model)
     model = nl.load(args.model)  # a bad file: ModelFileError, one line
     facts = model_info(model, args.model)
     if args.json:
@@ -164,9 +203,9 @@ def _training_rows(facts):
 
 
 def export(args, console):
+    args.model = model_file(args.model)
+    _check_output(Path(args.output), args.overwrite, model=args.model)
     model = nl.load(args.model)  # a bad file: ModelFileError, one line
-    if Path(args.output).exists() and not args.overwrite:
-        raise UserError(f"{args.output} already exists; pass --overwrite to replace it")
     try:
         model.to_onnx(args.output)
     except ImportError as exc:

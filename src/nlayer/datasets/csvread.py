@@ -27,7 +27,7 @@ from .idx import DatasetError, DatasetNotFoundError
 __all__ = ["Table", "read_table", "rows_to_table", "to_float", "is_missing", "DELIMITERS"]
 
 DELIMITERS = (",", ";", "\t", "|")
-_MISSING = frozenset({"", "na", "nan", "null"})
+_MISSING = frozenset({"", "na", "n/a", "nan", "null", "?"})
 _ARCHIVES = {b"PK\x03\x04": "a zip archive", b"BZh": "bzip2-compressed",
              b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed"}
 

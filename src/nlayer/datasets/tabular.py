@@ -3,7 +3,9 @@ loading/encoding with a JSON-serialisable schema, and the digits set."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ __all__ = [
 ]
 
 TASKS = ("classification", "regression")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: task="auto" picks classification for an integer target with at most this many values.
 MAX_AUTO_CLASSES = 20
 _SCHEMA_VERSION = 1
@@ -176,9 +179,12 @@ def _infer_schema(table: Table, target: str, task: str) -> CsvSchema:
         if all(to_float(v) is not None for v in values):
             kinds[col] = "numeric"
         else:
+            _refuse_misspelt_numbers(table, col, values)
             kinds[col] = "categorical"
             categories[col] = sorted(set(values))
     target_values = table.column(target)
+    if not all(to_float(v) is not None for v in target_values):
+        _refuse_misspelt_numbers(table, target, target_values)
     task = _resolve_task(target_values, task, table.source, target)
     class_names = _class_names(target_values) if task == "classification" else None
     if class_names is not None and len(class_names) < 2:
@@ -187,6 +193,42 @@ def _infer_schema(table: Table, target: str, task: str) -> CsvSchema:
             f"({class_names[0]!r}); a classifier needs at least two classes (for a numeric "
             "target, task='regression' / --task regression)")
     return CsvSchema(target, task, columns, kinds, categories, class_names)
+
+
+_MISSING_MARKERS = {"none", "-", "--", "."}
+_COMMA_NUMBER = re.compile(r"[-+]?\d+(,\d+)+(\.\d+)?\Z")
+
+
+def _number_problem(value: str) -> str | None:
+    """Why ``value``, not a finite number, looks like a number written another way or a
+    missing-value marker (None: it looks like an ordinary category)."""
+    text = value.strip()
+    if "\0" in value:
+        return "holds a NUL byte (is the file binary, or UTF-16? save it as UTF-8 CSV)"
+    try:
+        if not math.isfinite(float(text)):
+            return "is not a finite number (NaN and infinities cannot be trained on)"
+    except ValueError:
+        pass
+    if text.lower() in _MISSING_MARKERS:
+        return ("looks like a missing-value marker; leave the cell empty for a missing value "
+                "(--dropna / dropna=True drops such rows)")
+    if _COMMA_NUMBER.match(text):
+        return "has a comma in a number (decimal comma or thousands separator); write 1234.5"
+    return None
+
+
+def _refuse_misspelt_numbers(table: Table, col: str, values: list[str]) -> None:
+    """A column that would be numeric but for values such as ``?``, ``inf``, ``1,5`` or
+    ``1,234`` is refused, naming the first: read as categories, its numbers would become
+    one-hot columns (or class names) without a word."""
+    odd = [(i, v) for i, v in enumerate(values) if to_float(v) is None]
+    problems = [(i, v, _number_problem(v)) for i, v in odd]
+    if problems and all(p for _, _, p in problems):
+        i, value, problem = problems[0]
+        more = f" (and {len(problems) - 1} more such cells)" if len(problems) > 1 else ""
+        raise DatasetError(f"{table.source}: line {table.lines[i]}, column {col!r}: {value!r} "
+                           f"{problem}{more}")
 
 
 def _resolve_task(values: list[str], task: str, source: str, target: str) -> str:
@@ -200,6 +242,12 @@ def _resolve_task(values: list[str], task: str, source: str, target: str) -> str
             f"{source}: task='regression' needs a numeric target, but column {target!r} "
             f"contains {bad!r}"
         )
+    if task == "classification" and numeric and \
+            not all(x.is_integer() for x in numbers) and len(set(numbers)) > MAX_AUTO_CLASSES:
+        raise DatasetError(
+            f"{source}: task='classification' on column {target!r}, which holds "
+            f"{len(set(numbers))} distinct numbers with fractions: those are values, not "
+            "classes; use task='regression' / --task regression")
     if task != "auto":
         return task
     if not numeric:
@@ -238,6 +286,10 @@ def _encode_numeric(table: Table, col: str) -> np.ndarray:
             raise DatasetError(
                 f"{table.source}: line {table.lines[i]}, column {col!r}: {value!r} is not a number"
             )
+        if abs(x) > _FLOAT32_MAX:  # features and targets are float32
+            raise DatasetError(
+                f"{table.source}: line {table.lines[i]}, column {col!r}: {value} is beyond "
+                f"float32's range (+-{_FLOAT32_MAX:.4g}); rescale the column (e.g. other units)")
         out[i, 0] = x
     return out
 

@@ -9,6 +9,8 @@ figures, ``results.csv`` and ``report.md`` into its own directory.
 import time
 from pathlib import Path
 
+from nlayer.saving.atomic import write_text
+
 from . import batchnorm, depth, early_stopping, init, l2, momentum, normalize
 from .runner import Context, load, markdown_table, overall, write_report
 
@@ -57,7 +59,7 @@ def run_all(out, dataset="digits", quick=False, data_dir=None, progress=None):
             f"Reproduce: `{_command('all', dataset, quick)}`", "",
             "Every verdict is computed from the numbers in the experiment's report "
             "(3 seeds; 'inconclusive' says why).", "", markdown_table(rows), ""]
-    (out / "report.md").write_text("\n".join(text), encoding="utf-8")
+    write_text(out / "report.md", "\n".join(text))
     return results
 
 

@@ -1,5 +1,7 @@
 """matplotlib for the experiments' figures, imported only when a figure is drawn."""
 
+from nlayer.saving.atomic import save_figure
+
 DPI = 100
 
 
@@ -17,6 +19,6 @@ def pyplot():
 def save(fig, path):
     plt = pyplot()
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    save_figure(fig, path, dpi=DPI)
     plt.close(fig)
     return path.name

@@ -6,7 +6,6 @@ Sizes (rows, epochs) come in three scales: ``quick`` (the tests: seconds), ``dig
 official test rows), see :data:`SCALES`.
 """
 
-import csv
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import numpy as np
 
 import nlayer as nl
 from nlayer.datasets import load_dataset
+from nlayer.saving import atomic
 
 from .verdicts import HOLDS, INCONCLUSIVE
 
@@ -142,11 +142,8 @@ def fmt(value, digits=4):
 
 def write_csv(path, rows):
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(keys)
-        for row in rows:
-            writer.writerow(["" if row.get(k) is None else row.get(k) for k in keys])
+    atomic.write_csv(path, keys, [["" if row.get(k) is None else row.get(k) for k in keys]
+                                  for row in rows])
 
 
 def markdown_table(rows, keys=None):
@@ -192,7 +189,7 @@ def write_report(result, ctx, command):
         lines += [note, ""]
     if result.figures:
         lines += ["## Figures", ""] + [f"![{f}]({f})" for f in result.figures] + [""]
-    (ctx.out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    atomic.write_text(ctx.out / "report.md", "\n".join(lines))
 
 
 def overall(verdicts):

@@ -54,7 +54,7 @@ class Sequential:
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         self.dtype = np.dtype(dtype)
-        self.name = name
+        self.name = checks.name(name, "Sequential")
         self.layers = []
         self.n_features = None
         self.compiled = False
@@ -101,6 +101,9 @@ class Sequential:
             raise ValueError(f"input_shape must end in a positive feature count, got {input_shape!r}")
         if not self.layers:
             raise ValueError("the model has no layers; add at least one Dense layer")
+        if len(self.layers) > saving.schema.MAX_LAYERS:
+            raise ValueError(f"the model has {len(self.layers):,} layers; model files keep at "
+                             f"most {saving.schema.MAX_LAYERS:,}, so it could not be saved")
         memory.check(self.layers, n, self.dtype,
                      optimizer=self.optimizer if self.compiled else None)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -115,23 +118,9 @@ class Sequential:
         return self
 
     def _pack_parameters(self):
-        """Move every trainable array into one contiguous buffer, and its gradient into another.
-
-        Layers keep their ``params``/``grads`` dicts, now views into the two buffers, so
-        the math reads the same while the optimiser updates all parameters in a handful
-        of NumPy calls instead of a handful per array.
-        """
-        entries = [(layer, key) for layer in self.layers for key in layer.trainable_names]
-        starts, total = fastpaths.packed_layout([layer.params[key].size for layer, key in entries])
-        # gaps stay 0 forever; huge pages make the optimiser's sweeps cheaper
-        self._flat_params = fastpaths.zeros_on_huge_pages(total, self.dtype)
-        self._flat_grads = fastpaths.zeros_on_huge_pages(total, self.dtype)
-        for (layer, key), start in zip(entries, starts):
-            shape, size = layer.params[key].shape, layer.params[key].size
-            view = self._flat_params[start:start + size].reshape(shape)
-            view[...] = layer.params[key]
-            layer.params[key] = view
-            layer.grads[key] = self._flat_grads[start:start + size].reshape(shape)
+        """Every trainable array into one buffer, its gradient into another (see
+        :func:`nlayer.utils.fastpaths.pack`); the layers' dicts hold views into them."""
+        self._flat_params, self._flat_grads = fastpaths.pack(self.layers, self.dtype)
 
     def __getstate__(self):
         # copies (deepcopy, pickle) cannot keep the layers' arrays as views into the packed
@@ -170,6 +159,7 @@ class Sequential:
         metrics (mse, mae, r2) stay in the original units.
         """
         self.optimizer = optimizers.get(optimizer)
+        self.optimizer.bind(self)  # one model per optimiser: its state follows these weights
         self.loss = losses.get(loss if loss is not None else self._default_loss())
         self.l2 = checks.real(l2, "l2 (lambda)", low=0.0)
         for layer in self._dense_layers():
@@ -372,7 +362,7 @@ class Sequential:
         if self.normalizer is not None and not self.normalizer.fitted:
             raise NotFittedError("the input normaliser is not fitted yet; call fit() first")
         X = self._normalize(X)
-        chunk = batch_size or _EVAL_CHUNK
+        chunk = checks.whole(batch_size, "batch_size", optional=True) or _EVAL_CHUNK
         out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
         with threads.limit(self, min(chunk, X.shape[0])):
             for i in range(0, X.shape[0], chunk):
@@ -386,6 +376,7 @@ class Sequential:
         """
         self._require_compiled()
         self._require_built()
+        checks.whole(batch_size, "batch_size", optional=True)
         X = self._check_X(X)
         targets.check_rows(y, X)
         Y = targets.prepare(self, y)

@@ -3,6 +3,7 @@
 
 import math
 import numbers
+import weakref
 
 import numpy as np
 
@@ -93,6 +94,29 @@ class Optimizer:
     def _update(self, p, g, s):
         """One update of p from ``g = gradient_scale * dJ/dp`` (g may be overwritten)."""
         raise NotImplementedError
+
+    def bind(self, model):
+        """Tie this optimiser (its state follows the parameters) to ``model``.
+
+        ``compile`` calls it. An optimiser already compiled into another model that is
+        still alive is refused: the two would share velocities and moments. One whose
+        model is gone starts afresh (:meth:`reset`)."""
+        owner = self.__dict__.get("_model")
+        other = owner() if owner is not None else None
+        if other is model:
+            return
+        if other is not None:
+            raise ValueError(f"this {type(self).__name__} instance is already compiled into "
+                             f"another model ({other.name!r}), and its state belongs to that "
+                             "model's weights; give each model its own optimiser, e.g. "
+                             "nl.optimizers.get(optimizer.get_config())")
+        if owner is not None:
+            self.reset()
+        self._model = weakref.ref(model)
+
+    def __getstate__(self):
+        # a copy (deepcopy, pickle) belongs to no model until it is compiled into one
+        return {k: v for k, v in self.__dict__.items() if k != "_model"}
 
     def reset(self):
         """Forget every slot's state and start the schedule (if any) again."""

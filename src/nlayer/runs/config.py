@@ -167,7 +167,7 @@ def load_toml(path, what="config file"):
 
 def normalise(raw, where):
     """Settings keyed by canonical name (aliases and kebab-case resolved; unknown keys named)."""
-    settings = {}
+    settings, written = {}, {}
     for key, value in raw.items():
         name = canonical(key)
         if name == "download" and key.replace("-", "_").lower() == "no_download" \
@@ -175,8 +175,17 @@ def normalise(raw, where):
             value = not value
         if name not in CHECKS:
             raise UserError(f"{where}: unknown key {key!r}; valid keys: {', '.join(KEYS)}")
+        once(written, name, key, where)
         settings[name] = value
     return settings
+
+
+def once(written, name, key, where):
+    """Refuse a setting given twice under two spellings (``batch_size`` and ``batch-size``,
+    ``dev`` and ``dev_split``): which one wins would be a guess."""
+    if name in written:
+        raise UserError(f"{where}: {written[name]!r} and {key!r} both set {name}; keep one")
+    written[name] = key
 
 
 def canonical(key):
@@ -210,6 +219,11 @@ def resolve(explicit, config_path=None, defaults=None):
     if chosen.get("lr") is None:  # the row's lr was tuned for the row's optimizer only
         tuned = row.get("lr") if cfg["optimizer"] == row.get("optimizer") else None
         cfg["lr"] = tuned or DEFAULT_LR[cfg["optimizer"]]
+    if cfg["dev_split"] == 0 and cfg["patience"] > 0:
+        if "patience" in chosen:
+            raise UserError(f"patience {cfg['patience']} stops training early on the development "
+                            "set, and dev_split 0 leaves none; give dev_split > 0, or patience 0")
+        cfg["patience"] = 0  # the recipe's early stopping needs the development set given up
     if cfg["target"] and not cfg["csv"]:
         raise UserError(f"--target {cfg['target']} names a column of a CSV file; pass --csv FILE "
                        f"too (the built-in dataset {cfg['dataset']!r} has its own labels)")

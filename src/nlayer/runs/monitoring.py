@@ -2,10 +2,9 @@
 activations.png and the summary's list of layers whose gradients vanished or exploded
 (thresholds: :mod:`nlayer.callbacks.layer_monitor`)."""
 
-import csv
-
 import nlayer as nl
 from nlayer.callbacks.layer_monitor import STAT_KEYS, flag_layers
+from nlayer.saving.atomic import write_csv
 
 from . import plots  # noqa: F401  (selects the Agg backend before pyplot is imported)
 from .rundir import write_json
@@ -15,11 +14,8 @@ FILES = ("layer_stats.csv", "gradients.png", "activations.png")
 
 def write_layer_stats(path, rows):
     """One CSV row per (sampled step, layer); empty cells for values that do not apply."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(STAT_KEYS)
-        for row in rows:
-            writer.writerow(["" if row[k] is None else row[k] for k in STAT_KEYS])
+    write_csv(path, STAT_KEYS, [["" if row[k] is None else row[k] for k in STAT_KEYS]
+                                for row in rows])
 
 
 def write(out, history, summary, samples=None):

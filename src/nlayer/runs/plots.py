@@ -7,6 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from nlayer.saving.atomic import save_figure  # noqa: E402
+
 DPI = 100
 CURVES_SIZE = (10, 4)      # inches -> 1000 x 400 pixels
 CONFUSION_SIZE = (7, 6)    # -> 700 x 600
@@ -15,7 +17,7 @@ METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error", "r2": "RÂ
 
 
 def _save(fig, path):
-    fig.savefig(path, dpi=DPI)
+    save_figure(fig, path, dpi=DPI)
     plt.close(fig)
 
 

@@ -1,10 +1,10 @@
-"""Run directories: choosing one safely, and writing config, history and summary files.
+"""Run directories: choosing one safely, and writing config, history and summary files
+(each atomically: a crash leaves the old file or the new one, never half of one).
 
 An existing non-empty directory is never reused unless ``--overwrite`` is given,
 and then only the files a run writes are replaced; nothing is ever deleted.
 """
 
-import csv
 import json
 import math
 import os
@@ -13,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from nlayer.saving.atomic import write_csv, write_text
+
 from .errors import UserError
 
 RUN_FILES = ("model.nlayer", "config.toml", "history.csv", "learning_curves.png",
              "confusion_matrix.png", "summary.json", "checkpoint.nlayer")
 CHECKPOINT = "checkpoint.nlayer"
+MODEL = "model.nlayer"
 
 
 def _non_empty(path):
@@ -82,7 +85,7 @@ def dumps(value):
 
 
 def write_json(path, value):
-    Path(path).write_text(dumps(value) + "\n", encoding="utf-8")
+    write_text(path, dumps(value) + "\n")
 
 
 def _toml_value(value):
@@ -103,7 +106,7 @@ def toml_text(settings):
 
 
 def write_config(path, settings):
-    Path(path).write_text(toml_text(settings), encoding="utf-8")
+    write_text(path, toml_text(settings))
 
 
 def history_columns(history):
@@ -117,11 +120,9 @@ def history_columns(history):
 def write_history(path, history):
     columns = history_columns(history)
     n = len(history.get("loss", []))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        for i in range(n):
-            writer.writerow([i + 1] + [_cell(history[k][i]) for k in columns[1:]])
+    rows = [[i + 1] + [_cell(history[k][i]) for k in columns[1:]] for i in range(n)]
+    write_csv(path, columns, rows)
+
 
 
 def _cell(value):

@@ -147,9 +147,25 @@ class Archive:
         if at < 0 or len(tail) - at < 22:
             return  # zipfile reports the missing end record
         n_entries, directory = struct.unpack("<HL", tail[at + 10:at + 16])
+        zip64 = self._zip64_directory(self.size - len(tail) + at)
+        if zip64 is not None:  # zipfile takes these over the plain record's numbers
+            n_entries, directory = max(n_entries, zip64[0]), max(directory, zip64[1])
         if n_entries > MAX_MEMBERS or directory > MAX_MEMBERS * _MAX_ENTRY_BYTES:
             raise self.error(f"its zip directory declares {n_entries:,} members in "
                              f"{directory:,} bytes, more than a model file can have")
+
+    def _zip64_directory(self, end_record):
+        """(entries, directory bytes) of the zip64 end record that zipfile would read (the one
+        just before the zip64 locator, which sits just before the end record), or None."""
+        locator, record = end_record - 20, end_record - 20 - 56
+        if record < 0:
+            return None
+        self._fh.seek(record)
+        data = self._fh.read(56 + 20)
+        self._fh.seek(0)
+        if data[56:60] != b"PK\x06\x07" or data[:4] != b"PK\x06\x06":
+            return None
+        return struct.unpack("<QQ", data[32:48])
 
     def _members(self, allowed, dtypes):
         infos = self.zip.infolist()

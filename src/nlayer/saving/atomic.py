@@ -1,9 +1,11 @@
 """Writing a file so that a crash at any moment leaves either the old file or the new one."""
 
+import csv
+import io
 import os
 import tempfile
 
-__all__ = ["write_atomically"]
+__all__ = ["write_atomically", "write_bytes", "write_text", "write_csv", "save_figure"]
 
 _TMP_SUFFIX = ".tmp"
 
@@ -63,3 +65,30 @@ def _remove_stale_temporaries(directory, prefix):
                 os.unlink(entry.path)
             except OSError:
                 pass  # another cleanup got there first
+
+
+def write_bytes(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically (see :func:`write_atomically`)."""
+    write_atomically(path, lambda fh: fh.write(data))
+
+
+def write_text(path, text, encoding="utf-8"):
+    """Write ``text`` to ``path`` atomically, as ``Path.write_text`` would (no newline
+    translation: what is given is what is stored)."""
+    write_bytes(path, text.encode(encoding))
+
+
+def write_csv(path, header, rows, lineterminator="\r\n"):
+    """A CSV file (the csv module's dialect) written atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=lineterminator)
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
+
+
+def save_figure(fig, path, **options):
+    """``fig.savefig(path, **options)`` atomically: the format follows the file's suffix."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=os.path.splitext(os.fspath(path))[1].lstrip(".") or None, **options)
+    write_bytes(path, buffer.getvalue())

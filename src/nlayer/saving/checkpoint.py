@@ -25,6 +25,8 @@ checkpoint ends with the same weights and history as the run that was never
 interrupted (the ``seconds`` per epoch aside).
 """
 
+import math
+
 import numpy as np
 
 from ..errors import ModelFileError
@@ -65,8 +67,21 @@ def read(path):
     return header, arrays, section
 
 
+#: the fit settings a checkpoint records, and what each must be
+_SETTINGS = {
+    "seed": lambda v: _whole_number(v, 0), "batch_size": lambda v: _whole_number(v, 1),
+    "shuffle": lambda v: isinstance(v, bool), "validation_data": lambda v: isinstance(v, bool),
+    "validation_split": lambda v: _real(v) and 0 <= v < 1,
+    "rows": lambda v: _whole_number(v, 1), "features": lambda v: _whole_number(v, 1),
+    "fingerprint": lambda v: isinstance(v, str),
+    "dev_fingerprint": lambda v: v is None or isinstance(v, str),
+    "epochs": lambda v: _whole_number(v, 0),
+}
+
+
 def _check_section(section, path):
-    """The checkpoint section's structure, before fit trusts any of it."""
+    """The checkpoint section's structure and values, before fit trusts any of it: every
+    field of its type and within what the recorded run could have reached."""
     def need(ok, what):
         if not ok:
             raise ModelFileError(f"{path}: the checkpoint's {what} is malformed; the file was "
@@ -74,19 +89,28 @@ def _check_section(section, path):
                                  "checkpoint")
     need(isinstance(section, dict) and {"position", "rng", "totals", "settings", "callbacks"}
          <= set(section), "section")
-    pos, rng, totals = section["position"], section["rng"], section["totals"]
+    pos, rng, totals, settings = (section[k] for k in ("position", "rng", "totals", "settings"))
+    need(isinstance(settings, dict) and set(settings) == set(_SETTINGS) and
+         all(ok(settings[key]) for key, ok in _SETTINGS.items()), "settings")
+    n_batches = -(-settings["rows"] // settings["batch_size"])
     need(isinstance(pos, dict) and _whole_number(pos.get("epoch"), 1) and
-         _whole_number(pos.get("batch"), 0) and isinstance(pos.get("stopped"), bool), "position")
+         pos["epoch"] <= max(settings["epochs"], 1) + 1 and
+         _whole_number(pos.get("batch"), 0) and pos["batch"] <= n_batches and
+         isinstance(pos.get("stopped"), bool), "position")
     need(isinstance(rng, dict) and isinstance(rng.get("dropout"), dict) and
-         isinstance(rng.get("shuffle"), (dict, type(None))), "generator state")
+         isinstance(rng.get("shuffle"), dict if settings["shuffle"] else type(None)),
+         "generator state")
     if pos["batch"]:
-        need(isinstance(totals, dict) and isinstance(totals.get("loss"), (int, float)) and
-             isinstance(totals.get("rows"), (int, float)) and isinstance(totals.get("stats"), list)
-             and all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 1
-                     for a in totals["stats"]), "running totals")
-    need(isinstance(section["settings"], dict), "settings")
+        need(isinstance(totals, dict) and set(totals) == {"loss", "rows", "stats"} and
+             _real(totals["loss"]) and math.isfinite(totals["loss"]) and
+             _real(totals["rows"]) and 0 < totals["rows"] < math.inf and
+             isinstance(totals["stats"], list) and
+             all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 1 and
+                 np.isfinite(a).all() for a in totals["stats"]), "running totals")
+    else:
+        need(totals is None, "running totals")
     need(isinstance(section["callbacks"], list) and all(
-        isinstance(c, dict) and isinstance(c.get("class"), str) and "state" in c
+        isinstance(c, dict) and set(c) == {"class", "state"} and isinstance(c["class"], str)
         for c in section["callbacks"]), "callback list")
     for name in ("shuffle", "dropout"):
         if rng[name] is not None:
@@ -98,6 +122,10 @@ def _check_section(section, path):
 
 def _whole_number(value, low):
     return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _real(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def encode(value, arrays):

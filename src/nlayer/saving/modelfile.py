@@ -89,7 +89,7 @@ def save(model, path, checkpoint=None):
         "config": model.get_config(),
         "normalizer": norm.name if norm is not None and norm.fitted else None,
         "history": model.history.to_dict() if model.history is not None else None,
-        "metadata": model.metadata,
+        "metadata": _json_values(model.metadata, "metadata"),
         "optimizer_state": optimizer_state,
     }
     if checkpoint is not None:
@@ -99,8 +99,56 @@ def save(model, path, checkpoint=None):
     header["arrays"] = {k: {"shape": list(a.shape), "dtype": a.dtype.name}
                         for k, a in arrays.items()}
     header["sha256"] = _digest(header, arrays)
-    blob = np.frombuffer(json.dumps(header, allow_nan=True).encode("utf-8"), dtype=np.uint8)
+    text = json.dumps(header, allow_nan=True).encode("utf-8")
+    _require_readable(path, text)
+    blob = np.frombuffer(text, dtype=np.uint8)
     write_atomically(path, lambda fh: np.savez(fh, **{_HEADER: blob}, **arrays))
+
+
+def _json_values(value, where):
+    """``value`` in JSON's own types (NumPy scalars become Python numbers, tuples lists), as
+    :func:`read` will give it back; a ValueError names anything JSON cannot hold."""
+    try:
+        return _plain(value, where)
+    except RecursionError:
+        raise ValueError(f"model.{where} is nested too deeply to save (at most "
+                         f"{schema.MAX_DEPTH} levels are read back)") from None
+
+
+def _plain(value, where):
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {_key(k, where): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise ValueError(f"model.{where} is a {type(value).__name__}, which a model file cannot "
+                     "hold; metadata takes JSON values (strings, numbers, True/False, None, "
+                     "lists and dicts; an array: .tolist())")
+
+
+def _key(key, where):
+    """A dict key as JSON writes it: a string (``3`` -> ``"3"``, ``True`` -> ``"true"``)."""
+    key = key.item() if isinstance(key, np.generic) else key
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)
+    raise ValueError(f"model.{where} has a key of type {type(key).__name__} ({key!r}); "
+                     "metadata keys are strings")
+
+
+def _require_readable(path, text):
+    """Refuse, before anything is written, a header that :func:`read` would refuse: save and
+    load share one set of rules (``schema``)."""
+    try:
+        schema.validate(path, schema.parse(path, text), FORMAT)
+    except ModelFileError as exc:
+        problem = str(exc).removeprefix(f"{path}: ").removesuffix(f"; {schema.FIX}")
+        raise ValueError(f"cannot save {path}: {problem}; nlayer would refuse to read such a "
+                         "file back, so nothing was written") from None
 
 
 def read(path):
@@ -111,6 +159,9 @@ def read(path):
     ``header["checkpoint"]`` (see :mod:`nlayer.saving.checkpoint`).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path}: a directory, not a model file; give the path of a file "
+                             "written by model.save (a run directory holds model.nlayer)")
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file")
     return _read(path)

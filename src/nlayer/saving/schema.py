@@ -17,6 +17,7 @@ import numpy as np
 from .. import activations, initializers, losses, metrics, optimizers
 from ..errors import ModelFileError
 from ..preprocessing import NORMALIZERS
+from ..utils import checks
 
 __all__ = ["check_size", "parse", "validate", "MAX_LAYERS", "MAX_JSON_BYTES", "MAX_DEPTH"]
 
@@ -25,7 +26,7 @@ MAX_DEPTH = 64
 MAX_CONTAINERS = 500_000  # lists and objects: a 10,000-layer header has about 100,000
 MAX_LAYERS = 10_000
 MAX_WIDTH = 2**31 - 1  # units and features; the stored arrays bound them much more tightly
-MAX_NAME = 256
+MAX_NAME = checks.MAX_NAME
 SUPPORTED_VERSIONS = (1, 2)
 
 TOP_REQUIRED = ("format", "version", "config", "arrays", "sha256")
@@ -48,14 +49,14 @@ OPTIMIZER_RANGES = {
     "weight_decay": (0.0, math.inf, False, False),
 }
 STATE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
-_FIX = "the file was altered or written by something else; save the model again"
+FIX = "the file was altered or written by something else; save the model again"
 
 
 class _Checker:
     def __init__(self, path):
         self.path = path
 
-    def fail(self, where, problem, fix=_FIX):
+    def fail(self, where, problem, fix=FIX):
         raise ModelFileError(f"{self.path}: header field {where} {problem}; {fix}")
 
     def dict(self, value, where, required=(), optional=()):
@@ -138,7 +139,7 @@ class _Checker:
 def check_size(path, n_bytes):
     if n_bytes > MAX_JSON_BYTES:
         raise ModelFileError(f"{path}: the JSON header has {n_bytes:,} bytes, more than the "
-                             f"{MAX_JSON_BYTES:,} allowed; {_FIX}")
+                             f"{MAX_JSON_BYTES:,} allowed; {FIX}")
 
 
 def parse(path, raw):
@@ -147,15 +148,15 @@ def parse(path, raw):
     depth, containers = json_depth(raw)
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{path}: the JSON header is nested {depth} levels deep (at most "
-                             f"{MAX_DEPTH}); {_FIX}")
+                             f"{MAX_DEPTH}); {FIX}")
     if containers > MAX_CONTAINERS:
         raise ModelFileError(f"{path}: the JSON header holds {containers:,} lists and objects "
-                             f"(at most {MAX_CONTAINERS:,}); {_FIX}")
+                             f"(at most {MAX_CONTAINERS:,}); {FIX}")
     try:
         header = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, int limits
         raise ModelFileError(f"{path}: not a readable nlayer model file: the JSON header is "
-                             f"invalid ({str(exc)[:200]}); {_FIX}") from exc
+                             f"invalid ({str(exc)[:200]}); {FIX}") from exc
     if not isinstance(header, dict):
         raise ModelFileError(f"{path}: not an nlayer model file: the header is "
                              f"{_kind(header)}, not an object")

@@ -6,13 +6,14 @@ estimate.
 """
 
 import csv
+import io
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 
 from nlayer.runs import rundir
+from nlayer.saving.atomic import write_text
 
 from .spec import DATA_KEYS, METRICS
 
@@ -46,12 +47,13 @@ def _columns(table):
 
 def write_csv(path, table):
     if not table:
-        Path(path).write_text("", encoding="utf-8")
+        write_text(path, "")
         return
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(table[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: _cell(v) for k, v in row.items()} for row in table)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in table)
+    write_text(path, buffer.getvalue())
 
 
 def _cell(value):

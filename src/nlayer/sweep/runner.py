@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nlayer.runs import rundir
+from nlayer.saving.atomic import write_bytes, write_text
 
 from . import figure, results, shipping, task
 from .trials import expand
@@ -142,7 +143,7 @@ def save_trial(out, result):
         shutil.rmtree(partial)  # a half-written copy of this very trial from a crashed run
     partial.mkdir(parents=True)
     for name, data in result["files"].items():
-        (partial / name).write_bytes(data)
+        write_bytes(partial / name, data)
     rundir.write_json(partial / "trial.json", rec)
     if final.exists():  # a rerun of a trial whose earlier result was unreadable
         shutil.rmtree(final)
@@ -160,9 +161,8 @@ def write_outputs(out, spec, trials, records, metric, with_data=True):
     ranked = results.points(records, metric)
     top = results.best(records, metric)
     if top is not None:
-        (Path(out) / "best.toml").write_text(
-            results.best_toml(top, trials, metric, len(spec.seeds), with_data),
-            encoding="utf-8")
+        write_text(Path(out) / "best.toml",
+                          results.best_toml(top, trials, metric, len(spec.seeds), with_data))
         figure.draw(Path(out) / "sweep.png", ranked, spec.swept, metric)
     return table, ranked
 

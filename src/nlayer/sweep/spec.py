@@ -41,6 +41,8 @@ DATA_KEYS = ("dataset", "csv", "target", "task", "dropna", "data_dir", "download
 METRICS = {"accuracy": True, "loss": False, "mae": False, "r2": True}
 METRICS_BY_TASK = {"classification": ("accuracy", "loss"), "regression": ("loss", "mae", "r2")}
 SWEEP_KEYS = ("seeds", "metric", "samples", "sample_seed")
+#: the most trials one sweep may have (points x seeds)
+MAX_TRIALS = 100_000
 DISTRIBUTIONS = {"grid": ("range", "log_range"),
                  "random": ("uniform", "log_uniform", "int", "range")}
 
@@ -109,6 +111,7 @@ def _sweep_table(table, source, base):
     seeds = table.get("seeds", 1)
     first = base.get("seed", 0)
     if _whole(seeds) and seeds >= 1:
+        _require_countable(source, "[sweep] seeds", seeds)
         seeds = list(range(first, first + seeds))
     elif not (isinstance(seeds, list) and seeds and all(_whole(s) and s >= 0 for s in seeds)
               and len(set(seeds)) == len(seeds)):
@@ -123,12 +126,13 @@ def _sweep_table(table, source, base):
         if not (_whole(value) and value >= 0):
             raise SpecError(f"{source}: [sweep] {key} must be a whole number >= 0, "
                             f"got {value!r}")
+    _require_countable(source, "[sweep] samples", samples)
     return {"seeds": seeds, "metric": metric, "samples": samples, "sample_seed": sample_seed}
 
 
 def _swept(table, section, source):
     """The [grid] or [random] table keyed by canonical setting names, checked as sweepable."""
-    out = {}
+    out, written = {}, {}
     for key, value in table.items():
         name = config.canonical(key)
         if name not in config.CHECKS:
@@ -140,6 +144,10 @@ def _swept(table, section, source):
         if name == "seed":
             raise SpecError(f"{source}: [{section}] cannot vary seed; set [sweep] seeds = N "
                             "(or a list) to repeat every point with several seeds")
+        try:
+            config.once(written, name, key, f"{source} [{section}]")
+        except UserError as exc:
+            raise SpecError(str(exc)) from None
         out[name] = value
     return out
 
@@ -210,6 +218,7 @@ def _log_range(key, args, where):
             _number(args[1]) and 0 < args[0] < args[1] and _whole(args[2]) and args[2] >= 2):
         raise SpecError(f"{where}: {key} log_range needs [low, high, count] with "
                         f"0 < low < high and count >= 2, got {args!r}")
+    _require_countable(where, f"{key} log_range", args[2])
     values = np.geomspace(args[0], args[1], args[2])
     return [float(f"{v:.6g}") for v in values]
 
@@ -230,9 +239,19 @@ def _check_shape(spec):
         raise SpecError(f"{spec.source}: [random] needs [sweep] samples = N (how many draws)")
     if spec.samples and not spec.random:
         raise SpecError(f"{spec.source}: [sweep] samples is set but there is no [random] table")
+    points = math.prod(len(values) for values in spec.grid.values()) * max(spec.samples, 1)
+    _require_countable(spec.source, "the sweep", points * len(spec.seeds), "trials")
     if not spec.swept and len(spec.seeds) < 2:
         raise SpecError(f"{spec.source}: nothing to sweep; add a [grid] or [random] table "
                         "(or several [sweep] seeds)")
+
+
+def _require_countable(where, what, n, unit="values"):
+    """Refuse a count of trials (or of what multiplies into them) no sweep could run, before
+    anything of that size is made."""
+    if n > MAX_TRIALS:
+        raise SpecError(f"{where}: {what} gives {n:,} {unit}; a sweep runs at most "
+                        f"{MAX_TRIALS:,} trials: use fewer values, draws or seeds")
 
 
 def _number(v):

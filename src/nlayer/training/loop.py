@@ -16,6 +16,7 @@ import numpy as np
 
 from ..callbacks import Callback, CallbackList, History
 from ..errors import TrainingDivergedError
+from ..layers import BatchNorm
 from ..preprocessing import train_dev_split
 from ..utils import checks
 from . import memory, resume, targets, threads
@@ -29,12 +30,12 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         sample_weight=None, class_weight=None):
     """Train ``model`` (see :meth:`Sequential.fit`); returns its History."""
     model._require_compiled()
-    _check_positive_int(epochs, "epochs", allow_zero=True)
-    _check_positive_int(batch_size, "batch_size")
+    checks.whole(epochs, "epochs", low=0)
+    checks.whole(batch_size, "batch_size")
     callbacks = checks.callbacks(callbacks, Callback)
     resumed = None
     if resume_from is not None:
-        resumed = resume.restore(model, resume_from)
+        resumed = resume.restore(model, resume_from, seed)
         seed = resumed["settings"]["seed"]
     elif seed is None:  # draw the seed here, so that a checkpoint can name it
         seed = np.random.SeedSequence().entropy
@@ -60,6 +61,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         Y_train, Y_dev = model._scale_targets(Y_train), model._scale_targets(Y_dev)
     state = FitState(model, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                      shuffle_rng if shuffle else None, dropout_rng, callbacks)
+    _require_batches_batch_norm_can_use(model, state.batch_size)
     # what a checkpoint records and a resume compares; worked out only when one asks
     state.describe = lambda: {
         "seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
@@ -152,6 +154,16 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
     return model.history
 
 
+def _require_batches_batch_norm_can_use(model, batch_size):
+    """Batch norm normalises each unit over the batch: a batch of one row makes every Z
+    zero (its own mean) and nothing before the layer would learn."""
+    if batch_size == 1 and any(isinstance(layer, BatchNorm) for layer in model.layers):
+        raise ValueError("BatchNorm normalises over the rows of a batch, and batches of 1 row "
+                         "leave nothing to normalise (every Z would be 0, and the layers "
+                         "before it would not learn); use batch_size >= 2, or a model "
+                         "without BatchNorm")
+
+
 def divergence_fixes(model):
     """What may have made training diverge, most likely first (TrainingDivergedError)."""
     fixes = ["lr"]
@@ -218,9 +230,3 @@ def _format_epoch(epoch, epochs, logs):
     parts = [f"{k}={v:.4f}" for k, v in logs.items() if k not in ("lr", "seconds")]
     return f"epoch {epoch}/{epochs} - {logs['seconds']:.2f}s - " + " - ".join(parts)
 
-
-def _check_positive_int(value, name, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
-            value < (0 if allow_zero else 1):
-        bound = ">= 0" if allow_zero else ">= 1"
-        raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")

@@ -12,24 +12,33 @@ import hashlib
 import numpy as np
 
 from ..callbacks import Callback
-from ..errors import CheckpointMismatchError
+from ..errors import CheckpointMismatchError, ModelFileError
 from ..saving import checkpoint
+from ..utils import checks
 
 __all__ = ["restore", "check_settings", "restore_callbacks", "fingerprint"]
 
 _FINGERPRINT_ROWS = 1024  # rows hashed per array: catches other data without reading it all
 
 
-def restore(model, path):
+def restore(model, path, seed=None):
     """Load the checkpoint at ``path`` into ``model``; return its section for ``fit``.
 
     The model must have the checkpoint's architecture and compile settings (an
     unbuilt model is built); weights, optimiser state, input normaliser and
-    history are taken from the file.
+    history are taken from the file. ``seed`` (fit's, if given) must be the
+    checkpoint's: nothing is changed when it is not.
     """
     header, arrays, section = checkpoint.read(path)
+    saved_seed = section["settings"].get("seed")
+    if seed is not None and checks.seed(seed) != saved_seed:
+        raise CheckpointMismatchError(
+            f"cannot resume from {path}: seed: {seed!r} now, {saved_seed!r} in the checkpoint; "
+            "resume with the same seed (or seed=None, which takes the checkpoint's)")
     # the checkpoint as a model, built by the model's own class (training sits below the model)
     saved = type(model).from_file_contents(path, header, arrays)
+    if section["position"]["batch"]:
+        _check_totals(section["totals"]["stats"], saved, path)
     if not model.built:  # built first: initialisers named "auto" are resolved when built
         last = model._dense_layers()[-1] if model._dense_layers() else None
         if last is not None and last.units is None:
@@ -41,6 +50,17 @@ def restore(model, path):
     model.normalizer, model.target_scaler = saved.normalizer, saved.target_scaler
     section["history"] = saved.history
     return section
+
+
+def _check_totals(stats, saved, path):
+    """One running sum per metric of the saved model, each of the shape that metric keeps."""
+    k = saved.n_outputs
+    probe = np.zeros((1, k), dtype=saved.dtype)
+    shapes = [np.shape(m.stats(probe, probe)) for m in saved.metrics]
+    if [np.shape(a) for a in stats] != shapes:
+        raise ModelFileError(f"{path}: the checkpoint's running totals are malformed (one sum "
+                             f"per metric of shapes {shapes} expected); the file was altered "
+                             "or written by something else: resume from another checkpoint")
 
 
 def _require_same_model(model, saved, path):
@@ -103,7 +123,12 @@ def restore_callbacks(section, callbacks, path):
             f"{[c['class'] for c in saved]} but fit was given {names}; pass the same "
             "callbacks as in the interrupted run")
     for cb, entry in zip(current, saved):
-        cb.set_state(entry["state"])
+        try:
+            cb.set_state(entry["state"])
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise ModelFileError(f"{path}: the checkpoint's state of {entry['class']} is "
+                                 f"malformed ({exc}); the file was altered or written by "
+                                 "something else: resume from another checkpoint") from None
 
 
 def fingerprint(*arrays):

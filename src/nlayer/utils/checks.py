@@ -7,7 +7,10 @@ import numpy as np
 
 from . import fastpaths
 
-__all__ = ["real", "seed", "callbacks", "features"]
+__all__ = ["real", "whole", "seed", "callbacks", "features", "name", "MAX_NAME"]
+
+#: the longest layer or model name a model file keeps
+MAX_NAME = 256
 
 
 def real(value, name, low=-math.inf, high=math.inf, low_open=False, high_open=False):
@@ -22,6 +25,31 @@ def real(value, name, low=-math.inf, high=math.inf, low_open=False, high_open=Fa
             f" {'>' if low_open else '>='} {low:g}" if math.isfinite(low) else ""
         raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}")
     return x
+
+
+def whole(value, name, low=1, optional=False):
+    """``int(value)`` for a whole number >= ``low`` (None too when ``optional``); else a
+    ValueError naming the parameter."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or \
+            value < low:
+        allowed = f"None or a whole number >= {low}" if optional else f"a whole number >= {low}"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return int(value)
+
+
+def name(value, owner, optional=False):
+    """A layer's or model's name: a string of at most :data:`MAX_NAME` characters (or None
+    when ``optional``); else a TypeError/ValueError."""
+    if value is None and optional:
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{owner} name must be a string, got {type(value).__name__} {value!r}")
+    if len(value) > MAX_NAME:
+        raise ValueError(f"{owner} name has {len(value)} characters; model files keep names of "
+                         f"at most {MAX_NAME}")
+    return value
 
 
 def seed(value):

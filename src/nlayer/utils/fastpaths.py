@@ -114,3 +114,25 @@ def packed_layout(sizes):
         starts.append(total)
         total += size
     return starts, total
+
+
+def pack(layers, dtype):
+    """Move every trainable array of ``layers`` into one contiguous buffer, and its gradient
+    into another; returns (parameters, gradients).
+
+    Layers keep their ``params``/``grads`` dicts, now views into the two buffers, so the
+    math reads the same while the optimiser updates all parameters in a handful of NumPy
+    calls instead of a handful per array.
+    """
+    entries = [(layer, key) for layer in layers for key in layer.trainable_names]
+    starts, total = packed_layout([layer.params[key].size for layer, key in entries])
+    # gaps stay 0 forever; huge pages make the optimiser's sweeps cheaper
+    flat_params = zeros_on_huge_pages(total, dtype)
+    flat_grads = zeros_on_huge_pages(total, dtype)
+    for (layer, key), start in zip(entries, starts):
+        shape, size = layer.params[key].shape, layer.params[key].size
+        view = flat_params[start:start + size].reshape(shape)
+        view[...] = layer.params[key]
+        layer.params[key] = view
+        layer.grads[key] = flat_grads[start:start + size].reshape(shape)
+    return flat_params, flat_grads
