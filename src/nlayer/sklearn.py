@@ -70,7 +70,7 @@ class _BaseNLayer(BaseEstimator):
                  batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,
                  momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
                  early_stopping=False, patience=10, validation_fraction=0.1,
-                 normalize="standard", random_state=None, dtype="float32",
+                 normalize="standard", random_state=None, dtype=None,
                  warm_start=False, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -132,10 +132,10 @@ class _BaseNLayer(BaseEstimator):
             raise ValueError(f"optimizer must be one of {', '.join(NAMES)}, got {self.optimizer!r}")
         return from_settings(self.optimizer, self.learning_rate, self.momentum)
 
-    def _build(self, n_outputs):
+    def _build(self, n_outputs, x_dtype):
         model = MLP(hidden=self._hidden(), activation=self.activation, output=self._output,
                     n_outputs=n_outputs, batchnorm=self.batchnorm, dropout=self.dropout,
-                    init=self.init, dtype=self.dtype)
+                    init=self.init, dtype=self.dtype or np.dtype(x_dtype).name)
         model.compile(optimizer=self._make_optimizer(), loss=self._loss, l2=self.l2,
                       metrics=[self._score_metric], normalize=self.normalize,
                       scale_targets=bool(getattr(self, "scale_targets", False)))
@@ -168,7 +168,7 @@ class _BaseNLayer(BaseEstimator):
             losses, scores = list(self.loss_curve_), self.validation_scores_
             scores = None if scores is None else list(scores)
         else:
-            model = self._build(n_outputs)
+            model = self._build(n_outputs, X.dtype)
             done, losses, scores = 0, [], None
 
         # One int seed per call: the same random_state repeats a fit exactly, while a
@@ -251,8 +251,9 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
         MLPClassifier has no class_weight.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, the development split, shuffling and dropout.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the network.
+    dtype : {"float32", "float64"} or None, default=None
+        Precision of the network; None computes in the input's float precision, as
+        scikit-learn's own MLP does (float32 X: float32, anything else: float64).
     warm_start : bool, default=False
         If True, ``fit`` continues training the previous network (same
         architecture, optimiser state and input normalisation) instead of
@@ -289,7 +290,7 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
                  momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
                  early_stopping=False, patience=10, validation_fraction=0.1,
                  normalize="standard", class_weight=None, random_state=None,
-                 dtype="float32", warm_start=False, verbose=0):
+                 dtype=None, warm_start=False, verbose=0):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
                          batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
                          learning_rate=learning_rate, momentum=momentum, l2=l2,
@@ -387,7 +388,9 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
     predictions; a 2-D ``y`` (multi-output) gives 2-D predictions.
 
     Parameters and attributes are those of :class:`NLayerClassifier` (without
-    ``classes_``), plus ``n_outputs_`` and:
+    ``classes_``), plus ``n_outputs_``; its optimiser defaults are scikit-learn's
+    ``MLPRegressor``'s (``optimizer="adam"``, ``learning_rate=0.001``,
+    ``batch_size="auto"``: min(200, rows)), and:
 
     scale_targets : bool, default=True
         Standardise each target with the training rows' mean and standard
@@ -398,11 +401,11 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
-                 batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,
-                 momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
+                 batchnorm=False, dropout=0.0, optimizer="adam", learning_rate=0.001,
+                 momentum=0.9, l2=0.0001, batch_size="auto", max_epochs=200,
                  early_stopping=False, patience=10, validation_fraction=0.1,
                  normalize="standard", scale_targets=True, random_state=None,
-                 dtype="float32", warm_start=False, verbose=0):
+                 dtype=None, warm_start=False, verbose=0):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
                          batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
                          learning_rate=learning_rate, momentum=momentum, l2=l2,

@@ -116,7 +116,17 @@ def test_checkpoint_every_zero_writes_none_and_cannot_resume(tmp_path):
     assert not (out / "checkpoint.nlayer").exists()
     result = cli("train", "--resume", out)
     assert result.returncode == 2
-    assert "has no checkpoint.nlayer; was it trained with --checkpoint-every 0?" in result.stderr
+    assert "has no checkpoint.nlayer: it was trained with --checkpoint-every 0" in result.stderr
+
+
+def test_a_run_stopped_before_its_first_checkpoint_says_so(tmp_path):
+    out = tmp_path / "run"
+    assert cli("train", *FAST, "--epochs", "2", "--out", out, "--quiet").returncode == 0
+    (out / "checkpoint.nlayer").unlink()  # as if killed during its first epoch
+    result = cli("train", "--resume", out)
+    assert result.returncode == 2
+    assert "the run stopped before its first checkpoint (every 1 epoch(s)); start it again" \
+        in result.stderr and "--checkpoint-every 0" not in result.stderr
 
 
 def test_checkpoint_every_n_epochs_is_in_the_config(tmp_path):

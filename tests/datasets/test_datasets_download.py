@@ -169,6 +169,10 @@ def test_all_mirrors_failing_lists_every_url(server, tmp_path):
     assert f"{server.base}/missing/train-images-idx3-ubyte.gz: HTTP 404" in message
     assert f"{server.base}/bad/train-images-idx3-ubyte.gz: checksum mismatch" in message
     assert files_under(tmp_path / "cache") == []
+    # one readable line: what failed, where it looked, what to do (not: allow downloading)
+    assert "\n" not in message and "could not be downloaded" in message
+    assert "--data-dir DIR, data_dir= in Python, or $NLAYER_DATA" in message
+    assert "download=True" not in message
 
 
 def test_unreachable_mirror_reports_connection_error(tmp_path):
@@ -185,7 +189,8 @@ def test_offline_with_nothing_lists_searched_places(tmp_path, monkeypatch):
     for place in [tmp_path / "given", tmp_path / "env-data", tmp_path / "env-data" / "mnist",
                   tmp_path / "env-cache" / "mnist"]:
         assert str(place) in message
-    assert "$NLAYER_DATA" in message and "download" in message
+    assert "$NLAYER_DATA" in message and "downloading is off" in message
+    assert "leave out --no-download; download=True in Python" in message
     assert "apt-get" not in message
 
 

@@ -17,6 +17,13 @@ from nlayer.saving import atomic
 from . import report
 
 
+def load_model(path):
+    """The model of a file (or run directory), its metadata checked for the commands."""
+    model = nl.load(path)  # a bad file: ModelFileError, one line
+    data.check_metadata(model, path)
+    return model
+
+
 def model_file(path):
     """The model file MODEL names: the file itself, or a run directory's model.nlayer."""
     path = Path(path)
@@ -31,7 +38,7 @@ def model_file(path):
 
 def evaluate(args, console):
     args.model = model_file(args.model)
-    model = nl.load(args.model)  # a bad file: ModelFileError, one line
+    model = load_model(args.model)
     X, y, where = data.test_split(model, dataset=args.dataset, csv_path=args.csv,
                                   data_dir=args.data_dir, download=not args.no_download,
                                   target=args.target)
@@ -70,7 +77,7 @@ def predict(args, console):
     args.model = model_file(args.model)
     if args.out is not None:  # before any work: an output that would destroy an input
         _check_output(Path(args.out), args.overwrite, model=args.model, csv=args.csv)
-    model = nl.load(args.model)  # a bad file: ModelFileError, one line
+    model = load_model(args.model)
     X, _, kept, dropped = data.encode(model, args.csv, dropna=args.dropna)
     if dropped:  # never drop a row without saying so
         shown = ", ".join(map(str, dropped[:10])) + (", ..." if len(dropped) > 10 else "")
@@ -142,7 +149,7 @@ def model_info(model, path):
 
 def info(args, console):
     args.model = model_file(args.model)
-    model = nl.load(args.model)  # a bad file: ModelFileError, one line
+    model = load_model(args.model)
     facts = model_info(model, args.model)
     if args.json:
         report.print_json(facts)
@@ -205,7 +212,7 @@ def _training_rows(facts):
 def export(args, console):
     args.model = model_file(args.model)
     _check_output(Path(args.output), args.overwrite, model=args.model)
-    model = nl.load(args.model)  # a bad file: ModelFileError, one line
+    model = load_model(args.model)
     try:
         model.to_onnx(args.output)
     except ImportError as exc:

@@ -49,12 +49,17 @@ def settings(args):
         raise UserError(f"--resume continues a run with its own settings; drop {flags} "
                        "(start a new run to change them)")
     out = Path(args.resume)
-    for name in ("config.toml", rundir.CHECKPOINT):
-        if not (out / name).is_file():
-            raise UserError(f"cannot resume {out}: it has no {name}"
-                           + ("; was it trained with --checkpoint-every 0?"
-                              if name == rundir.CHECKPOINT else "; is it an nlayer run directory?"))
-    return config.resolve({}, out / "config.toml"), out, True
+    if not (out / "config.toml").is_file():
+        raise UserError(f"cannot resume {out}: it has no config.toml; is it an nlayer run "
+                        "directory?")
+    cfg = config.resolve({}, out / "config.toml")
+    if not (out / rundir.CHECKPOINT).is_file():
+        why = ("it was trained with --checkpoint-every 0" if not cfg["checkpoint_every"] else
+               f"the run stopped before its first checkpoint (every {cfg['checkpoint_every']} "
+               "epoch(s)); start it again with the same settings: nlayer train --config "
+               f"{shlex.quote(str(out / 'config.toml'))} --out {shlex.quote(str(out))} --overwrite")
+        raise UserError(f"cannot resume {out}: it has no {rundir.CHECKPOINT}: {why}")
+    return cfg, out, True
 
 
 def resume_command(out):
@@ -70,36 +75,29 @@ def tell_how_to_resume(cfg, out, what):
 
 
 def run(args, console):
-    """The train command; returns the exit code (130 when Ctrl-C stopped it)."""
+    """The train command; returns the exit code (130 when Ctrl-C stopped it).
+
+    Nothing is written until the data are loaded and the model is built; a run replacing
+    an earlier one (``--overwrite``) leaves it whole until the new one has its results
+    (:func:`nlayer.runs.rundir.staged`), and a directory in use by another run is refused.
+    """
     started = time.perf_counter()
     cfg, out, resume = settings(args)
-    rundir.make(out)  # an unwritable run directory fails here, before any training
-    rundir.write_config(out / "config.toml", cfg)
+    replacing = not resume and rundir.has_run_files(out)
     ds = data.load_for_training(cfg)
     if ds.task == "regression" and cfg["class_weight"] != "none":
         raise UserError("--class-weight is for classification, and this run is a regression")
     model = build_model(cfg, ds.task, n_outputs(ds))
     verbose = not (args.quiet or args.json)
-    if verbose:
-        describe_start(console, ds, cfg)
-        if resume:
-            console.print(f"resuming from {out / rundir.CHECKPOINT}", markup=False,
-                          soft_wrap=True)
-    reporter = EpochReporter(console) if verbose else None
-    try:
-        summary = train_and_write(model, ds, cfg, out, reporter, started,
-                                  checkpoints=True, resume=resume)
-    except KeyboardInterrupt:  # the second Ctrl-C: no model, but say where the run stands
-        if reporter is not None:
-            reporter.close()  # the bar goes before the message (close is idempotent)
-        rundir.write_json(out / "summary.json", {
-            "status": "aborted", "run_dir": str(out), "config": cfg,
-            "resume": resume_command(out) if cfg["checkpoint_every"] else None})
-        tell_how_to_resume(cfg, out, "aborted; the last checkpoint is the last completed epoch")
-        raise
-    finally:  # the bar also goes when fit fails (on_train_end is not called then)
-        if reporter is not None:
-            reporter.close()
+    with rundir.claimed(out), rundir.staged(out, replacing) as target:
+        rundir.write_config(target / "config.toml", cfg)
+        if verbose:
+            describe_start(console, ds, cfg)
+            if resume:
+                console.print(f"resuming from {out / rundir.CHECKPOINT}", markup=False,
+                              soft_wrap=True)
+        summary = _train(model, ds, cfg, out, target, console if verbose else None, started,
+                         resume)
     if args.json:
         report.print_json(summary)
     else:
@@ -109,3 +107,25 @@ def run(args, console):
         tell_how_to_resume(cfg, out, "interrupted; the run directory holds the best weights so far")
         return 130
     return 0
+
+
+def _train(model, ds, cfg, out, target, console, started, resume):
+    """The run with its progress bar; a second Ctrl-C says where the run stands."""
+    reporter = EpochReporter(console) if console is not None else None
+    try:
+        return train_and_write(model, ds, cfg, target, reporter, started, checkpoints=True,
+                               resume=resume, shown_as=out)
+    except KeyboardInterrupt:  # the second Ctrl-C: no model, but say where the run stands
+        if reporter is not None:
+            reporter.close()  # the bar goes before the message (close is idempotent)
+        if target != out:
+            print(f"nlayer: aborted; the earlier run in {out} is unchanged", file=sys.stderr)
+            raise
+        rundir.write_json(out / "summary.json", {
+            "status": "aborted", "run_dir": str(out), "config": cfg,
+            "resume": resume_command(out) if cfg["checkpoint_every"] else None})
+        tell_how_to_resume(cfg, out, "aborted; the last checkpoint is the last completed epoch")
+        raise
+    finally:  # the bar also goes when fit fails (on_train_end is not called then)
+        if reporter is not None:
+            reporter.close()

@@ -18,9 +18,11 @@ import csv
 import gzip
 import math
 import os
+import stat
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, Iterable
 
 from .idx import DatasetError, DatasetNotFoundError
 
@@ -32,14 +34,20 @@ _ARCHIVES = {b"PK\x03\x04": "a zip archive", b"BZh": "bzip2-compressed",
              b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed"}
 
 
-class Table(NamedTuple):
-    header: list[str]
-    rows: list[list[str]]
-    lines: list[int]  # line of the file (1-based) of each data row
-    source: str
+class Table:
+    """A CSV file's header, its data rows (lists of strings), the file line of each row and
+    the file's name (for messages)."""
+
+    __slots__ = ("header", "rows", "lines", "source", "_positions")
+
+    def __init__(self, header: list[str], rows: list[list[str]], lines: list[int], source: str):
+        self.header, self.rows, self.lines, self.source = header, rows, lines, source
+        self._positions = None
 
     def column(self, name: str) -> list[str]:
-        j = self.header.index(name)
+        if self._positions is None:  # built once: a wide file's columns are read one by one
+            self._positions = {n: j for j, n in enumerate(self.header)}
+        j = self._positions[name]
         return [row[j] for row in self.rows]
 
     def subset(self, keep: list[int]) -> Table:
@@ -65,8 +73,14 @@ def to_float(value: str) -> float | None:
 
 def _open_text(path: Path):
     """A text stream of the file, through gzip when its first bytes say so."""
+    problem = not_a_regular_file(path)
+    if problem:
+        raise DatasetError(f"{path}: {problem}, not a CSV file; give the path of a file")
     with open(path, "rb") as fh:
         magic = fh.read(6)
+    if magic[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise DatasetError(f"{path}: the file is UTF-16 text; save it as UTF-8 CSV (in a "
+                           "spreadsheet: CSV UTF-8)")
     if magic[:2] == b"\x1f\x8b":
         return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
     for prefix, kind in _ARCHIVES.items():
@@ -98,8 +112,7 @@ def read_table(path: str | os.PathLike, names: Callable[[int], list[str] | None]
             first = f.readline()
             f.seek(0)
             chosen = delimiter or sniff_delimiter(first)
-            reader = csv.reader(f, delimiter=chosen)
-            records = [(reader.line_num, rec) for rec in reader if rec]
+            records = _records(csv.reader(f, delimiter=chosen), path)
     except FileNotFoundError:
         raise DatasetNotFoundError(f"{path}: CSV file not found") from None
     except IsADirectoryError:
@@ -111,6 +124,44 @@ def read_table(path: str | os.PathLike, names: Callable[[int], list[str] | None]
         raise DatasetError(f"{path}: cannot parse CSV: {exc}") from None
     return _make_table([r for _, r in records], [n for n, _ in records], str(path), names,
                        chosen)
+
+
+def not_a_regular_file(path) -> str | None:
+    """What ``path`` is when it exists but is no regular file (a FIFO, a device, ...): read,
+    it could block forever or never end. None for a regular file or a missing path."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {kind}"
+    return None
+
+
+def _records(reader, path) -> list[tuple[int, list[str]]]:
+    """(last line, fields) of each non-empty record; a quoted field that runs over lines
+    (an unbalanced quote, most likely) is refused at the line where it starts."""
+    records, start = [], 1
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc) or "EOF" in str(exc):
+                raise DatasetError(f"{path}: line {start}: a quote opened on this line is never "
+                                   "closed; balance the quotes (a quote in a field is "
+                                   'written "")') from None
+            raise
+        if reader.line_num > start and any("\n" in v or "\r" in v for v in rec):
+            raise DatasetError(f"{path}: line {start}: a quoted field runs on to line "
+                               f"{reader.line_num} (an unbalanced quote?); balance the quotes "
+                               '(a quote in a field is written "")')
+        if rec:
+            records.append((reader.line_num, rec))
+        start = reader.line_num + 1
 
 
 def rows_to_table(rows: Iterable) -> Table:
@@ -146,7 +197,7 @@ def _make_table(records: list[list[str]], lines: list[int], source: str,
             raise DatasetError(f"{source}: CSV has a header row but no data rows")
     if "" in header:
         raise DatasetError(f"{source}: header column {header.index('') + 1} has no name")
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
         raise DatasetError(f"{source}: duplicate column names in header: {dupes}")
     rows = []

@@ -70,9 +70,9 @@ def download_file(
             _fetch_verified(url, target, md5, timeout)
             return target
         except _DownloadFailed as exc:
-            failures.append(f"  {url}: {exc}")
-    tried = "\n".join(failures) or "  (no mirrors configured)"
-    raise DatasetNotFoundError(f"could not download {filename}; tried:\n{tried}")
+            failures.append(f"{url}: {exc}")
+    tried = "; ".join(failures) or "no mirrors configured"
+    raise DatasetNotFoundError(f"could not be downloaded ({filename}: {tried})")
 
 
 def _join(mirror: str, filename: str) -> str:

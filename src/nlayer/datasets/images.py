@@ -127,13 +127,17 @@ def find_image_files(name: str, data_dir=None, cache_dir=None):
     return None, notes
 
 
-def _how_to_get(name: str) -> str:
+def _how_to_get(name: str, downloading: bool) -> str:
+    """What the user can do, worded for the library and the command line alike."""
     tips = []
     if name == "fashion-mnist":
         tips.append("install the Debian/Ubuntu package: sudo apt-get install dataset-fashion-mnist")
-    tips.append(f"put the four files ({', '.join(FILES.values())}) in --data-dir or $NLAYER_DATA")
-    tips.append("or allow downloading them (download=True)")
-    return "\n".join(f"  - {t}" for t in tips)
+    tips.append(f"put the four files ({', '.join(FILES.values())}) in a folder and pass it "
+                "(--data-dir DIR, data_dir= in Python, or $NLAYER_DATA)")
+    if not downloading:
+        tips.append("or allow downloading them (leave out --no-download; download=True in "
+                    "Python)")
+    return "; ".join(tips)
 
 
 def _download_missing(name, cache_dir, mirrors, checksums, timeout) -> dict[str, Path]:
@@ -158,20 +162,19 @@ def load_images(
     """Load mnist or fashion-mnist (28x28 images scaled to [0, 1], 784 features)."""
     paths, notes = find_image_files(name, data_dir, cache_dir)
     if paths is None:
-        looked = "\n".join(notes)
+        looked = "; ".join(note.strip() for note in notes)
         if not download:
             raise DatasetNotFoundError(
-                f"{name} not found and downloading is disabled. Looked in:\n{looked}\n"
-                f"To get the files:\n{_how_to_get(name)}"
-            )
+                f"{name}: its files are not on this machine and downloading is off (looked in "
+                f"{looked}). To get them: {_how_to_get(name, downloading=False)}")
         mirrors = MIRRORS[name] if mirrors is None else mirrors
         checksums = CHECKSUMS[name] if checksums is None else checksums
         try:
             paths = _download_missing(name, cache_dir, mirrors, checksums, timeout)
         except DatasetNotFoundError as exc:
             raise DatasetNotFoundError(
-                f"{name}: {exc}\nAlso looked in:\n{looked}\nTo get the files:\n{_how_to_get(name)}"
-            ) from None
+                f"{name}: its files are not on this machine and {exc} (also looked in "
+                f"{looked}). To get them: {_how_to_get(name, downloading=True)}") from None
     return _build(name, paths)
 
 

@@ -151,7 +151,8 @@ class CsvSchema:
 
 def _drop_missing(table: Table, columns: list[str], dropna: bool) -> tuple[Table, np.ndarray]:
     """Drop (dropna) or reject rows with a missing value in *columns*."""
-    checked = [(c, table.header.index(c)) for c in table.header if c in columns]
+    wanted = set(columns)
+    checked = [(c, j) for j, c in enumerate(table.header) if c in wanted]
     keep = []
     for i, row in enumerate(table.rows):
         bad = next((c for c, j in checked if is_missing(row[j])), None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nlayer import optimizers, preprocessing, schedules
 from nlayer.datasets import DATASETS
+from nlayer.datasets.csvread import not_a_regular_file
 
 from .errors import UserError
 
@@ -146,6 +147,8 @@ CHECKS = {
     "monitor_metric": _key_name, "monitor": _optional(_integer(1)),
 }
 KEYS = tuple(CHECKS)
+#: the largest TOML file read (settings and sweep specs are a few lines)
+MAX_TOML_BYTES = 10 << 20
 
 
 def read_toml(path):
@@ -156,12 +159,24 @@ def read_toml(path):
 def load_toml(path, what="config file"):
     """The raw tables of a TOML file; a missing or malformed file is a one-line UserError."""
     path = Path(path)
+    problem = not_a_regular_file(path)
+    if problem:
+        raise UserError(f"{what} {path} {problem}; give the path of a TOML file")
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
         raise UserError(f"{what} {path} not found") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {exc}") from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise UserError(f"{what} {path} is larger than {MAX_TOML_BYTES >> 20} MiB; settings fit "
+                        "in a few lines (is it the right file?)")
+    try:
+        return tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))  # a BOM is allowed
+    except UnicodeDecodeError:
+        raise UserError(f"cannot read {what} {path}: not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
         raise UserError(f"cannot read {what} {path}: {exc}") from None
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlayer.datasets import CsvSchema, encode_csv_rows, load_csv, load_dataset
+from nlayer.datasets import CsvSchema, DatasetError, encode_csv_rows, load_csv, load_dataset
 from nlayer.datasets import csvread
 
 from .errors import UserError
@@ -42,6 +42,48 @@ def describe(ds, cfg):
         meta["feature_names"] = list(ds.feature_names)
         meta["pixel_scale"] = ds.pixel_scale or 1.0
     return meta
+
+
+def _names(count):
+    return lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v) and \
+        (count is None or len(v) == count)
+
+
+def _schema(v):
+    try:
+        CsvSchema.from_dict(v)
+    except (DatasetError, KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def check_metadata(model, path):
+    """The metadata fields the commands read, each as ``nlayer train`` records them; a
+    UserError names the first that is not (the library's ``model.metadata`` is free-form)."""
+    n_out, n_in = model.n_outputs, model.n_features
+    fields = {
+        "task": (lambda v: v in ("classification", "regression"),
+                 "'classification' or 'regression'"),
+        "class_names": (_names(n_out), f"a list of {n_out} names (strings), one per output"),
+        "feature_names": (_names(n_in), f"a list of {n_in} names (strings), one per input"),
+        "csv_schema": (lambda v: isinstance(v, dict) and _schema(v),
+                       "a CSV schema as nlayer train records it"),
+        "csv": (lambda v: isinstance(v, str), "a file name"),
+        "dataset": (lambda v: isinstance(v, str), "a dataset name"),
+        "split": (lambda v: isinstance(v, dict), "a table (seed, test_size)"),
+        "pixel_scale": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and v > 0, "a positive number"),
+        "training": (lambda v: isinstance(v, dict), "a table"),
+        "config": (lambda v: isinstance(v, dict), "a table of settings"),
+        "dropna": (lambda v: isinstance(v, bool), "true or false"),
+    }
+    for key, (ok, what) in fields.items():
+        if model.metadata.get(key) is not None and not ok(model.metadata[key]):  # None: absent
+            shown = repr(model.metadata[key])
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise UserError(f"{path}: its metadata field {key!r} is {shown}, not {what}; the "
+                            "commands read the fields nlayer train records: fix or remove it "
+                            "(model.metadata) and save the model again")
 
 
 def task_of(model):
@@ -129,7 +171,8 @@ def _labels_as_ids(table, schema):
         return names[int(x)] if x is not None and x.is_integer() and 0 <= x < len(names) \
             else value
 
-    return table._replace(rows=[[*row[:j], name(row[j]), *row[j + 1:]] for row in table.rows])
+    rows = [[*row[:j], name(row[j]), *row[j + 1:]] for row in table.rows]
+    return csvread.Table(table.header, rows, table.lines, table.source)
 
 
 def encode(model, path, require_target=False, dropna=False, target=None):

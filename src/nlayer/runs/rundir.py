@@ -5,9 +5,12 @@ An existing non-empty directory is never reused unless ``--overwrite`` is given,
 and then only the files a run writes are replaced; nothing is ever deleted.
 """
 
+import contextlib
+import fcntl
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -19,12 +22,19 @@ from .errors import UserError
 
 RUN_FILES = ("model.nlayer", "config.toml", "history.csv", "learning_curves.png",
              "confusion_matrix.png", "summary.json", "checkpoint.nlayer")
+#: what ``--monitor`` adds (see :mod:`nlayer.runs.monitoring`)
+MONITOR_FILES = ("layer_stats.csv", "gradients.png", "activations.png")
 CHECKPOINT = "checkpoint.nlayer"
 MODEL = "model.nlayer"
 
 
+LOCK = ".nlayer.lock"
+STAGE = ".nlayer-next"
+
+
 def _non_empty(path):
-    return path.is_dir() and any(path.iterdir())
+    """Whether ``path`` holds anything but a run's lock file and staging folder."""
+    return path.is_dir() and any(p.name not in (LOCK, STAGE) for p in path.iterdir())
 
 
 def choose(out, name, overwrite=False, root="runs"):
@@ -61,6 +71,70 @@ def make(path):
         raise UserError(f"cannot write into run directory {path}: {exc.strerror or exc}; "
                        "choose another --out") from None
     return path
+
+
+def has_run_files(path):
+    """Whether ``path`` holds files of an earlier run (which a new run would replace)."""
+    path = Path(path)
+    return any((path / name).is_file() for name in (*RUN_FILES, *MONITOR_FILES))
+
+
+@contextlib.contextmanager
+def claimed(path):
+    """Hold the run directory ``path`` (made if needed) for this process while the block runs:
+    a second run into it is refused, naming the holder (an advisory ``flock`` on
+    ``.nlayer.lock``, released by the system if the process dies)."""
+    make(path)
+    fh = open(Path(path) / LOCK, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise UserError(f"run directory {path} is in use by another nlayer run ({holder}); "
+                            "wait for it to finish, or choose another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.flush()
+        yield Path(path)
+    finally:
+        fh.close()  # closing releases the lock
+
+
+@contextlib.contextmanager
+def staged(path, replacing):
+    """Where a run writes. A run ``replacing`` an earlier one (``--overwrite`` of a non-empty
+    directory) writes into ``path/.nlayer-next`` and its files replace the earlier run's only
+    when the block ends normally (finished or stopped by Ctrl-C with its results): until then
+    the earlier run stays whole, and after it no file of the earlier run is left beside the
+    new ones. A failure leaves the earlier run as it was. Call it holding :func:`claimed`."""
+    path = Path(path)
+    if not replacing:
+        yield path
+        return
+    stage = path / STAGE
+    if stage.exists():
+        shutil.rmtree(stage)  # left by a run that was killed: never published
+    stage.mkdir()
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _publish(stage, path)
+
+
+def _publish(stage, path):
+    """The staged run's files into ``path``; the earlier run's other files removed."""
+    new = {p.name for p in stage.iterdir()}
+    for name in (*RUN_FILES, *MONITOR_FILES):
+        if name not in new and (path / name).is_file():
+            (path / name).unlink()
+    for name in sorted(new):
+        os.replace(stage / name, path / name)
+    stage.rmdir()
 
 
 def jsonable(value):

@@ -114,14 +114,15 @@ def n_outputs(ds):
     return len(ds.class_names) if ds.class_names else 1
 
 
-def finish(model, ds, cfg, out, training, started):
+def finish(model, ds, cfg, out, training, started, shown_as=None):
     """Score on the test set, record metadata, write the run directory; returns the summary."""
     test_metrics = model.evaluate(ds.X_test, ds.y_test)
     model.metadata = {**data.describe(ds, cfg), "config": cfg,
                       "training": {**training, "test": test_metrics}}
     rundir.make(out)
     summary = summary_mod.build(ds=ds, cfg=cfg, history=model.history,
-                                test_metrics=test_metrics, training=training, run_dir=out)
+                                test_metrics=test_metrics, training=training,
+                                run_dir=shown_as or out)
     summary["files"] = write_run(out, model, ds, cfg, summary)
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     rundir.write_json(out / "summary.json", summary)
@@ -129,7 +130,7 @@ def finish(model, ds, cfg, out, training, started):
 
 
 def train_and_write(model, ds, cfg, out, reporter=None, started=None, checkpoints=False,
-                    resume=False, callbacks=(), checkpoint_seconds=None):
+                    resume=False, callbacks=(), checkpoint_seconds=None, shown_as=None):
     """Fit, score on the test set and write the run directory; returns the summary.
 
     The one path of ``nlayer train`` and of every ``nlayer sweep`` trial (data in memory).
@@ -137,6 +138,8 @@ def train_and_write(model, ds, cfg, out, reporter=None, started=None, checkpoint
     ``checkpoint_seconds``: at most that often); ``callbacks`` are added to the run's own;
     ``cfg["monitor"]`` (every N batches) adds a LayerMonitor and its files; ``reporter``
     is the callback that shows progress (the command line's), or None.
+        ``shown_as`` is the run directory the summary names when ``out`` is a staging folder
+    (see :func:`nlayer.runs.rundir.staged`).
     """
     started = time.perf_counter() if started is None else started
     monitor = nl.LayerMonitor(cfg["monitor"]) if cfg.get("monitor") else None
@@ -145,7 +148,7 @@ def train_and_write(model, ds, cfg, out, reporter=None, started=None, checkpoint
                                                      out if checkpoints else None, resume,
                                                      monitor, callbacks, checkpoint_seconds)
     training = summary_mod.training_summary(history, stopper, interrupted, seconds)
-    summary = finish(model, ds, cfg, out, training, started)
+    summary = finish(model, ds, cfg, out, training, started, shown_as)
     if monitor is not None:
         summary = monitoring.write(out, model.history, summary, monitor.activation_samples)
     return summary

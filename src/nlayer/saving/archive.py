@@ -157,7 +157,7 @@ class Archive:
     def _zip64_directory(self, end_record):
         """(entries, directory bytes) of the zip64 end record that zipfile would read (the one
         just before the zip64 locator, which sits just before the end record), or None."""
-        locator, record = end_record - 20, end_record - 20 - 56
+        record = end_record - 20 - 56  # the locator is the 20 bytes before the end record
         if record < 0:
             return None
         self._fh.seek(record)
