@@ -441,3 +441,23 @@ def test_predict_and_evaluate_refuse_a_batch_size_that_is_not_a_whole_number(bat
     with pytest.raises(ValueError, match="batch_size must be None or a whole number >= 1"):
         model.evaluate(X, y, batch_size=batch_size)
     np.testing.assert_allclose(model.predict(X, batch_size=7), model.predict(X), rtol=1e-6)
+
+
+def test_the_l2_penalty_is_recorded_apart_from_the_data_loss():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((200, 5)).astype(np.float32), np.arange(200) % 3
+    model = nl.MLP((8,), n_outputs=3)
+    model.compile(l2=0.05, metrics=["accuracy"])
+    h = model.fit(X, y, epochs=3, batch_size=32, validation_split=0.2, seed=0).history
+    for prefix in ("", "val_"):
+        total = np.add(h[f"{prefix}data_loss"], h[f"{prefix}l2_penalty"])
+        np.testing.assert_allclose(total, h[f"{prefix}loss"], rtol=1e-12)
+        assert min(h[f"{prefix}l2_penalty"]) > 0
+    # the penalty is J's: lambda / (2m) sum ||W||^2, m the rows of a batch (a dev set)
+    kernels = sum(float(np.sum(layer.params["kernel"].astype(np.float64) ** 2))
+                  for layer in model.layers if "kernel" in layer.params)
+    np.testing.assert_allclose(h["val_l2_penalty"][-1], 0.05 / (2 * 40) * kernels, rtol=1e-5)
+    plain = nl.MLP((8,), n_outputs=3)
+    plain.compile(metrics=["accuracy"])
+    assert not {"data_loss", "l2_penalty"} & set(plain.fit(X, y, epochs=1).history)
+    assert set(model.evaluate(X, y)) == {"loss", "accuracy"}

@@ -27,8 +27,10 @@ class History(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
+        logs = logs or {}
+        for key in {**self.history, **logs}:  # a key new (or missing) this epoch: NaN elsewhere
+            values = self.history.setdefault(key, [math.nan] * (len(self.epoch) - 1))
+            values.append(logs.get(key, math.nan))
         self.stopped_epoch = epoch
         monitor = "val_loss" if "val_loss" in self.history else "loss"
         values = self.history.get(monitor, [])

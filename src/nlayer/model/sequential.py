@@ -273,8 +273,12 @@ class Sequential:
         """J for a batch whose rows' weights are the :class:`~nlayer.training.sample_weights.Batch`
         ``batch`` (None: every row counts once)."""
         if batch is None:
-            return self.loss.loss(self._output_logits(), A, Y) + self._l2_term(A.shape[0])
-        return self.loss.loss(self._output_logits(), A, Y, batch.r) + self._l2_term(batch.total)
+            data, penalty = self.loss.loss(self._output_logits(), A, Y), self._l2_term(A.shape[0])
+        else:
+            data = self.loss.loss(self._output_logits(), A, Y, batch.r)
+            penalty = self._l2_term(batch.total)
+        self._batch_penalty = penalty  # fit records the penalty apart from the data loss
+        return data + penalty
 
     def _l2_term(self, m):
         """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
@@ -334,10 +338,11 @@ class Sequential:
                             resume_from=resume_from, sample_weight=sample_weight,
                             class_weight=class_weight)
 
-    def _totals(self):
-        """Running sums of loss and metrics; metrics in the targets' original units."""
+    def _totals(self, penalised=True):
+        """Running sums of loss (with the L2 penalty apart when there is one and
+        ``penalised``) and metrics; metrics in the targets' original units."""
         return Totals(self.metrics, self._unscale_targets if self.target_scaler is not None
-                      else None)
+                      else None, penalised=penalised and bool(self.l2))
 
     def _scale_targets(self, Y):
         """(Y - mean) / std in the model's dtype (compile(scale_targets=True))."""
@@ -388,16 +393,21 @@ class Sequential:
         with threads.limit(self, min(batch_size or _EVAL_CHUNK, X.shape[0])):
             return self._evaluate_arrays(self._normalize(X), Y, batch_size, W)
 
-    def _evaluate_arrays(self, X, Y, batch_size=None, W=None):
+    def _evaluate_arrays(self, X, Y, batch_size=None, W=None, parts=False):
+        """``evaluate``'s logs on prepared arrays; ``parts``: with an L2 penalty, also
+        ``data_loss`` and ``l2_penalty`` (fit records them for the development set)."""
         chunk = batch_size or _EVAL_CHUNK
-        totals = self._totals()
+        totals = self._totals(penalised=False)
         for i in range(0, X.shape[0], chunk):
             Yc, Wc = Y[i:i + chunk], None if W is None else W[i:i + chunk]
             A = self.forward(X[i:i + chunk])
             r = None if Wc is None else sample_weights.Batch(Wc).r
             totals.add(self.loss.loss(self._output_logits(), A, Yc, r), A, Yc, Wc)
         logs = totals.results()
-        logs["loss"] += self._l2_term(X.shape[0] if W is None else float(W.sum(dtype=np.float64)))
+        penalty = self._l2_term(X.shape[0] if W is None else float(W.sum(dtype=np.float64)))
+        if parts and self.l2:
+            logs["data_loss"], logs["l2_penalty"] = logs["loss"], penalty
+        logs["loss"] += penalty
         return logs
 
     # -- input checks -----------------------------------------------------------

@@ -40,7 +40,14 @@ def learning_curves(path, history, best_epoch, metric):
     rates = history.get("lr") or []
     varies = len(set(rates)) > 1
     fig, axes = plt.subplots(1, 3 if varies else 2, figsize=CURVES_SIZE)
-    _panel(axes[0], epochs, history, "loss", "Loss", best_epoch)
+    if "data_loss" in history:  # the data loss, and the L2 penalty J adds to it, apart
+        _panel(axes[0], epochs, history, "data_loss", "Loss: data (solid), L2 penalty (dashed)",
+               best_epoch)
+        axes[0].plot(epochs, history["l2_penalty"], linestyle="--", color="C0")
+        if "val_l2_penalty" in history:
+            axes[0].plot(epochs, history["val_l2_penalty"], linestyle="--", color="C1")
+    else:
+        _panel(axes[0], epochs, history, "loss", "Loss", best_epoch)
     if metric in history:
         _panel(axes[1], epochs, history, metric, METRIC_TITLES.get(metric, metric), best_epoch)
     else:

@@ -101,7 +101,9 @@ def _check_section(section, path):
          isinstance(rng.get("shuffle"), dict if settings["shuffle"] else type(None)),
          "generator state")
     if pos["batch"]:
-        need(isinstance(totals, dict) and set(totals) == {"loss", "rows", "stats"} and
+        need(isinstance(totals, dict) and {"loss", "rows", "stats"} <= set(totals) <=
+             {"loss", "rows", "stats", "penalty"} and
+             _real(totals.get("penalty", 0.0)) and math.isfinite(totals.get("penalty", 0.0)) and
              _real(totals["loss"]) and math.isfinite(totals["loss"]) and
              _real(totals["rows"]) and 0 < totals["rows"] < math.inf and
              isinstance(totals["stats"], list) and

@@ -123,7 +123,7 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
                 if not math.isfinite(J):
                     _restore(model, good)
                     raise TrainingDivergedError(epoch, b + 1, J, divergence_fixes(model))
-                totals.add(J, A, Yb, Wb)
+                totals.add(J, A, Yb, Wb, model._batch_penalty)
                 state.batch = b + 1
                 if cbs.batch_hooks:  # skip building the logs dict when nobody reads it
                     cbs.on_batch_end(b + 1, {"loss": J, "size": idx.size, "epoch": epoch,
@@ -137,7 +137,8 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
         logs = totals.results()
         if X_dev is not None:
             logs.update({f"val_{k}": v
-                         for k, v in model._evaluate_arrays(X_dev, Y_dev, W=W_dev).items()})
+                         for k, v in model._evaluate_arrays(X_dev, Y_dev, W=W_dev,
+                                                            parts=True).items()})
         logs["lr"] = model.optimizer.lr
         logs["seconds"] = time.perf_counter() - start
         # a stop asked for during the batches is an interruption; one decided at the

@@ -134,7 +134,7 @@ def lr_find(model, X, y, start_lr=1e-6, end_lr=10.0, steps=200, batch_size=32, s
     sweep = trial.optimizer.schedule
     rates = np.array([sweep(i) for i in range(n)])
     losses, raw = np.array(recorder.smooth), np.array(recorder.raw)
-    suggestion, at_min = _suggest(rates, losses)
+    suggestion, at_min = _suggest(rates, losses, smoothing)
     return LRFinderResult(rates, losses, raw, suggestion, at_min,
                           diverged or recorder.diverged,
                           {"start_lr": start_lr, "end_lr": end_lr, "steps": steps,
@@ -142,12 +142,26 @@ def lr_find(model, X, y, start_lr=1e-6, end_lr=10.0, steps=200, batch_size=32, s
                            "diverge": diverge, "seed": seed})
 
 
-def _suggest(rates, losses):
-    """(rate of the steepest fall of the smoothed loss per decade before its minimum,
-    rate at the minimum)."""
+def _suggest(rates, losses, smoothing):
+    """(rate where the smoothed loss falls steepest per decade before its minimum, rate at
+    the minimum).
+
+    Robust to the noise of the first batches: the moving average's warm-up (its first
+    ``1 / (1 - smoothing)`` values lean on a few batches) is left out, and the slope at each
+    rate is a least-squares line over the rates within 1/8 decade of it, not a difference of
+    neighbours. Without such a stretch before the minimum: a tenth of the minimum's rate.
+    """
     low = int(np.argmin(losses))
     at_min = float(rates[low])
-    if low < 2:
-        return at_min / 10, at_min
-    slope = np.gradient(losses[:low + 1], np.log10(rates[:low + 1]))
-    return float(rates[int(np.argmin(slope))]), at_min
+    skip = math.ceil(1 / (1 - smoothing)) if smoothing < 1 else len(rates)
+    log_rates = np.log10(rates)
+    half = max(2, int(round(0.125 / float(np.mean(np.diff(log_rates))))))
+    steepest, where = 0.0, None
+    for i in range(skip, low + 1):
+        a, b = max(skip, i - half), min(low, i + half)
+        if b - a < 2:
+            continue
+        slope = np.polyfit(log_rates[a:b + 1], losses[a:b + 1], 1)[0]
+        if slope < steepest:
+            steepest, where = slope, i
+    return (float(rates[where]) if where is not None else at_min / 10), at_min

@@ -51,7 +51,7 @@ class FitState:
         if self.epoch_ended or self.totals is None:
             return None
         t = self.totals
-        return {"loss": t.loss, "rows": t.rows, "stats": list(t.stats)}
+        return {"loss": t.loss, "rows": t.rows, "penalty": t.penalty, "stats": list(t.stats)}
 
     def resume(self, section):
         """Continue from a checkpoint's position, generators and running totals."""
@@ -64,22 +64,26 @@ class FitState:
             saved = section["totals"]
             self.totals = self.model._totals()
             self.totals.loss, self.totals.rows = saved["loss"], saved["rows"]
+            self.totals.penalty = saved.get("penalty", 0.0)  # 0.1.0's checkpoints lack it
             self.totals.stats = list(saved["stats"])
 
 
 class Totals:
     """Sums the loss and metric statistics of batches weighted by their rows."""
 
-    def __init__(self, metrics, unscale=None):
+    def __init__(self, metrics, unscale=None, penalised=False):
         self.metrics = metrics
         self.unscale = unscale if metrics else None  # metrics in the targets' original units
-        self.loss, self.rows = 0.0, 0
+        self.loss, self.rows, self.penalty = 0.0, 0, 0.0
+        self.penalised = penalised  # J holds an L2 penalty: results give it and the data loss
         self.stats = [None] * len(metrics)
 
-    def add(self, J, A, Y, weights=None):
-        """Add a batch whose (weighted) mean loss is J; ``weights``: its rows' w_i."""
+    def add(self, J, A, Y, weights=None, penalty=0.0):
+        """Add a batch whose (weighted) mean loss is J, of which ``penalty`` is the L2 term;
+        ``weights``: its rows' w_i."""
         rows = A.shape[0] if weights is None else float(weights.sum(dtype=np.float64))
         self.loss += J * rows
+        self.penalty += penalty * rows
         self.rows += rows
         if self.unscale is not None:
             A, Y = self.unscale(A), self.unscale(Y)
@@ -88,7 +92,12 @@ class Totals:
             self.stats[i] = s if self.stats[i] is None else self.stats[i] + s
 
     def results(self):
+        """``loss`` (J, the mean over rows), the metrics, and with an L2 penalty
+        ``data_loss`` and ``l2_penalty`` (their sum is ``loss``)."""
         logs = {"loss": self.loss / self.rows if self.rows else float("nan")}
+        if self.penalised:
+            penalty = self.penalty / self.rows if self.rows else float("nan")
+            logs["data_loss"], logs["l2_penalty"] = logs["loss"] - penalty, penalty
         for m, s in zip(self.metrics, self.stats):
             logs[m.name] = m.result(s) if s is not None else float("nan")
         return logs
