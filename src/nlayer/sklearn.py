@@ -308,7 +308,8 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
     def fit(self, X, y, sample_weight=None):
         """Train on (X, y) for up to ``max_epochs`` epochs; returns self.
 
-        ``sample_weight``: a row of weight w counts as w rows (see ``nlayer.training.sample_weights``).
+        ``sample_weight``: a row of weight w counts as w rows (see
+        ``nlayer.training.sample_weights``).
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
@@ -423,7 +424,8 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
     def fit(self, X, y, sample_weight=None):
         """Train on (X, y) for up to ``max_epochs`` epochs; returns self.
 
-        ``sample_weight``: a row of weight w counts as w rows (see ``nlayer.training.sample_weights``).
+        ``sample_weight``: a row of weight w counts as w rows (see
+        ``nlayer.training.sample_weights``).
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 

@@ -46,7 +46,8 @@ def test_lr_find_plots_the_curve_and_writes_every_rate(tmp_path):
     (["train", "--hidden", "1000000", "1000000", "--quiet"],
      ["the model needs about", "TB", "Use fewer or narrower --hidden layers"]),
     (["train", *FAST, "--epochs", "2", "--monitor-metric", "val_acc"],
-     ["EarlyStopping monitors 'val_acc'", "val_accuracy, val_loss", "check the spelling"]),
+     ["EarlyStopping monitors 'val_acc'", "val_accuracy, val_data_loss, val_l2_penalty, val_loss",
+      "check the spelling"]),
     (["train", "--schedule", "sawtooth"], ["--schedule", "sawtooth"]),
     (["lr-find", "--start-lr", "1", "--end-lr", "0.1"], ["end_lr (0.1) must be larger"]),
 ])

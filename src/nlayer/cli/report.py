@@ -73,7 +73,8 @@ def print_gradient_flags(console, summary):
     for kind in ("vanished", "exploded"):
         if flags[kind]:
             console.print(f"gradients {kind} in: {', '.join(flags[kind])} "
-                          "(see gradients.png; thresholds in nlayer.callbacks.layer_monitor)", markup=False)
+                          "(see gradients.png; thresholds in nlayer.callbacks.layer_monitor)",
+                          markup=False)
     if not flags["vanished"] and not flags["exploded"]:
         console.print("gradients: no layer vanished or exploded (see gradients.png)",
                       markup=False)

@@ -1,4 +1,5 @@
-"""SGD with momentum (heavy-ball or Nesterov) in the PyTorch/Keras form ``v = mu v - lr g; w += v``."""
+"""SGD with momentum (heavy-ball or Nesterov) in the PyTorch/Keras form
+``v = mu v - lr g; w += v``."""
 
 import numpy as np
 

@@ -26,7 +26,8 @@ declared sizes within the file, every ``.npy`` header parsed and checked before 
 is read), caps the JSON header's size and depth and checks every field's type and range
 (:mod:`~nlayer.saving.schema`: a file with a recomputed digest can still be hostile),
 compares every array's shape with the shapes the architecture implies before reading it
-(:mod:`~nlayer.saving.layout`), then checks the values (finite; batch-norm variance >= 0; scales > 0) and the digest.
+(:mod:`~nlayer.saving.layout`), then checks the values (finite; batch-norm variance >= 0;
+scales > 0) and the digest.
 Any problem is a :class:`ModelFileError` naming the file, what is wrong and what to
 do; nothing is unpickled or executed, and memory stays within a few times the file
 plus the model it describes.
