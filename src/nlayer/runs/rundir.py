@@ -6,7 +6,6 @@ and then only the files a run writes are replaced; nothing is ever deleted.
 """
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -15,6 +14,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+try:  # POSIX; elsewhere runs are not locked
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 from nlayer.saving.atomic import write_csv, write_text
 
@@ -85,6 +89,9 @@ def claimed(path):
     a second run into it is refused, naming the holder (an advisory ``flock`` on
     ``.nlayer.lock``, released by the system if the process dies)."""
     make(path)
+    if fcntl is None:  # no advisory locks on this system
+        yield Path(path)
+        return
     fh = open(Path(path) / LOCK, "a+", encoding="utf-8")
     try:
         try:
