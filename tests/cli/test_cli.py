@@ -99,7 +99,10 @@ def test_compare_with_sklearn(tmp_path):
     names = [r["name"] for r in report["results"]]
     assert "nlayer" in names
     assert (out / "comparison.json").is_file()
-    assert mpimg.imread(out / "comparison.png").shape[:2] == (500, 1000)
+    assert mpimg.imread(out / "comparison.png").shape[:2] == (500, 1400)  # curves | differences
+    # scikit-learn's curves lie under nlayer's: comparison.json says by how much
+    assert set(report["agreement"]["sklearn"]) == {"loss", "accuracy"}
+    assert report["agreement"]["sklearn"]["loss"] < 1e-4
 
 
 def test_compare_with_keras_prints_no_tensorflow_start_up_lines(tmp_path):

@@ -149,10 +149,10 @@ def run(args, console):
                                  progress=None if quiet else epoch_printer(console, cfg['epochs']))
     results = [rundir.jsonable(r.to_dict()) for r in results]
     rundir.make(out)
-    plots.comparison(out / "comparison.png",
-                     {r["name"]: r["history"] or {} for r in results if r["history"]})
+    agreement = plots.comparison(out / "comparison.png",
+                                 {r["name"]: r["history"] or {} for r in results if r["history"]})
     summary = {"dataset": ds.name, "config": cfg, "peers": peers, "results": results,
-               "out": str(out), "files": list(FILES)}
+               "agreement": agreement, "out": str(out), "files": list(FILES)}
     rundir.write_json(out / "comparison.json", summary)
     if args.json:
         report.print_json(summary)

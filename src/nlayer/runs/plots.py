@@ -12,7 +12,7 @@ from nlayer.saving.atomic import save_figure  # noqa: E402
 DPI = 100
 CURVES_SIZE = (10, 4)      # inches -> 1000 x 400 pixels
 CONFUSION_SIZE = (7, 6)    # -> 700 x 600
-COMPARISON_SIZE = (10, 5)  # -> 1000 x 500
+COMPARISON_SIZE = (14, 5)  # -> 1400 x 500: the curves, and their differences
 METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error", "r2": "R²"}
 
 
@@ -84,12 +84,18 @@ def confusion_matrix(path, counts, class_names, title="Confusion matrix (test se
     _save(fig, path)
 
 
-def comparison(path, curves):
-    """Every system's train (solid) and dev (dashed) loss per epoch on one chart.
+def comparison(path, curves, reference="nlayer"):
+    """Every system's train (solid) and dev (dashed) loss per epoch; beside it, how far each
+    peer's curves are from ``reference``'s: |peer - nlayer| per epoch for the training loss
+    (solid) and accuracy or R^2 (dashed), on a log scale, the largest difference in the
+    legend. Curves that lie exactly under nlayer's are said to, not hidden.
 
-    ``curves`` maps a system's name to its history dict (``loss``, ``val_loss``).
+    ``curves`` maps a system's name to its history dict (``loss``, ``val_loss``, ...).
+    Returns :func:`agreement`'s numbers (comparison.json keeps them).
     """
-    fig, ax = plt.subplots(figsize=COMPARISON_SIZE)
+    gaps = agreement(curves, reference)
+    fig, axes = plt.subplots(1, 2 if gaps else 1, figsize=COMPARISON_SIZE, squeeze=False)
+    ax = axes[0][0]
     for k, (name, history) in enumerate(curves.items()):
         color = f"C{k % 10}"
         for key, style, part in (("loss", "-", "train"), ("val_loss", "--", "dev")):
@@ -101,8 +107,54 @@ def comparison(path, curves):
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize=8)
+    if gaps:
+        _differences(axes[0][1], curves, reference, gaps)
     fig.tight_layout()
     _save(fig, path)
+    return gaps
+
+
+def agreement(curves, reference="nlayer"):
+    """{peer: {key: largest |peer - reference| over the epochs}} for the training loss and
+    the score (accuracy, else r2) that both histories hold; {} without the reference."""
+    ref = curves.get(reference)
+    if not ref:
+        return {}
+    keys = ["loss"] + [k for k in ("accuracy", "r2") if k in ref][:1]
+    out = {}
+    for name, history in curves.items():
+        if name == reference:
+            continue
+        gaps = {}
+        for key in keys:
+            a, b = history.get(key) or [], ref.get(key) or []
+            n = min(len(a), len(b))
+            if n:
+                gaps[key] = float(np.max(np.abs(np.subtract(a[:n], b[:n], dtype=np.float64))))
+        if gaps:
+            out[name] = gaps
+    return out
+
+
+_FLOOR = 1e-16  # an exact agreement, drawn at the bottom of the log scale
+
+
+def _differences(ax, curves, reference, gaps):
+    ref = curves[reference]
+    names = list(curves)
+    for name in gaps:
+        color = f"C{names.index(name) % 10}"
+        for key, style in zip(gaps[name], ("-", "--")):
+            a, b = curves[name][key], ref[key]
+            n = min(len(a), len(b))
+            diff = np.maximum(np.abs(np.subtract(a[:n], b[:n], dtype=np.float64)), _FLOOR)
+            largest = gaps[name][key]
+            said = "identical" if largest == 0 else f"max {largest:.1e}"
+            ax.plot(range(1, n + 1), diff, style, color=color, label=f"{name} {key} ({said})")
+    ax.set(title=f"|peer - {reference}| per epoch (train loss solid, score dashed)",
+           xlabel="epoch", yscale="log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
 
 
 def lr_curve(path, rates, losses, raw_losses, suggestion, title, caption):
