@@ -165,6 +165,9 @@ def _compare_parser(sub):
     add_model_flags(p)
     p.add_argument("--peers", nargs="*", default=None, metavar="NAME",
                    help="other systems to run (default: keras pytorch sklearn)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for every system (BLAS, PyTorch, TensorFlow); default: 1 for "
+                        "small networks, else every core")
     add_output_flags(p, "output directory (default runs/compare-<dataset>-<YYYYmmdd-HHMMSS>)")
     p.set_defaults(command="compare")
 

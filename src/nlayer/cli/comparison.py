@@ -108,7 +108,30 @@ def _stderr_to_devnull():
         os.close(saved)
 
 
-def preload_keras_quietly():
+def comparison_threads(cfg, n_features, n_outputs, asked=None):
+    """The one thread count of a comparison: ``--threads``, else 1 when a batch's largest
+    product is small (as nlayer itself chooses) and every core otherwise; never the
+    machine's load, so a comparison can be repeated."""
+    from nlayer.training.threads import SMALL_PRODUCT
+    if asked is not None:
+        if asked < 1:
+            raise UserError(f"--threads must be a whole number >= 1, got {asked}")
+        return asked
+    widths = [n_features, *cfg["hidden"], n_outputs]
+    largest = max(a * b for a, b in zip(widths, widths[1:]))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 1 if cfg["batch_size"] * largest < SMALL_PRODUCT else max(1, cores or 1)
+
+
+def _load():
+    """The 1-, 5- and 15-minute load averages (None where the system has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def preload_keras_quietly(threads=None):
     """Import Keras (and TensorFlow) before the comparison, without their start-up lines.
 
     TensorFlow's C++ start-up writes INFO lines (oneDNN, no CUDA driver) straight to
@@ -119,6 +142,9 @@ def preload_keras_quietly():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the log lines after start-up
     try:
         with _stderr_to_devnull():
+            if threads is not None:  # before its runtime starts, or the counts are fixed
+                from nlayer.compare.threads import tensorflow_threads
+                tensorflow_threads(threads)
             import keras  # noqa: F401
     except Exception:  # not installed or broken: run_comparison says which, with the fix
         pass
@@ -134,31 +160,40 @@ def run(args, console):
                       test_size=data.TEST_SIZE, seed=data.SPLIT_SEED)
     arrays = split_and_normalise(ds, cfg)
     peers = peer_list(args.peers)
+    threads = comparison_threads(cfg, arrays[0].shape[1], len(ds.class_names or ()) or 1,
+                                 getattr(args, "threads", None))
     if "keras" in peers:
-        preload_keras_quietly()
+        preload_keras_quietly(threads)
     quiet = args.quiet or args.json
     if not quiet:
-        console.print(f"nlayer compare: {ds.name}, systems: {' '.join(peers)}", markup=False)
+        console.print(f"nlayer compare: {ds.name}, systems: {' '.join(peers)}, {threads} "
+                      "thread(s) each (BLAS, PyTorch, TensorFlow)", markup=False)
         if cfg["schedule"] != "constant" or cfg["weight_decay"]:
             console.print(f"note: compare trains every system with a constant rate "
                           f"lr={cfg['lr']:g} and no weight decay; the recipe's "
                           f"{cfg['schedule']} schedule and weight_decay are not used",
                           markup=False, soft_wrap=True)
+    load_before = _load()
     with np.errstate(all="ignore"):
-        results = run_comparison(make_spec(cfg), *arrays, peers=peers,
+        results = run_comparison(make_spec(cfg), *arrays, peers=peers, threads=threads,
                                  progress=None if quiet else epoch_printer(console, cfg['epochs']))
+    load_after = _load()
     results = [rundir.jsonable(r.to_dict()) for r in results]
     rundir.make(out)
     agreement = plots.comparison(out / "comparison.png",
                                  {r["name"]: r["history"] or {} for r in results if r["history"]})
     summary = {"dataset": ds.name, "config": cfg, "peers": peers, "results": results,
-               "agreement": agreement, "out": str(out), "files": list(FILES)}
+               "agreement": agreement, "threads": threads,
+               "load": {"before": load_before, "after": load_after},
+               "out": str(out), "files": list(FILES)}
     rundir.write_json(out / "comparison.json", summary)
     if args.json:
         report.print_json(summary)
         return 0
     table, notes = results_table(results)
     console.print(table)
+    console.print(f"every system ran with {threads} thread(s); load average (1, 5, 15 min) "
+                  f"before {load_before}, after {load_after}", markup=False, soft_wrap=True)
     for line in notes:
         console.print(line, markup=False, soft_wrap=True)
     console.print(f"wrote {out / 'comparison.png'} and {out / 'comparison.json'}",

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import losses as losses_mod
+from ..utils import checks
 from ..model import batch_orders
 from .availability import _notes_for, _unsupported, available_peers
 from .keras_peer import _run_keras
@@ -10,6 +11,7 @@ from .nlayer_peer import _run_nlayer, build_model
 from .scoring import _kernel_positions, weight_names
 from .sklearn_peer import _run_sklearn
 from .spec import PEERS, ComparisonSpec, PeerResult
+from .threads import same_threads
 from .torch_peer import _run_torch
 
 
@@ -41,7 +43,7 @@ class _Run:
 
 
 def run_comparison(spec, X_train, y_train, X_dev, y_dev, X_test, y_test, peers=PEERS,
-                   progress=None, *, torch_threads=None):
+                   progress=None, *, threads=None, torch_threads=None):
     """Train ``spec`` in each of ``peers`` from identical weights and batches.
 
     Inputs are used as given (already normalised; the caller made the dev
@@ -54,10 +56,13 @@ def run_comparison(spec, X_train, y_train, X_dev, y_dev, X_test, y_test, peers=P
     with ``available=False`` and a note, and one that fails while training
     with ``available=True``, no scores and the error in its note.
 
-    ``torch_threads``, if given, is PyTorch's intra-op thread count during its
-    run (``torch.set_num_threads``, restored afterwards). Small networks train
-    fastest on one thread, and on a machine that is busy with other work
-    PyTorch's default OpenMP team can be slowed down many times over.
+    ``threads``, if given, is the one thread count every system trains with: BLAS
+    (threadpoolctl) for nlayer and scikit-learn, nlayer's own choice
+    (``NLAYER_BLAS_THREADS``), PyTorch's intra-op threads and TensorFlow's intra- and
+    inter-op threads (see :mod:`nlayer.compare.threads`), so that no system is slowed by
+    threads the others do not have. ``torch_threads`` sets PyTorch's alone (without
+    ``threads``). Small networks train fastest on one thread, and on a machine busy with
+    other work a default thread team can be slowed down many times over.
     """
     if not isinstance(spec, ComparisonSpec):
         raise TypeError(f"spec must be a ComparisonSpec, got {type(spec).__name__}")
@@ -86,7 +91,9 @@ def run_comparison(spec, X_train, y_train, X_dev, y_dev, X_test, y_test, peers=P
                                       torch_threads < 1):
         raise ValueError(f"torch_threads must be None or a whole number >= 1, "
                          f"got {torch_threads!r}")
-    run.torch_threads = torch_threads
+    if threads is not None:
+        threads = checks.whole(threads, "threads")
+    run.torch_threads = threads or torch_threads
 
     notes = available_peers()
     runners = {"nlayer": _run_nlayer, "keras": _run_keras, "pytorch": _run_torch,
@@ -103,14 +110,15 @@ def run_comparison(spec, X_train, y_train, X_dev, y_dev, X_test, y_test, peers=P
             continue
         run.report(peer, 0, None)
         try:
-            result = runners[peer](run)
+            with same_threads(peer, threads) as thread_notes:
+                result = runners[peer](run)
         except ImportError as exc:
             result = PeerResult(peer, False, f"{peer} could not be imported: {exc}")
         except Exception as exc:  # one peer failing must not lose the others' results
             result = PeerResult(peer, True, f"failed: {type(exc).__name__}: {exc}")
         else:
             extra = _notes_for(peer, spec)
-            result.note = "; ".join(n for n in (result.note, extra) if n)
+            result.note = "; ".join(n for n in (result.note, extra, *thread_notes) if n)
         results.append(result)
     return results
 
