@@ -13,6 +13,7 @@ DPI = 100
 CURVES_SIZE = (10, 4)      # inches -> 1000 x 400 pixels
 CONFUSION_SIZE = (7, 6)    # -> 700 x 600
 COMPARISON_SIZE = (14, 5)  # -> 1400 x 500: the curves, and their differences
+LR_SIZE = (10, 5)          # -> 1000 x 500
 METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error", "r2": "R²"}
 
 
@@ -160,7 +161,7 @@ def _differences(ax, curves, reference, gaps):
 def lr_curve(path, rates, losses, raw_losses, suggestion, title, caption):
     """The range test: batch loss (faint) and its moving average against the rate (log
     scale), the suggested rate marked, and a caption under the chart."""
-    fig, ax = plt.subplots(figsize=COMPARISON_SIZE)
+    fig, ax = plt.subplots(figsize=LR_SIZE)
     ax.plot(rates, raw_losses, color="C0", alpha=0.25, linewidth=0.8, label="batch loss")
     ax.plot(rates, losses, color="C0", label="smoothed loss")
     ax.axvline(suggestion, color="C3", linestyle="--",
