@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from ..utils.checks import is_real, is_whole
+
 __all__ = ["Callback", "CallbackList", "checked_state"]
 
 
@@ -55,9 +57,9 @@ class Callback:
 
 #: what a field of a callback's state may hold (see :func:`checked_state`)
 _KINDS = {
-    "number or None": lambda v: v is None or (_real(v) and math.isfinite(v)),
-    "whole number >= 0": lambda v: _whole(v) and v >= 0,
-    "epoch or None": lambda v: v is None or (_whole(v) and v >= 1),
+    "number or None": lambda v: v is None or (is_real(v) and math.isfinite(v)),
+    "whole number >= 0": lambda v: is_whole(v, 0),
+    "epoch or None": lambda v: v is None or is_whole(v, 1),
     "list of arrays or None": lambda v: v is None or (
         isinstance(v, list) and all(isinstance(a, np.ndarray) for a in v)),
     "samples": lambda v: isinstance(v, dict) and all(  # {epoch: {layer name: array}}
@@ -80,14 +82,6 @@ def checked_state(owner, state, optional=(), **fields):
             raise ValueError(f"{owner}'s state field {name!r} must be a {kind}, "
                              f"got {state[name]!r}")
     return state
-
-
-def _real(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-def _whole(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 class CallbackList:

@@ -2,7 +2,6 @@
 
 MODEL is a model file, or a run directory (its ``model.nlayer``)."""
 
-import csv
 import io
 import sys
 from pathlib import Path
@@ -85,7 +84,7 @@ def predict(args, console):
               f"lines {shown} of {args.csv}", file=sys.stderr)
     header, rows = prediction_rows(model, X, kept)
     if args.out is None:
-        _write_csv(sys.stdout, header, rows)
+        sys.stdout.write(atomic.csv_text(header, rows, lineterminator="\n"))
         return 0
     out = Path(args.out)
     try:
@@ -115,12 +114,6 @@ def _same_file(a, b):
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except OSError:
         return False
-
-
-def _write_csv(fh, header, rows):
-    writer = csv.writer(fh, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
 
 
 def _summary_text(model):

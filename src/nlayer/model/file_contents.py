@@ -9,6 +9,7 @@ it for the checked contents and builds itself from them here.
 from ..callbacks import History
 from ..errors import ModelFileError
 from ..preprocessing import NORMALIZERS, Standardizer
+from ..saving.modelfile import invalid_settings
 
 __all__ = ["build"]
 
@@ -22,9 +23,7 @@ def build(cls, path, header, arrays):
     try:
         model = cls.from_config(config)
     except (ValueError, TypeError) as exc:
-        raise ModelFileError(f"{path}: the header's architecture or compile settings are "
-                             f"invalid: {exc}; the file was altered or written by something "
-                             "else") from exc
+        raise invalid_settings(path, exc) from exc
     try:
         model.build((None, config["n_features"]), seed=0)
     except MemoryError:

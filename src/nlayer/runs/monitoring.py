@@ -7,9 +7,8 @@ from nlayer.callbacks.layer_monitor import STAT_KEYS, flag_layers
 from nlayer.saving.atomic import write_csv
 
 from . import plots  # noqa: F401  (selects the Agg backend before pyplot is imported)
-from .rundir import MONITOR_FILES, write_json
+from .rundir import write_json
 
-FILES = MONITOR_FILES
 
 
 def write_layer_stats(path, rows):

@@ -5,7 +5,8 @@ import io
 import os
 import tempfile
 
-__all__ = ["write_atomically", "write_bytes", "write_text", "write_csv", "save_figure"]
+__all__ = ["write_atomically", "write_bytes", "write_text", "csv_text", "write_csv",
+           "save_figure"]
 
 _TMP_SUFFIX = ".tmp"
 
@@ -78,13 +79,18 @@ def write_text(path, text, encoding="utf-8"):
     write_bytes(path, text.encode(encoding))
 
 
-def write_csv(path, header, rows, lineterminator="\r\n"):
-    """A CSV file (the csv module's dialect) written atomically."""
+def csv_text(header, rows, lineterminator="\r\n"):
+    """CSV text in the csv module's dialect: the header row, then the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=lineterminator)
     writer.writerow(header)
     writer.writerows(rows)
-    write_text(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_csv(path, header, rows, lineterminator="\r\n"):
+    """A CSV file (the csv module's dialect) written atomically."""
+    write_text(path, csv_text(header, rows, lineterminator))
 
 
 def save_figure(fig, path, **options):

@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from ..errors import ModelFileError
+from ..utils.checks import is_real, is_whole
 from .modelfile import read as read_model_file, save
 
 __all__ = ["save_checkpoint", "read", "encode", "decode"]
@@ -69,13 +70,13 @@ def read(path):
 
 #: the fit settings a checkpoint records, and what each must be
 _SETTINGS = {
-    "seed": lambda v: _whole_number(v, 0), "batch_size": lambda v: _whole_number(v, 1),
+    "seed": lambda v: is_whole(v, 0), "batch_size": lambda v: is_whole(v, 1),
     "shuffle": lambda v: isinstance(v, bool), "validation_data": lambda v: isinstance(v, bool),
-    "validation_split": lambda v: _real(v) and 0 <= v < 1,
-    "rows": lambda v: _whole_number(v, 1), "features": lambda v: _whole_number(v, 1),
+    "validation_split": lambda v: is_real(v) and 0 <= v < 1,
+    "rows": lambda v: is_whole(v, 1), "features": lambda v: is_whole(v, 1),
     "fingerprint": lambda v: isinstance(v, str),
     "dev_fingerprint": lambda v: v is None or isinstance(v, str),
-    "epochs": lambda v: _whole_number(v, 0),
+    "epochs": lambda v: is_whole(v, 0),
 }
 
 
@@ -93,9 +94,9 @@ def _check_section(section, path):
     need(isinstance(settings, dict) and set(settings) == set(_SETTINGS) and
          all(ok(settings[key]) for key, ok in _SETTINGS.items()), "settings")
     n_batches = -(-settings["rows"] // settings["batch_size"])
-    need(isinstance(pos, dict) and _whole_number(pos.get("epoch"), 1) and
+    need(isinstance(pos, dict) and is_whole(pos.get("epoch"), 1) and
          pos["epoch"] <= max(settings["epochs"], 1) + 1 and
-         _whole_number(pos.get("batch"), 0) and pos["batch"] <= n_batches and
+         is_whole(pos.get("batch"), 0) and pos["batch"] <= n_batches and
          isinstance(pos.get("stopped"), bool), "position")
     need(isinstance(rng, dict) and isinstance(rng.get("dropout"), dict) and
          isinstance(rng.get("shuffle"), dict if settings["shuffle"] else type(None)),
@@ -103,9 +104,9 @@ def _check_section(section, path):
     if pos["batch"]:
         need(isinstance(totals, dict) and {"loss", "rows", "stats"} <= set(totals) <=
              {"loss", "rows", "stats", "penalty"} and
-             _real(totals.get("penalty", 0.0)) and math.isfinite(totals.get("penalty", 0.0)) and
-             _real(totals["loss"]) and math.isfinite(totals["loss"]) and
-             _real(totals["rows"]) and 0 < totals["rows"] < math.inf and
+             is_real(totals.get("penalty", 0.0)) and math.isfinite(totals.get("penalty", 0.0)) and
+             is_real(totals["loss"]) and math.isfinite(totals["loss"]) and
+             is_real(totals["rows"]) and 0 < totals["rows"] < math.inf and
              isinstance(totals["stats"], list) and
              all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 1 and
                  np.isfinite(a).all() for a in totals["stats"]), "running totals")
@@ -120,14 +121,6 @@ def _check_section(section, path):
                 np.random.PCG64().state = rng[name]
             except (TypeError, ValueError, KeyError, OverflowError):
                 need(False, f"{name} generator state")
-
-
-def _whole_number(value, low):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def _real(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def encode(value, arrays):

@@ -15,11 +15,11 @@ import numpy as np
 
 from ..errors import ModelFileError
 from ..utils.fastpaths import packed_layout
+from .schema import FIX
 
 __all__ = ["Expected", "expected_arrays", "check_values"]
 
 _STATS = ("float32", "float64")
-_FIX = "the file was altered or written by something else; save the model again"
 
 
 class Expected:
@@ -155,7 +155,7 @@ def check_values(path, expected, arrays, dtype):
 
 
 def _fail(path, what):
-    raise ModelFileError(f"{path}: {what}; {_FIX}")
+    raise ModelFileError(f"{path}: {what}; {FIX}")
 
 
 def _product(shape):

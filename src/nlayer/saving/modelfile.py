@@ -176,9 +176,13 @@ def _skeleton(path, config):
         settings = config.get("compile")
         return layers, optimizers.get(settings["optimizer"]) if settings else None
     except (ValueError, TypeError) as exc:
-        raise ModelFileError(f"{path}: the header's architecture or compile settings are "
-                             f"invalid: {exc}; the file was altered or written by something "
-                             "else") from exc
+        raise invalid_settings(path, exc) from exc
+
+
+def invalid_settings(path, exc):
+    """The error for a header whose architecture or compile settings a constructor refused."""
+    return ModelFileError(f"{path}: the header's architecture or compile settings are "
+                          f"invalid: {exc}; the file was altered or written by something else")
 
 
 def _read(path):

@@ -7,7 +7,8 @@ import numpy as np
 
 from . import fastpaths
 
-__all__ = ["real", "whole", "seed", "callbacks", "features", "name", "MAX_NAME"]
+__all__ = ["real", "whole", "is_real", "is_whole", "seed", "callbacks", "features", "name",
+           "MAX_NAME"]
 
 #: the longest layer or model name a model file keeps
 MAX_NAME = 256
@@ -27,13 +28,23 @@ def real(value, name, low=-math.inf, high=math.inf, low_open=False, high_open=Fa
     return x
 
 
+def is_real(value):
+    """Whether ``value`` is a real number (bool excluded; NaN and inf included)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_whole(value, low=None):
+    """Whether ``value`` is a whole number (bool excluded), >= ``low`` if given."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) \
+        and (low is None or value >= low)
+
+
 def whole(value, name, low=1, optional=False):
     """``int(value)`` for a whole number >= ``low`` (None too when ``optional``); else a
     ValueError naming the parameter."""
     if value is None and optional:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or \
-            value < low:
+    if not is_whole(value, low):
         allowed = f"None or a whole number >= {low}" if optional else f"a whole number >= {low}"
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return int(value)
