@@ -152,3 +152,24 @@ def test_batch_norm_refuses_batches_of_one_row():
     with pytest.raises(ValueError, match="batches of 1 row leave nothing to normalise"):
         model.fit(X, y, epochs=1, batch_size=1)
     model.fit(X, y, epochs=1, batch_size=2, seed=0)  # two rows are enough
+
+
+class BatchSizes(nl.Callback):
+    def __init__(self):
+        self.sizes = []
+
+    def on_batch_end(self, batch, logs=None):
+        self.sizes.append(logs["size"])
+
+
+@pytest.mark.parametrize("batchnorm, sizes", [(True, [32, 33]), (False, [32, 32, 1])])
+def test_a_last_batch_of_one_row_joins_the_one_before_under_batch_norm(batchnorm, sizes):
+    """Alone, the row would be its own mean: nothing learned, and a variance of 0 pulling
+    the moving variance down. Without batch norm the batches stay as they are."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(65, 3)).astype(np.float32), np.arange(65) % 2
+    model = nl.MLP((4,), n_outputs=2, batchnorm=batchnorm)
+    model.compile()
+    recorder = BatchSizes()
+    history = model.fit(X, y, epochs=2, batch_size=32, seed=0, callbacks=[recorder])
+    assert recorder.sizes == sizes * 2 and history.params["steps"] == len(sizes)

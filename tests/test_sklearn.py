@@ -465,13 +465,13 @@ def test_defaults_compute_in_the_inputs_float_precision(Estimator, iris):
     assert Estimator(dtype="float32", **small).fit(X, y).model_.dtype == np.float32
 
 
-def test_regressor_defaults_are_scikit_learns_and_fit_diabetes_as_its_mlp_does():
-    """Measured: 0.472 / 0.421 / 0.471 (StandardScaler + MLPRegressor(max_iter=2000):
-    0.469 / 0.453 / 0.491; with nlayer's former SGD defaults 0.19 / 0.20 / 0.06)."""
+def test_regressor_defaults_fit_diabetes_at_least_as_well_as_scikit_learns_mlp():
+    """Measured: 0.500 / 0.471 / 0.504 (StandardScaler + MLPRegressor(max_iter=2000):
+    0.469 / 0.453 / 0.491, mean 0.471; with l2=1e-4 and 200 epochs 0.472 / 0.421 / 0.471)."""
     from sklearn.datasets import load_diabetes
     from sklearn.model_selection import cross_val_score
     X, y = load_diabetes(return_X_y=True)
     reg = NLayerRegressor(random_state=0)
     assert (reg.optimizer, reg.learning_rate, reg.batch_size) == ("adam", 0.001, "auto")
     scores = cross_val_score(reg, X, y, cv=3)
-    assert scores.mean() > 0.43 and scores.min() > 0.4
+    assert scores.mean() > 0.471 and scores.min() > 0.45

@@ -115,11 +115,22 @@ def test_rounds_stop_at_the_limit_when_the_machine_stays_slow(monkeypatch, rng):
 def test_concurrency_table_gives_the_ratio_and_the_verdict_per_target():
     import bench_concurrency as concurrency
     rows = [{"case": "digits", "mode": "auto", "alone": 2.0, "pair": 2.5, "rounds": 3},
-            {"case": "fashion-mnist", "mode": "off", "alone": 10.0, "pair": 23.0, "rounds": 3}]
+            {"case": "fashion-mnist", "mode": "1", "alone": 10.0, "pair": 23.0, "rounds": 3},
+            {"case": "fashion-mnist", "mode": "auto", "alone": 9.0, "pair": 60.0, "rounds": 3}]
     lines = concurrency.table(rows).splitlines()
     assert lines[2] == "| digits | auto | 2.00 | 2.50 | 1.25x | <= 1.3x: PASS |"
-    assert lines[3] == "| fashion-mnist | off | 10.00 | 23.00 | 2.30x | <= 2.2x: MISS |"
+    assert lines[3] == "| fashion-mnist | 1 | 10.00 | 23.00 | 2.30x | <= 2.2x: MISS |"
+    assert lines[4] == "| fashion-mnist | auto | 9.00 | 60.00 | 6.67x |  |"
     assert concurrency.environment("off")["NLAYER_BLAS_THREADS"] == "off"
     assert "NLAYER_BLAS_THREADS" not in concurrency.environment("auto")
     assert concurrency.command("fashion-mnist", "o", 4)[3:9] == [
         "train", "--dataset", "fashion-mnist", "--epochs", "4", "--patience"]
+
+
+def test_fit_overhead_measures_the_fixed_cost_and_judges_it():
+    import bench_fit_overhead as overhead
+    ms = overhead.measure(repeats=2)
+    assert ms["fit_fixed"] == ms["one"] - ms["per_batch"] and ms["per_batch"] > 0
+    text = overhead.report({**ms, "fit_fixed": 0.5}, 2, (0.1, 0.2))
+    assert "| **fixed cost per `fit` call** (target < 3 ms: PASS) | **0.500** |" in text
+    assert "MISS" in overhead.report({**ms, "fit_fixed": 3.5}, 2, (0.1, 0.2))

@@ -1,4 +1,7 @@
-"""nlayer._threads: the BLAS thread count chosen for the work (behaviour only, no timing)."""
+"""nlayer.training.threads: the BLAS thread count, chosen from the work only (behaviour, no timing)."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,15 +12,10 @@ from nlayer.training import threads as _threads
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
-@pytest.fixture(autouse=True)
-def no_recent_look(monkeypatch):
-    """Every test starts without a look at the machine to reuse."""
-    monkeypatch.setattr(_threads, "_last_look", (-_threads.LOOK_SECONDS, 0.0))
-
-
 def blas_threads():
-    return max(lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-               if lib["user_api"] == "blas")
+    """The thread count of NumPy's BLAS, as the library reports it now (SciPy may load a
+    BLAS of its own later, which nlayer's numbers never go through)."""
+    return _threads.configured()
 
 
 def built(n_in, hidden, n_out=10):
@@ -28,7 +26,6 @@ def built(n_in, hidden, n_out=10):
 
 def test_small_products_get_one_thread_large_ones_are_left_alone(monkeypatch):
     monkeypatch.delenv(_threads.ENV, raising=False)
-    monkeypatch.setattr(_threads, "busy_elsewhere", lambda samples=1: 0.0)  # a quiet machine
     digits = built(64, (256, 128))  # largest product 32 x 64 x 256 = 524,288 multiply-adds
     fashion = built(784, (256, 128))  # 128 x 784 x 256 = 25.7 million
     assert _threads.choose(digits, 32) == 1
@@ -58,33 +55,88 @@ class RecordThreads(nl.Callback):
         self.seen.append(blas_threads())
 
 
-def test_fit_runs_small_models_on_one_thread_and_restores_the_setting(monkeypatch, rng):
+def small_fit(rng, **fit):
+    recorder = RecordThreads()
+    model = nl.MLP(hidden=(16,))
+    model.compile(optimizer=nl.SGD(lr=0.01))
+    history = model.fit(rng.normal(size=(64, 8)), np.arange(64) % 3, batch_size=16,
+                        callbacks=[recorder, *fit.pop("callbacks", [])], **fit)
+    return recorder.seen, history
+
+
+def test_fit_runs_small_models_on_one_thread_reports_it_and_restores_the_setting(
+        monkeypatch, rng):
     monkeypatch.delenv(_threads.ENV, raising=False)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
         if before < 2:
             pytest.skip("BLAS runs one thread here anyway")
-        recorder = RecordThreads()
-        model = nl.MLP(hidden=(16,))
-        model.compile(optimizer=nl.SGD(lr=0.01))
-        model.fit(rng.normal(size=(64, 8)), np.arange(64) % 3, epochs=2, batch_size=16,
-                  callbacks=[recorder])
-        assert recorder.seen == [1, 1]
+        seen, history = small_fit(rng, epochs=2)
+        assert seen == [1, 1] and history.params["blas_threads"] == 1
+        assert history.params["epochs"] == 2 and history.params["steps"] == 4
         assert blas_threads() == before
         monkeypatch.setenv(_threads.ENV, "off")
-        recorder.seen.clear()
-        model.fit(rng.normal(size=(64, 8)), np.arange(64) % 3, epochs=1, callbacks=[recorder])
-        assert recorder.seen == [before]
+        seen, history = small_fit(rng, epochs=1)
+        assert seen == [before] and history.params["blas_threads"] == before
 
 
-def test_the_limit_never_raises_the_thread_count(monkeypatch):
+def test_the_limit_only_lowers_the_count_except_for_a_resume(monkeypatch):
     monkeypatch.setenv(_threads.ENV, "8")
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        with _threads.limit(built(64, (32,)), 32):
-            assert blas_threads() == 1
+        with _threads.limit(built(64, (32,)), 32) as used:
+            assert blas_threads() == 1 and used == 1
+        with _threads.limit(built(64, (32,)), 32, threads=2) as used:  # the run had 2
+            assert blas_threads() == 2 and used == 2
+        assert blas_threads() == 1
 
 
-def test_results_do_not_depend_on_the_thread_choice(monkeypatch, rng):
+def test_a_resumed_fit_runs_with_the_threads_its_checkpoint_recorded(monkeypatch, rng, tmp_path):
+    """The checkpoint says one thread: the resume uses one, whatever the setting is now."""
+    monkeypatch.delenv(_threads.ENV, raising=False)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() < 2:
+            pytest.skip("BLAS runs one thread here anyway")
+        path = tmp_path / "run.ckpt"
+        X, y = rng.normal(size=(64, 8)), np.arange(64) % 3
+
+        def fit(epochs, **kw):
+            model = nl.MLP(hidden=(16,))
+            model.compile(optimizer=nl.SGD(lr=0.01))
+            recorder = RecordThreads()
+            history = model.fit(X, y, epochs=epochs, batch_size=16, seed=1,
+                                callbacks=[recorder, nl.ModelCheckpoint(path)], **kw)
+            return recorder.seen, history
+        fit(1)
+        monkeypatch.setenv(_threads.ENV, "off")  # BLAS as configured: 2 threads
+        seen, history = fit(2, resume_from=path)
+        assert seen == [1] and history.params["blas_threads"] == 1
+
+
+def test_a_busy_machine_does_not_change_the_threads_or_the_numbers(monkeypatch, rng):
+    """Two processes spinning on the cores: fit still gets its count and its bits."""
+    monkeypatch.delenv(_threads.ENV, raising=False)
+    X = rng.normal(size=(256, 784)).astype(np.float32)
+    y = np.arange(256) % 10
+
+    def fit():
+        model = nl.MLP(hidden=(256,), dtype="float32")
+        model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9))
+        history = model.fit(X, y, epochs=2, batch_size=128, seed=0)
+        return history.params["blas_threads"], model.get_weights()
+    quiet = fit()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        busy = fit()
+    finally:
+        for p in burners:
+            p.kill()
+            p.wait()
+    assert busy[0] == quiet[0] == _threads.configured()
+    for a, b in zip(quiet[1], busy[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_results_do_not_depend_on_the_thread_choice_in_float64(monkeypatch, rng):
     X, y = rng.normal(size=(200, 20)), np.arange(200) % 4
     weights = []
     for setting in ("auto", "off"):
@@ -95,29 +147,3 @@ def test_results_do_not_depend_on_the_thread_choice(monkeypatch, rng):
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("busy, cpus, expected", [
-    (0.0, 2, None), (0.4, 2, None), (1.0, 2, 1), (2.5, 2, 1), (1.0, 4, 3), (0.0, 1, None),
-])
-def test_large_passes_leave_the_cores_others_are_using(monkeypatch, busy, cpus, expected):
-    monkeypatch.delenv(_threads.ENV, raising=False)
-    looks = []
-    monkeypatch.setattr(_threads, "busy_elsewhere", lambda samples: looks.append(samples) or busy)
-    monkeypatch.setattr(_threads, "_cpus", lambda: cpus)
-    fashion = built(784, (256, 128))
-    assert _threads.choose(fashion, 128, fresh_look=True) == expected  # fit: a fresh look
-    assert _threads.choose(fashion, 128) == expected  # predict/evaluate: reuse a recent one
-    assert _threads.choose(fashion, 128, fresh_look=True) == expected
-    assert looks == [_threads.LOAD_SAMPLES, _threads.LOAD_SAMPLES]
-    assert _threads.choose(built(64, (32,)), 32, fresh_look=True) == 1  # small: no look
-    assert len(looks) == 2
-
-
-def test_running_threads_are_read_from_proc():
-    counts = _threads._running_threads()
-    if counts is None:
-        pytest.skip("no /proc/stat here")
-    total, own = counts
-    assert own >= 1 and total >= own  # this thread is running while it reads them
-    assert _threads.busy_elsewhere(samples=2, pause=0) >= 0.0

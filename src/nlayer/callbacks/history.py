@@ -15,6 +15,9 @@ class History(Callback):
     (``val_loss`` when there is a development set, else ``loss``);
     ``stopped_epoch`` is the last epoch run; ``interrupted`` says whether training
     stopped before ``epochs`` (early stopping or ``model.stop_training``).
+    ``params`` holds what ``fit`` began with, as in Keras: ``epochs``, ``steps`` (batches
+    an epoch), ``samples`` and ``blas_threads`` (the BLAS thread count the numbers were
+    computed with; None where it cannot be known, see ``nlayer.training.threads``).
     """
 
     def __init__(self):
@@ -24,6 +27,10 @@ class History(Callback):
         self.stopped_epoch = None
         self.interrupted = False
         self.layer_stats = []  # rows of nlayer.LayerMonitor
+        self.params = {}
+
+    def on_train_begin(self, logs=None):
+        self.params = dict(logs or {})
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)

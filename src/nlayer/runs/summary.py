@@ -31,6 +31,8 @@ def training_summary(history, stopper, interrupted, seconds):
         "early_stopped": stopper is not None and stopper.stopped_epoch is not None,
         "interrupted": bool(interrupted),
         "train_seconds": round(seconds, 3),
+        # the numbers depend on it (float32 BLAS sums): see nlayer.training.threads
+        "blas_threads": history.params.get("blas_threads"),
     }
 
 

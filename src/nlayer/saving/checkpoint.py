@@ -78,6 +78,8 @@ _SETTINGS = {
     "dev_fingerprint": lambda v: v is None or isinstance(v, str),
     "epochs": lambda v: is_whole(v, 0),
 }
+#: settings that 0.1.0 did not record yet: the BLAS threads the run used
+_SETTINGS_OPTIONAL = {"blas_threads": lambda v: v is None or is_whole(v, 1)}
 
 
 def _check_section(section, path):
@@ -91,8 +93,10 @@ def _check_section(section, path):
     need(isinstance(section, dict) and {"position", "rng", "totals", "settings", "callbacks"}
          <= set(section), "section")
     pos, rng, totals, settings = (section[k] for k in ("position", "rng", "totals", "settings"))
-    need(isinstance(settings, dict) and set(settings) == set(_SETTINGS) and
-         all(ok(settings[key]) for key, ok in _SETTINGS.items()), "settings")
+    need(isinstance(settings, dict) and set(settings) - set(_SETTINGS_OPTIONAL) ==
+         set(_SETTINGS) and all(ok(settings[key]) for key, ok in _SETTINGS.items()) and
+         all(ok(settings[key]) for key, ok in _SETTINGS_OPTIONAL.items() if key in settings),
+         "settings")
     n_batches = -(-settings["rows"] // settings["batch_size"])
     need(isinstance(pos, dict) and is_whole(pos.get("epoch"), 1) and
          pos["epoch"] <= max(settings["epochs"], 1) + 1 and

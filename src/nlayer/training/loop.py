@@ -61,7 +61,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         Y_train, Y_dev = model._scale_targets(Y_train), model._scale_targets(Y_dev)
     state = FitState(model, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                      shuffle_rng if shuffle else None, dropout_rng, callbacks)
-    _require_batches_batch_norm_can_use(model, state.batch_size)
+    _batches_batch_norm_can_use(model, state)
     # what a checkpoint records and a resume compares; worked out only when one asks
     state.describe = lambda: {
         "seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
@@ -76,7 +76,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         state.resume(resumed)
     model._fit_state = state
     try:
-        with threads.limit(model, state.batch_size, fresh_look=True):
+        with threads.limit(model, state.batch_size,
+                           resume.blas_threads(resumed)) as state.blas_threads:
             return _train_loop(model, X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
                                resumed, resume_from, verbose)
     finally:
@@ -90,11 +91,13 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
     cbs = CallbackList([model.history, *state.callbacks], model)
     model.stop_training = False
     n = X.shape[0]
-    buf_X = np.empty((batch_size, X.shape[1]), dtype=model.dtype)
-    buf_Y = np.empty((batch_size, Y.shape[1]), dtype=model.dtype)
-    buf_W = None if W is None else np.empty(batch_size, dtype=model.dtype)
+    largest = n - (n_batches - 1) * batch_size  # the last batch may hold one row more
+    buf_X = np.empty((max(batch_size, largest), X.shape[1]), dtype=model.dtype)
+    buf_Y = np.empty((buf_X.shape[0], Y.shape[1]), dtype=model.dtype)
+    buf_W = None if W is None else np.empty(buf_X.shape[0], dtype=model.dtype)
     model.optimizer.begin_training(n_batches, epochs)  # a schedule learns the run's length
-    cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n})
+    cbs.on_train_begin({"epochs": epochs, "steps": n_batches, "samples": n,
+                        "blas_threads": state.blas_threads})
     if resumed is not None:
         resume.restore_callbacks(resumed, state.callbacks, resume_from)
         model.stop_training = model.stop_training or resumed["position"]["stopped"]
@@ -114,7 +117,7 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
         totals = state.totals
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
             for b in range(state.batch, n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
+                idx = order[b * batch_size:(b + 1) * batch_size if b + 1 < n_batches else n]
                 # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
                 Xb = X.take(idx, axis=0, out=buf_X[:idx.size], mode="clip")
                 Yb = Y.take(idx, axis=0, out=buf_Y[:idx.size], mode="clip")
@@ -155,10 +158,16 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
     return model.history
 
 
-def _require_batches_batch_norm_can_use(model, batch_size):
+def _batches_batch_norm_can_use(model, state):
     """Batch norm normalises each unit over the batch: a batch of one row makes every Z
-    zero (its own mean) and nothing before the layer would learn."""
-    if batch_size == 1 and any(isinstance(layer, BatchNorm) for layer in model.layers):
+    zero (its own mean), nothing before the layer would learn from it, and its variance
+    of 0 would pull the moving variance down. So batches of one row are refused, and a
+    last batch of one row (rows = k * batch_size + 1) joins the batch before it."""
+    if not any(isinstance(layer, BatchNorm) for layer in model.layers):
+        return
+    if state.n_batches > 1 and state.rows % state.batch_size == 1:
+        state.n_batches -= 1
+    if state.batch_size == 1:
         raise ValueError("BatchNorm normalises over the rows of a batch, and batches of 1 row "
                          "leave nothing to normalise (every Z would be 0, and the layers "
                          "before it would not learn); use batch_size >= 2, or a model "

@@ -102,7 +102,7 @@ def check_settings(section, settings, path):
     order = list(data)
     for key in sorted(set(saved) | set(settings),
                       key=lambda k: (k in data, order.index(k) if k in data else k)):
-        if key == "epochs" or saved.get(key) == settings.get(key):
+        if key in ("epochs", "blas_threads") or saved.get(key) == settings.get(key):
             continue
         if key in data:
             problem = f"the {data[key]} differs from the interrupted run's"
@@ -110,6 +110,12 @@ def check_settings(section, settings, path):
             problem = f"{key}: {settings.get(key)!r} now, {saved.get(key)!r} in the checkpoint"
         raise CheckpointMismatchError(f"cannot resume from {path}: {problem}; resume with "
                                       "the same data and fit settings")
+
+
+def blas_threads(section):
+    """The BLAS thread count the interrupted run used (its numbers depend on it), or None."""
+    saved = section["settings"].get("blas_threads") if section else None
+    return saved if checks.is_whole(saved, 1) else None
 
 
 def restore_callbacks(section, callbacks, path):

@@ -21,18 +21,19 @@ class FitState:
 
     def __init__(self, model, epochs, batch_size, rows, shuffle_rng, dropout_rng, callbacks):
         self.model, self.epochs, self.batch_size = model, epochs, batch_size
-        self.n_batches = -(-rows // batch_size)
+        self.rows, self.n_batches = rows, -(-rows // batch_size)  # fit may join a 1-row tail
         self.shuffle_rng, self.dropout_rng, self.callbacks = shuffle_rng, dropout_rng, callbacks
         self.epoch, self.batch, self.epoch_ended, self.interrupting = 1, 0, False, False
         self.shuffle_state, self.totals = None, None
         self.describe, self._settings = dict, None  # fit sets describe (see settings)
+        self.blas_threads = None  # fit sets it once its BLAS limit is in place
 
     @property
     def settings(self):
         """The fit settings and data fingerprints, worked out on first use (checkpoints)."""
         if self._settings is None:
             self._settings = self.describe()
-        return self._settings
+        return {**self._settings, "blas_threads": self.blas_threads}
 
     def position(self):
         """The next batch to run: (epoch, batches done), and whether training stops there."""
