@@ -53,6 +53,17 @@ def test_old_paths_give_the_same_objects_as_the_new_ones():
     assert nl.callbacks.ModelCheckpoint is nl.ModelCheckpoint
 
 
+#: public names added since 0.1.0
+NEW_PUBLIC_NAMES = {"nlayer": ["TensorBoard", "MLflowLogger"],
+                    "nlayer.callbacks": ["TensorBoard", "MLflowLogger"]}
+
+
 def test_all_lists_every_public_name_and_nothing_else():
-    assert set(nl.__all__) == set(OLD_PUBLIC_NAMES["nlayer"])
+    assert set(nl.__all__) == set(OLD_PUBLIC_NAMES["nlayer"]) | set(NEW_PUBLIC_NAMES["nlayer"])
     assert all(hasattr(nl, name) for name in nl.__all__)
+
+
+def test_the_tracking_callbacks_are_the_same_objects_everywhere():
+    assert set(NEW_PUBLIC_NAMES["nlayer.callbacks"]) <= set(nl.callbacks.__all__)
+    assert nl.TensorBoard is nl.callbacks.TensorBoard
+    assert nl.MLflowLogger is nl.callbacks.MLflowLogger

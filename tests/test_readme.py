@@ -12,7 +12,8 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 SWEEP = [b for b in BLOCKS if "nlayer.sweep.run(" in b]
-OPTIONAL = {"sklearn": "sklearn", "onnxruntime": "onnxruntime", "matplotlib": "nlayer.plot_layer_stats"}
+OPTIONAL = {"sklearn": "sklearn", "onnxruntime": "onnxruntime", "matplotlib": "nlayer.plot_layer_stats",
+            "tensorboardX": "nl.TensorBoard", "mlflow": "nl.MLflowLogger"}
 
 
 def test_the_readme_has_the_examples_this_file_runs():

@@ -12,10 +12,12 @@ FAST = ["--hidden", "32", "--batch-size", "64"]
 ENV = {**os.environ, "COLUMNS": "100", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def cli(*args, cwd=None, timeout=120):
-    """Run ``python -m nlayer.cli ARGS``; returns the CompletedProcess (text mode)."""
+def cli(*args, cwd=None, timeout=120, env=None):
+    """Run ``python -m nlayer.cli ARGS`` (``env``: variables added to ENV); returns the
+    CompletedProcess (text mode)."""
     return subprocess.run([sys.executable, "-m", "nlayer.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=ENV)
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**ENV, **(env or {})})
 
 
 def assert_one_line_error(result, *words):

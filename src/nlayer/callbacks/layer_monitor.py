@@ -20,7 +20,9 @@ one included) the monitor records one row per Dense and BatchNorm layer into
 Gradients arrive multiplied by the optimiser's ``gradient_scale`` (SGD: lr); the
 monitor divides it out, so the numbers do not depend on the optimiser. It also keeps
 ``activation_samples``: up to 2,048 values of each layer's A at the first sampled
-step and at the latest one (for plots of the distribution of A). :func:`flag_layers`
+step and at the latest one (for plots of the distribution of A), and ``step_samples``:
+as many values of each layer's dW, dZ and A at the latest sampled step, in the units of
+the statistics (for histograms, :class:`~nlayer.callbacks.TensorBoard`). :func:`flag_layers`
 names the layers whose gradients vanished or exploded (thresholds below).
 
 Cost: the model calls the monitor's tap only on sampled steps (``train_step``
@@ -79,6 +81,9 @@ class LayerMonitor(Callback):
         #: {epoch: {layer name: up to SAMPLE_SIZE values of A}} at the first sampled step of
         #: training and the last one so far (for plots of the distribution of A)
         self.activation_samples = {}
+        #: {"epoch": e, "layers": {layer name: {"dW": ..., "dZ": ..., "A": ...}}}: up to
+        #: SAMPLE_SIZE values of each at the latest sampled step (None before the first)
+        self.step_samples = None
 
     # -- arming the model's tap ------------------------------------------------------
     def _arm(self):
@@ -88,6 +93,7 @@ class LayerMonitor(Callback):
 
     def on_train_begin(self, logs=None):
         self.step, self._pending, self.activation_samples = 0, None, {}
+        self.step_samples = None
         self._arm()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -138,6 +144,9 @@ class LayerMonitor(Callback):
                           _stats(model.layers, i, inv)) for i in monitored]
         self._keep_samples({model.layers[i].name: _unit_activation(model.layers, i)[0]
                             for i in monitored})
+        self.step_samples = {"epoch": self.epoch, "layers": {
+            model.layers[i].name: _step_samples(model.layers, i, inv, self.SAMPLE_SIZE)
+            for i in monitored}}
 
     def _keep_samples(self, activations):
         """Up to SAMPLE_SIZE evenly spaced values of each layer's A. The first sample of the
@@ -225,19 +234,33 @@ def _unit_activation(layers, i):
     return (layer.A, "linear") if isinstance(layer, Dense) else (None, "linear")
 
 
-def _stats(layers, i, inv_scale):
-    """Every statistic of layer i's last training batch except the update ratio."""
+def _measured(layers, i):
+    """(Z, dZ, the gradients of grad_rms) of layer i's last training batch."""
     layer = layers[i]
     if isinstance(layer, Dense):
-        Z, dZ = layer.Z, layer.dZ
-        grads = [layer.grads["kernel"]]
-    else:  # BatchNorm: its output, and the gradient reaching its (linear Dense's) input
-        p = layer.params
-        Z = layer.Z_hat * p["gamma"] + p["beta"]
-        below = layers[i - 1] if i > 0 else None
-        linear_below = isinstance(below, Dense) and below.activation.name == "linear"
-        dZ = below.dZ if linear_below else None
-        grads = [layer.grads["gamma"], layer.grads["beta"]]
+        return layer.Z, layer.dZ, [layer.grads["kernel"]]
+    # BatchNorm: its output, and the gradient reaching its (linear Dense's) input
+    p = layer.params
+    below = layers[i - 1] if i > 0 else None
+    linear_below = isinstance(below, Dense) and below.activation.name == "linear"
+    return (layer.Z_hat * p["gamma"] + p["beta"], below.dZ if linear_below else None,
+            [layer.grads["gamma"], layer.grads["beta"]])
+
+
+def _step_samples(layers, i, inv_scale, n):
+    """Up to ``n`` evenly spaced values of layer i's dW (BatchNorm: dgamma, then dbeta), dZ and
+    A, scaled as grad_rms, dz_rms and a_mean are (None where the statistic is)."""
+    Z, dZ, grads = _measured(layers, i)
+    A = _unit_activation(layers, i)[0]
+    dW = np.concatenate([_spaced(g, n) for g in grads])[:n] * np.float32(inv_scale)
+    return {"dW": dW,
+            "dZ": None if dZ is None else _spaced(dZ, n) * np.float32(inv_scale * Z.shape[0]),
+            "A": None if A is None else _spaced(A, n)}
+
+
+def _stats(layers, i, inv_scale):
+    """Every statistic of layer i's last training batch except the update ratio."""
+    Z, dZ, grads = _measured(layers, i)
     m = Z.shape[0]
     A, name = _unit_activation(layers, i)
     size = sum(g.size for g in grads)

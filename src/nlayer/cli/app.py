@@ -149,6 +149,16 @@ def _train_parser(sub):
         help="record per-layer gradient and activation statistics every BATCHES steps "
         "(default 50): layer_stats.csv, gradients.png, activations.png")
     add_schedule_flags(p)
+    g = p.add_argument_group("tracking (optional packages)")
+    g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction,
+                   help="write TensorBoard event files into RUN_DIR/tensorboard (scalars, "
+                        "histograms; with --monitor its statistics): tensorboard --logdir "
+                        "RUN_DIR/tensorboard. Needs pip install \"nlayer[tensorboard]\"")
+    g.add_argument("--mlflow", action=argparse.BooleanOptionalAction,
+                   help="log the run to MLflow (the config as parameters, metrics per epoch, "
+                        "the model and figures as artifacts) at the tracking URI set "
+                        "(MLFLOW_TRACKING_URI; default ./mlflow.db). Needs pip install "
+                        "\"nlayer[mlflow]\"")
     g = p.add_argument_group("checkpoints")
     g.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="write RUN_DIR/checkpoint.nlayer every N epochs (default 1; 0: never)")
@@ -194,6 +204,10 @@ def _sweep_parser(sub):
     p.add_argument("--checkpoint-seconds", type=float, default=None, metavar="S",
                    help="a trial checkpoints every epoch but at most every S seconds, and sends "
                    "it to --out (default 5; 0: every epoch)")
+    p.add_argument("--tensorboard", action="store_true", default=False,
+                   help="write each trial's settings and final metrics for TensorBoard's "
+                   "HParams dashboard into --out/tensorboard (tensorboard --logdir OUT/"
+                   "tensorboard); needs pip install \"nlayer[tensorboard]\"")
     add_verbosity_flags(p)
     p.set_defaults(command="sweep")
 

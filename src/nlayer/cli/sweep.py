@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from nlayer import sweep as sweeps
-from nlayer.runs import config, data, rundir
+from nlayer.runs import config, data, rundir, tracking
 from nlayer.runs.errors import UserError
 from nlayer.sweep import results, runner, shipping
 
@@ -154,11 +154,13 @@ def run(args, console):
     if args.workers is not None and args.scheduler:
         raise UserError("--workers sizes the LocalCluster; a --scheduler's cluster has its own "
                        "workers (start more with 'dask worker ADDRESS')")
+    tracking.check({"tensorboard": args.tensorboard})
     spec = sweeps.load(args.spec)
     out = _out_dir(args, args.spec)
     ds = data.load_for_training(config.resolve(spec.base))
     job = runner.Sweep(spec, ds, out, resume=args.resume,
-                       checkpoint_seconds=shipping.SHIP_SECONDS if seconds is None else seconds)
+                       checkpoint_seconds=shipping.SHIP_SECONDS if seconds is None else seconds,
+                       tensorboard=args.tensorboard)
     verbose = not (args.quiet or args.json)
     if verbose:
         points = len({t.point_id for t in job.trials})

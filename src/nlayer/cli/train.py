@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from nlayer.runs import config, data, rundir
+from nlayer.runs import config, data, rundir, tracking
 from nlayer.runs.errors import UserError
 from nlayer.runs.train import build_model, n_outputs, train_and_write
 
@@ -83,6 +83,7 @@ def run(args, console):
     """
     started = time.perf_counter()
     cfg, out, resume = settings(args)
+    tracking.check(cfg)
     replacing = not resume and rundir.has_run_files(out)
     ds = data.load_for_training(cfg)
     if ds.task == "regression" and cfg["class_weight"] != "none":

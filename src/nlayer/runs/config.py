@@ -34,7 +34,7 @@ COMMON = {
     "checkpoint_every": 1, "class_weight": "none",
     "schedule": "constant", "warmup": None, "lr_factor": None, "lr_every": None,
     "lr_patience": 3, "min_lr": 0.0, "cycle_momentum": True, "weight_decay": 0.0,
-    "monitor_metric": "val_loss", "monitor": None,
+    "monitor_metric": "val_loss", "monitor": None, "tensorboard": False, "mlflow": False,
 }
 
 #: The recipe each dataset trains with when no flag says otherwise.
@@ -145,6 +145,7 @@ CHECKS = {
     "lr_every": _optional(_number(0, low_open=True)), "lr_patience": _integer(0),
     "min_lr": _number(0), "cycle_momentum": _boolean, "weight_decay": _number(0),
     "monitor_metric": _key_name, "monitor": _optional(_integer(1)),
+    "tensorboard": _boolean, "mlflow": _boolean,
 }
 KEYS = tuple(CHECKS)
 #: the largest TOML file read (settings and sweep specs are a few lines)

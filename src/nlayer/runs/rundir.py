@@ -29,6 +29,8 @@ RUN_FILES = ("model.nlayer", "config.toml", "history.csv", "learning_curves.png"
 #: what ``--monitor`` adds (see :mod:`nlayer.runs.monitoring`)
 MONITOR_FILES = ("layer_stats.csv", "gradients.png", "activations.png")
 CHECKPOINT = "checkpoint.nlayer"
+#: the folder of ``--tensorboard``'s event files (replaced whole when a run replaces another)
+TENSORBOARD = "tensorboard"
 MODEL = "model.nlayer"
 
 
@@ -80,7 +82,8 @@ def make(path):
 def has_run_files(path):
     """Whether ``path`` holds files of an earlier run (which a new run would replace)."""
     path = Path(path)
-    return any((path / name).is_file() for name in (*RUN_FILES, *MONITOR_FILES))
+    return any((path / name).is_file() for name in (*RUN_FILES, *MONITOR_FILES)) or \
+        (path / TENSORBOARD).is_dir()
 
 
 @contextlib.contextmanager
@@ -134,11 +137,14 @@ def staged(path, replacing):
 
 
 def _publish(stage, path):
-    """The staged run's files into ``path``; the earlier run's other files removed."""
+    """The staged run's files into ``path``; the earlier run's other files removed (and its
+    event files: a new run's steps would mix with the earlier run's in TensorBoard)."""
     new = {p.name for p in stage.iterdir()}
     for name in (*RUN_FILES, *MONITOR_FILES):
         if name not in new and (path / name).is_file():
             (path / name).unlink()
+    if (path / TENSORBOARD).is_dir():
+        shutil.rmtree(path / TENSORBOARD)
     for name in sorted(new):
         os.replace(stage / name, path / name)
     stage.rmdir()

@@ -2,12 +2,13 @@
 score and the run directory. The one path of ``nlayer train`` and of every sweep trial."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 
 import nlayer as nl
 
-from . import data, monitoring, plots, rundir, summary as summary_mod
+from . import data, monitoring, plots, rundir, summary as summary_mod, tracking
 from .interrupt import KeepBestOnInterrupt, StopOnInterrupt
 
 __all__ = ["build_model", "learning_rate", "early_stopping", "plateau", "checkpointer", "fit",
@@ -136,19 +137,29 @@ def train_and_write(model, ds, cfg, out, reporter=None, started=None, checkpoint
     The one path of ``nlayer train`` and of every ``nlayer sweep`` trial (data in memory).
     With ``checkpoints`` the run checkpoints into ``out`` (``resume``: continues from there;
     ``checkpoint_seconds``: at most that often); ``callbacks`` are added to the run's own;
-    ``cfg["monitor"]`` (every N batches) adds a LayerMonitor and its files; ``reporter``
+    ``cfg["monitor"]`` (every N batches) adds a LayerMonitor and its files;
+    ``cfg["tensorboard"]`` and ``cfg["mlflow"]`` the tracking of :mod:`.tracking`; ``reporter``
     is the callback that shows progress (the command line's), or None.
-        ``shown_as`` is the run directory the summary names when ``out`` is a staging folder
+    ``shown_as`` is the run directory the summary names when ``out`` is a staging folder
     (see :func:`nlayer.runs.rundir.staged`).
     """
     started = time.perf_counter() if started is None else started
     monitor = nl.LayerMonitor(cfg["monitor"]) if cfg.get("monitor") else None
-    with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
-        history, stopper, interrupted, seconds = fit(model, ds, cfg, reporter,
-                                                     out if checkpoints else None, resume,
-                                                     monitor, callbacks, checkpoint_seconds)
+    board, logger = tracking.callbacks(cfg, out, Path(shown_as or out).name)
+    callbacks = [*callbacks, *(cb for cb in (board, logger) if cb is not None)]
+    try:
+        with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
+            history, stopper, interrupted, seconds = fit(model, ds, cfg, reporter,
+                                                         out if checkpoints else None, resume,
+                                                         monitor, callbacks, checkpoint_seconds)
+    except BaseException as exc:  # fit did not end: neither does the MLflow run by itself
+        if logger is not None:
+            logger.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     training = summary_mod.training_summary(history, stopper, interrupted, seconds)
     summary = finish(model, ds, cfg, out, training, started, shown_as)
     if monitor is not None:
         summary = monitoring.write(out, model.history, summary, monitor.activation_samples)
+    if logger is not None:
+        summary = tracking.log_run(logger, out, summary)
     return summary

@@ -52,7 +52,8 @@ def arrays_dataset(X, y, X_test=None, y_test=None):
 
 
 def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=None,
-        scheduler=None, resume=False, on_progress=None, checkpoint_seconds=SHIP_SECONDS):
+        scheduler=None, resume=False, on_progress=None, checkpoint_seconds=SHIP_SECONDS,
+        tensorboard=False):
     """Run every trial of ``spec`` on (X, y); returns one row per trial.
 
     The rows (a pandas DataFrame when pandas is installed, else a list of dicts) are those
@@ -61,7 +62,9 @@ def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=
     ``runs/sweep-<timestamp>``) also gets each trial's run directory, ``best.toml``
     (chosen by the dev metric) and ``sweep.png``. Each trial checkpoints every epoch, at
     most every ``checkpoint_seconds``, into ``out``: ``resume=True`` continues the
-    unfinished trials of ``out`` from there.
+    unfinished trials of ``out`` from there. ``tensorboard=True`` writes each finished
+    trial's settings and final metrics for TensorBoard's HParams dashboard into
+    ``out/tensorboard`` (needs ``pip install "nlayer[tensorboard]"``).
     """
     from nlayer.runs import rundir
 
@@ -70,7 +73,8 @@ def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=
     spec = load(spec) if isinstance(spec, str) or hasattr(spec, "__fspath__") else parse(spec)
     ds = arrays_dataset(X, y, X_test, y_test)
     out = rundir.choose(out, "sweep", overwrite=resume)
-    sweep = Sweep(spec, ds, out, resume=resume, checkpoint_seconds=checkpoint_seconds)
+    sweep = Sweep(spec, ds, out, resume=resume, checkpoint_seconds=checkpoint_seconds,
+                  tensorboard=tensorboard)
     cluster = connect(client, scheduler, workers) if sweep.todo else contextlib.nullcontext()
     with cluster as live:
         table, _ = sweep.run(live, on_progress)

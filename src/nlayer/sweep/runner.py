@@ -29,7 +29,7 @@ from pathlib import Path
 from nlayer.runs import rundir
 from nlayer.saving.atomic import write_bytes, write_text
 
-from . import figure, results, shipping, task
+from . import board, figure, results, shipping, task
 from .trials import expand
 
 INSTALL = "nlayer sweep needs dask.distributed: pip install 'nlayer[cluster]'"
@@ -216,12 +216,14 @@ class Sweep:
     """One sweep of ``spec`` over the Dataset ``ds`` into ``out``.
 
     Each trial checkpoints at most every ``checkpoint_seconds`` (default
-    :data:`~nlayer.sweep.shipping.SHIP_SECONDS`); ``resume`` continues ``out``.
+    :data:`~nlayer.sweep.shipping.SHIP_SECONDS`); ``resume`` continues ``out``. With
+    ``tensorboard`` each finished trial gets its HParams session (:mod:`.board`).
     """
 
     def __init__(self, spec, ds, out, resume=False, limit_blas=True,
-                 checkpoint_seconds=shipping.SHIP_SECONDS):
+                 checkpoint_seconds=shipping.SHIP_SECONDS, tensorboard=False):
         self.spec, self.ds, self.out = spec, ds, Path(out)
+        self.tensorboard = tensorboard
         self.limit_blas = limit_blas  # False only to measure oversubscription (benchmark)
         self.checkpoint_seconds = checkpoint_seconds
         self.metric = spec.metric_for(ds.task)
@@ -314,10 +316,14 @@ class Sweep:
         else:
             save_trial(self.out, result)
             rec = self.records[trial.id] = result["record"]
+            if self.tensorboard:
+                board.write_sessions(self.out, [rec])
         self.ran.append(rec)
         return rec
 
     def _outputs(self):
+        if self.tensorboard:  # also the trials an earlier session ran without --tensorboard
+            board.write_sessions(self.out, self.records.values())
         return write_outputs(self.out, self.spec, self.trials,
                              [*self.records.values(), *self.lost.values()], self.metric,
                              with_data=self.ds.name != ARRAYS)

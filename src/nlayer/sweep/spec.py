@@ -41,6 +41,12 @@ DATA_KEYS = ("dataset", "csv", "target", "task", "dropna", "data_dir", "download
 METRICS = {"accuracy": True, "loss": False, "mae": False, "r2": True}
 METRICS_BY_TASK = {"classification": ("accuracy", "loss"), "regression": ("loss", "mae", "r2")}
 SWEEP_KEYS = ("seeds", "metric", "samples", "sample_seed")
+#: Settings a trial cannot honour: it runs on a worker that sends back only its run
+#: directory's files (``nlayer sweep --tensorboard`` writes the HParams sessions instead)
+TRACKING_KEYS = {"tensorboard": "pass --tensorboard to nlayer sweep (tensorboard=True to "
+                                "nlayer.sweep.run): it writes each trial's settings and final "
+                                "metrics for TensorBoard's HParams dashboard",
+                 "mlflow": "log a chosen point with nlayer train --config best.toml --mlflow"}
 #: the most trials one sweep may have (points x seeds)
 MAX_TRIALS = 100_000
 DISTRIBUTIONS = {"grid": ("range", "log_range"),
@@ -94,6 +100,7 @@ def parse(raw, source="<spec>"):
         if not isinstance(table, dict):
             raise SpecError(f"{source}: [{name}] must be a table, got {table!r}")
     base = config.normalise({k: v for k, v in raw.items() if k not in tables}, source)
+    _refuse_tracking(base, source)
     spec = Spec(base=base, source=source, **_sweep_table(tables["sweep"], source, base))
     spec.grid = {key: _grid_values(key, value, source)
                  for key, value in _swept(tables["grid"], "grid", source).items()}
@@ -130,6 +137,13 @@ def _sweep_table(table, source, base):
     return {"seeds": seeds, "metric": metric, "samples": samples, "sample_seed": sample_seed}
 
 
+def _refuse_tracking(settings, source):
+    for key, instead in TRACKING_KEYS.items():
+        if settings.get(key):
+            raise SpecError(f"{source}: {key} is not a setting of sweep trials (they run on "
+                            f"dask workers that send back only their run files); {instead}")
+
+
 def _swept(table, section, source):
     """The [grid] or [random] table keyed by canonical setting names, checked as sweepable."""
     out, written = {}, {}
@@ -141,6 +155,7 @@ def _swept(table, section, source):
         if name in DATA_KEYS:
             raise SpecError(f"{source}: [{section}] cannot vary {name!r}: a sweep loads its "
                             "data once; run one sweep per dataset")
+        _refuse_tracking({name: True}, source)
         if name == "seed":
             raise SpecError(f"{source}: [{section}] cannot vary seed; set [sweep] seeds = N "
                             "(or a list) to repeat every point with several seeds")
