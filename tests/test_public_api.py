@@ -53,6 +53,17 @@ def test_old_paths_give_the_same_objects_as_the_new_ones():
     assert nl.callbacks.ModelCheckpoint is nl.ModelCheckpoint
 
 
+#: public names added since 0.1.0
+NEW_PUBLIC_NAMES = {"nlayer": ["LivePlot"], "nlayer.callbacks": ["LivePlot"]}
+
+
 def test_all_lists_every_public_name_and_nothing_else():
-    assert set(nl.__all__) == set(OLD_PUBLIC_NAMES["nlayer"])
+    assert set(nl.__all__) == set(OLD_PUBLIC_NAMES["nlayer"]) | set(NEW_PUBLIC_NAMES["nlayer"])
     assert all(hasattr(nl, name) for name in nl.__all__)
+
+
+@pytest.mark.parametrize("module", sorted(NEW_PUBLIC_NAMES))
+def test_new_names_are_exported(module):
+    mod = importlib.import_module(module)
+    assert all(name in mod.__all__ and hasattr(mod, name) for name in NEW_PUBLIC_NAMES[module])
+    assert nl.LivePlot is nl.callbacks.LivePlot

@@ -4,7 +4,9 @@
 - :class:`History`: what ``fit`` returns, one value per epoch;
 - :class:`EarlyStopping` and :class:`ReduceLROnPlateau`: act on a watched value (``watch``);
 - :class:`ModelCheckpoint`: save where training stands, to resume it exactly;
-- :class:`LayerMonitor`: per-layer gradient and activation statistics while training.
+- :class:`LayerMonitor`: per-layer gradient and activation statistics while training;
+- :class:`LivePlot`: the learning curves and those statistics redrawn while training (Jupyter);
+- ``progress``: what ``fit(verbose=...)`` shows; ``drawing``: the figures (matplotlib).
 
 Each stateful callback hands over and takes back its state (``get_state``/``set_state``),
 so a checkpoint holds it and a resumed run continues it.
@@ -14,8 +16,9 @@ from .base import Callback, CallbackList
 from .early_stopping import EarlyStopping
 from .history import History
 from .layer_monitor import LayerMonitor
+from .live_plot import LivePlot
 from .model_checkpoint import ModelCheckpoint
 from .reduce_lr_on_plateau import ReduceLROnPlateau
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ReduceLROnPlateau",
-           "ModelCheckpoint", "LayerMonitor"]
+           "ModelCheckpoint", "LayerMonitor", "LivePlot"]
