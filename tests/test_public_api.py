@@ -54,8 +54,8 @@ def test_old_paths_give_the_same_objects_as_the_new_ones():
 
 
 #: public names added since 0.1.0
-NEW_PUBLIC_NAMES = {"nlayer": ["TensorBoard", "MLflowLogger"],
-                    "nlayer.callbacks": ["TensorBoard", "MLflowLogger"]}
+NEW_PUBLIC_NAMES = {"nlayer": ["LivePlot", "TensorBoard", "MLflowLogger"],
+                    "nlayer.callbacks": ["LivePlot", "TensorBoard", "MLflowLogger"]}
 
 
 def test_all_lists_every_public_name_and_nothing_else():
@@ -63,7 +63,13 @@ def test_all_lists_every_public_name_and_nothing_else():
     assert all(hasattr(nl, name) for name in nl.__all__)
 
 
-def test_the_tracking_callbacks_are_the_same_objects_everywhere():
-    assert set(NEW_PUBLIC_NAMES["nlayer.callbacks"]) <= set(nl.callbacks.__all__)
+@pytest.mark.parametrize("module", sorted(NEW_PUBLIC_NAMES))
+def test_new_names_are_exported(module):
+    mod = importlib.import_module(module)
+    assert all(name in mod.__all__ and hasattr(mod, name) for name in NEW_PUBLIC_NAMES[module])
+
+
+def test_the_new_callbacks_are_the_same_objects_everywhere():
+    assert nl.LivePlot is nl.callbacks.LivePlot
     assert nl.TensorBoard is nl.callbacks.TensorBoard
     assert nl.MLflowLogger is nl.callbacks.MLflowLogger

@@ -15,7 +15,7 @@ The package reads like the method, bottom up: the formulas (``activations``,
 
 from . import schedules
 from ._version import __version__
-from .callbacks import (Callback, EarlyStopping, History, LayerMonitor, MLflowLogger,
+from .callbacks import (Callback, EarlyStopping, History, LayerMonitor, LivePlot, MLflowLogger,
                         ModelCheckpoint, ReduceLROnPlateau, TensorBoard)
 from .errors import (CheckpointMismatchError, ModelFileError, ModelTooLargeError, NotFittedError,
                      TrainingDivergedError)
@@ -31,7 +31,7 @@ __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint",
-    "LayerMonitor", "TensorBoard", "MLflowLogger", "plot_layer_stats",
+    "LayerMonitor", "LivePlot", "TensorBoard", "MLflowLogger", "plot_layer_stats",
     "Standardizer", "MinMaxScaler", "check_gradients", "load", "lr_find", "LRFinderResult",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
     "CheckpointMismatchError",

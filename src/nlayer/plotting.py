@@ -1,25 +1,19 @@
 """Figures of :class:`nlayer.LayerMonitor` records (matplotlib, imported only when drawing).
 
 matplotlib is not a core dependency: it comes with the ``cli`` extra
-(``pip install "nlayer[cli]"``). Importing this module needs NumPy only.
+(``pip install "nlayer[cli]"``). Importing this module needs NumPy only. The figure is
+returned released from pyplot, so a notebook shows it once (see
+:func:`nlayer.callbacks.drawing.new_figure`).
 """
 
 import math
 
+from .callbacks.drawing import by_layer, new_figure, positive
 from .saving.atomic import save_figure
 
 __all__ = ["plot_layer_stats", "layer_rows"]
 
 SIZE = (10, 4)  # inches; at dpi 100: 1000 x 400 pixels
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt  # picks a headless backend when there is no display
-    except ImportError:
-        raise ImportError("plot_layer_stats needs matplotlib; install it with "
-                          "pip install \"nlayer[cli]\" (or pip install matplotlib)") from None
-    return plt
 
 
 def layer_rows(history):
@@ -36,21 +30,12 @@ def layer_rows(history):
     return list(rows)
 
 
-def _by_layer(rows):
-    names = list(dict.fromkeys(r["layer"] for r in rows))
-    return {n: [r for r in rows if r["layer"] == n] for n in names}
-
-
-def _positive(values):
-    return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
-
-
 def _gradients(fig, rows):
     left, right = fig.subplots(1, 2)
-    for name, rs in _by_layer(rows).items():
+    for name, rs in by_layer(rows).items():
         steps = range(len(rs))
-        left.plot(steps, _positive([r["grad_rms"] for r in rs]), label=name)
-        right.plot(steps, _positive([r["dz_rms"] for r in rs]), label=name)
+        left.plot(steps, positive([r["grad_rms"] for r in rs]), label=name)
+        right.plot(steps, positive([r["dz_rms"] for r in rs]), label=name)
     for ax, title in ((left, "RMS of dW"), (right, "RMS of dZ")):
         ax.set_yscale("log")
         ax.set(title=title, xlabel="sampled step (in order)")
@@ -65,7 +50,7 @@ def _activations(fig, rows, samples=None):
     left, right = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     first, last = min(epochs), max(epochs)
-    groups = _by_layer(rows)
+    groups = by_layer(rows)
     names = list(groups)
     x = list(range(len(names)))
     for k, (epoch, label) in enumerate(((first, f"epoch {first}"), (last, f"epoch {last}"))):
@@ -104,7 +89,7 @@ def _mean(values):
 
 
 def plot_layer_stats(history, path=None, kind="gradients", title=None, samples=None):
-    """Draw LayerMonitor records; return the matplotlib Figure (saved and closed if ``path``).
+    """Draw LayerMonitor records; return the matplotlib Figure (also saved to ``path`` if given).
 
     ``kind="gradients"``: RMS of dW and of dZ per layer against the sampled step,
     log scale, one line per layer. ``kind="activations"``: each layer's A at the
@@ -115,8 +100,7 @@ def plot_layer_stats(history, path=None, kind="gradients", title=None, samples=N
     if kind not in ("gradients", "activations"):
         raise ValueError(f"kind must be 'gradients' or 'activations', got {kind!r}")
     rows = layer_rows(history)
-    plt = _pyplot()
-    fig = plt.figure(figsize=SIZE)
+    fig = new_figure(SIZE, "plot_layer_stats")
     if kind == "activations":
         _activations(fig, rows, samples)
     else:
@@ -126,5 +110,4 @@ def plot_layer_stats(history, path=None, kind="gradients", title=None, samples=N
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path, dpi=100)
-        plt.close(fig)
     return fig

@@ -259,7 +259,7 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
         architecture, optimiser state and input normalisation) instead of
         starting anew.
     verbose : int, default=0
-        Print one line per epoch when non-zero.
+        ``fit``'s: 0 silent, 1 a progress bar redrawn in place, 2 one line per epoch.
 
     Attributes
     ----------

@@ -281,3 +281,9 @@ def test_scores_shared_definition():
     ce = -np.mean(np.log([0.7, 0.8, 0.6, 0.3]))
     assert out["loss"] == pytest.approx(ce + 0.5 / (2 * 4) * (6 + 36))
     assert out["accuracy"] == 0.75
+
+
+def test_a_peer_result_prints_in_one_short_line():
+    from nlayer.compare.spec import PeerResult
+    text = repr(PeerResult("nlayer", True, history={"loss": [0.5] * 200}, weights=[np.zeros(9)]))
+    assert text.startswith("PeerResult(name='nlayer'") and "0.5" not in text and len(text) < 300

@@ -170,3 +170,10 @@ def test_all_writes_an_index(quick_data, tmp_path, monkeypatch):
 def test_unknown_experiment(tmp_path):
     with pytest.raises(ValueError, match="unknown experiment 'wide'; choose one of init, depth"):
         experiments.run_experiment("wide", tmp_path)
+
+
+def test_runs_and_results_print_without_their_long_lists():
+    from nlayer.experiments.runner import Result, Run
+    assert repr(Run(None, None, 1.0, times=[0.123] * 100)).count("0.123") == 0
+    text = repr(Result("init", "t", [], [{"row": 12345}] * 50, ["init.png"]))
+    assert "12345" not in text and "init.png" in text

@@ -49,3 +49,12 @@ def test_fit_refuses_a_model_larger_than_memory_before_allocating_it(rng):
 def test_format_bytes():
     assert [system.format_bytes(n) for n in (12, 2048, 3 * 1024 ** 3)] == \
         ["12 bytes", "2.0 KB", "3.0 GB"]
+
+
+def test_sizes_need_no_built_layer_and_leave_unknown_widths_none():
+    layers = [nl.Dense(5), nl.BatchNorm(), nl.Activation("relu"), nl.Dense(None)]
+    known = memory.sizes(layers, None)  # no input width yet
+    assert [(s.n_out, s.params, s.trainable) for s in known] == \
+        [(5, None, None), (5, 10 + 10, 10), (5, 0, 0), (None, None, None)]
+    built = memory.sizes(layers[:3], 4)
+    assert [s.params for s in built] == [4 * 5 + 5, 20, 0] and not layers[0].built

@@ -2,6 +2,8 @@
 
 import math
 
+from ..saving.atomic import save_figure
+from . import drawing
 from .base import Callback
 
 __all__ = ["History"]
@@ -60,5 +62,29 @@ class History(Callback):
         h.layer_stats = [dict(row) for row in data.get("layer_stats") or []]
         return h
 
+    def plot(self, metric=None, path=None):
+        """The loss and ``metric`` per epoch, train and dev, as a matplotlib Figure.
+
+        ``metric=None`` takes the first recorded one (accuracy, mse, mae, r2); the best
+        epoch is marked. With ``path`` the figure is also written there (its format from
+        the suffix). In a notebook, as a cell's last line, it shows once.
+        """
+        if not self.epoch:
+            raise ValueError("the history is empty: nothing to plot until fit has run an epoch")
+        if metric is None:
+            metric = next((k for k in drawing.METRIC_TITLES if k in self.history), None)
+        elif metric not in self.history:
+            raise ValueError(f"no {metric!r} in this history; recorded: "
+                             f"{', '.join(sorted(self.history))}")
+        fig = drawing.new_figure(drawing.CURVES_SIZE, "History.plot")
+        drawing.curves(fig, self.history, self.best_epoch, metric)
+        fig.tight_layout()
+        if path is not None:
+            save_figure(fig, path, dpi=100)
+        return fig
+
     def __repr__(self):
-        return f"History(epochs={len(self.epoch)}, best_epoch={self.best_epoch})"
+        last = {k: v[-1] for k, v in self.history.items()
+                if k in ("loss", "val_loss") and v and not math.isnan(v[-1])}
+        values = "".join(f", {k}={v:.4g}" for k, v in last.items())
+        return f"History(epochs={len(self.epoch)}, best_epoch={self.best_epoch}{values})"

@@ -1,5 +1,8 @@
 """Live training output: a rich progress bar per epoch and one line per epoch.
 
+The epoch lines are ``fit(verbose=2)``'s (:mod:`nlayer.callbacks.progress`); the bar is
+rich's, drawn per epoch and transient, as the CLI runs only on terminals and pipes.
+
 On a terminal the bar shows batches, the running loss and the ETA and vanishes
 at the end of each epoch, leaving the epoch line. When stdout is not a terminal
 (pipes, CI) only the plain epoch lines are printed.
@@ -11,28 +14,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeRemainingColumn)
 
 from nlayer.callbacks import Callback
+from nlayer.callbacks.progress import LABELS, epoch_line, format_logs
 
-#: Metric name -> short label in epoch lines and tables.
-LABELS = {"loss": "loss", "accuracy": "acc", "mse": "mse", "mae": "mae", "r2": "r2"}
-
-
-def format_logs(logs, prefix=""):
-    """``loss 0.1234  acc 0.9650`` for the keys with the given prefix."""
-    parts = []
-    for key, label in LABELS.items():
-        value = logs.get(prefix + key)
-        if value is not None:
-            parts.append(f"{label} {value:.4f}")
-    return "  ".join(parts)
-
-
-def epoch_line(epoch, epochs, logs):
-    """One plain line per epoch: train and dev metrics and the epoch's seconds."""
-    width = len(str(epochs))
-    line = f"epoch {epoch:>{width}}/{epochs}  train {format_logs(logs)}"
-    if "val_loss" in logs:
-        line += f"  |  dev {format_logs(logs, 'val_')}"
-    return line + f"  ({logs.get('seconds', 0.0):.2f}s)"
+__all__ = ["LABELS", "format_logs", "epoch_line", "EpochReporter"]
 
 
 class EpochReporter(Callback):

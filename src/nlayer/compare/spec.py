@@ -125,7 +125,7 @@ class PeerResult:
     best_epoch: int | None = None
     seconds_per_epoch: float | None = None
     total_seconds: float | None = None
-    history: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict, repr=False)  # per-epoch lists: long to print
     weights: list = field(default_factory=list, repr=False)
     weight_names: list = field(default_factory=list, repr=False)
 

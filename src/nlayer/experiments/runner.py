@@ -89,7 +89,7 @@ class Run:
     model: object
     seconds: float
     diverged: str = None
-    times: list = field(default_factory=list)  # cumulative seconds at each epoch end
+    times: list = field(default_factory=list, repr=False)  # cumulative seconds per epoch end
 
     @property
     def curve(self):
@@ -160,9 +160,9 @@ class Result:
     name: str
     title: str
     claims: list
-    rows: list
+    rows: list = field(repr=False)  # long: the report shows them
     figures: list
-    summary_rows: list = None   # the table the report shows (default: rows)
+    summary_rows: list = field(default=None, repr=False)  # the report's table (default: rows)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0

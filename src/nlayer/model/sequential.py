@@ -30,7 +30,7 @@ from ..training import memory, sample_weights, targets, threads
 from ..training.state import Totals
 from ..utils import checks, fastpaths
 from . import file_contents
-from .summary import summary_text
+from .summary import summary_html, summary_text
 
 __all__ = ["Sequential"]
 
@@ -319,9 +319,10 @@ class Sequential:
             sample_weight=None, class_weight=None):
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
-        Rows are reshuffled every epoch from the seeded generator and the last
-        partial batch is used. ``validation_split`` holds out a random (stratified
-        for classification) share of the rows as the development set.
+        Rows are reshuffled every epoch from the seeded generator and the last partial batch
+        is used. ``validation_split`` holds out a random (stratified for classification) share
+        of the rows as the development set. ``verbose``: 0 silent (default); 1 one progress
+        bar redrawn in place (Jupyter, terminals; tqdm's when installed); 2 a line per epoch.
 
         ``sample_weight`` (one number >= 0 per row) and ``class_weight`` (``"balanced"``:
         n / (k n_c) as in scikit-learn, or ``{class id: weight}``) weight the rows: the
@@ -450,8 +451,10 @@ class Sequential:
         return sum(layer.count_params() for layer in self.layers) if self.built else 0
 
     def summary(self, print_fn=print):
-        """Print layers, output shapes and parameter counts (see :mod:`nlayer.model.summary`)."""
+        """Print the layers and compile settings (see :mod:`nlayer.model.summary`)."""
         print_fn(summary_text(self))
+
+    _repr_html_ = summary_html  # Jupyter shows a model as the summary's HTML table
 
     # -- configuration and files ----------------------------------------------------
     def get_config(self):

@@ -7,14 +7,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from nlayer.callbacks import drawing  # noqa: E402
 from nlayer.saving.atomic import save_figure  # noqa: E402
 
 DPI = 100
-CURVES_SIZE = (10, 4)      # inches -> 1000 x 400 pixels
+CURVES_SIZE = drawing.CURVES_SIZE  # inches -> 1000 x 400 pixels
 CONFUSION_SIZE = (7, 6)    # -> 700 x 600
 COMPARISON_SIZE = (14, 5)  # -> 1400 x 500: the curves, and their differences
 LR_SIZE = (10, 5)          # -> 1000 x 500
-METRIC_TITLES = {"accuracy": "Accuracy", "mae": "Mean absolute error", "r2": "R²"}
 
 
 def _save(fig, path):
@@ -22,41 +22,11 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def _panel(ax, epochs, history, key, title, best_epoch):
-    ax.plot(epochs, history[key], marker=".", label="train")
-    if f"val_{key}" in history:
-        ax.plot(epochs, history[f"val_{key}"], marker=".", label="dev")
-    if best_epoch:
-        ax.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch ({best_epoch})")
-    ax.set(title=title, xlabel="epoch")
-    ax.grid(alpha=0.3)
-    ax.legend()
-
-
 def learning_curves(path, history, best_epoch, metric):
-    """Train vs dev loss, and train vs dev ``metric``; the best epoch marked. When the
-    learning rate changed during training (a schedule, a plateau cut), a third panel
-    shows it per epoch on a log scale."""
-    epochs = list(range(1, len(history.get("loss", [])) + 1))
-    rates = history.get("lr") or []
-    varies = len(set(rates)) > 1
-    fig, axes = plt.subplots(1, 3 if varies else 2, figsize=CURVES_SIZE)
-    if "data_loss" in history:  # the data loss, and the L2 penalty J adds to it, apart
-        _panel(axes[0], epochs, history, "data_loss", "Loss: data (solid), L2 penalty (dashed)",
-               best_epoch)
-        axes[0].plot(epochs, history["l2_penalty"], linestyle="--", color="C0")
-        if "val_l2_penalty" in history:
-            axes[0].plot(epochs, history["val_l2_penalty"], linestyle="--", color="C1")
-    else:
-        _panel(axes[0], epochs, history, "loss", "Loss", best_epoch)
-    if metric in history:
-        _panel(axes[1], epochs, history, metric, METRIC_TITLES.get(metric, metric), best_epoch)
-    else:
-        axes[1].set_axis_off()
-    if varies:
-        axes[2].plot(epochs[:len(rates)], rates, marker=".", color="C2")
-        axes[2].set(title="Learning rate (end of epoch)", xlabel="epoch", yscale="log")
-        axes[2].grid(alpha=0.3)
+    """Train vs dev loss and ``metric``, the best epoch marked, the learning rate when it
+    changed (see :func:`nlayer.callbacks.drawing.curves`)."""
+    fig = plt.figure(figsize=CURVES_SIZE)
+    drawing.curves(fig, history, best_epoch, metric)
     fig.tight_layout()
     _save(fig, path)
 

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..callbacks import Callback, CallbackList, History
+from ..callbacks import Callback, CallbackList, History, progress
 from ..errors import TrainingDivergedError
 from ..layers import BatchNorm
 from ..preprocessing import train_dev_split
@@ -30,6 +30,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         sample_weight=None, class_weight=None):
     """Train ``model`` (see :meth:`Sequential.fit`); returns its History."""
     model._require_compiled()
+    reporter = progress.reporter(verbose)  # None when silent: the batches run as without it
     checks.whole(epochs, "epochs", low=0)
     checks.whole(batch_size, "batch_size")
     callbacks = checks.callbacks(callbacks, Callback)
@@ -79,16 +80,19 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         with threads.limit(model, state.batch_size,
                            resume.blas_threads(resumed)) as state.blas_threads:
             return _train_loop(model, X_train, Y_train, W_train, X_dev, Y_dev, W_dev, state,
-                               resumed, resume_from, verbose)
+                               resumed, resume_from, reporter)
     finally:
         model._fit_state = None
+        if reporter is not None:
+            reporter.close()  # ends the bar's line also when training raised
 
 
-def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from, verbose):
+def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from, reporter):
     epochs, batch_size, n_batches = state.epochs, state.batch_size, state.n_batches
     model.history = (resumed and resumed["history"]) or History()
     model.history.interrupted = False
-    cbs = CallbackList([model.history, *state.callbacks], model)
+    shown = [reporter] if reporter is not None else []  # after the others: their logs are final
+    cbs = CallbackList([model.history, *state.callbacks, *shown], model)
     model.stop_training = False
     n = X.shape[0]
     largest = n - (n_batches - 1) * batch_size  # the last batch may hold one row more
@@ -148,8 +152,6 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
         # epoch's end (early stopping) is where the run ends, also when resumed
         state.epoch_ended, state.interrupting = True, model.stop_training
         cbs.on_epoch_end(epoch, logs)
-        if verbose:
-            print(_format_epoch(epoch, epochs, logs))
         if model.stop_training:
             model.history.interrupted = epoch < epochs
             break
@@ -234,9 +236,4 @@ def batch_orders(seed, n_rows, epochs):
     """
     rng = _generators(seed)[2]
     return [rng.permutation(n_rows) for _ in range(epochs)]
-
-
-def _format_epoch(epoch, epochs, logs):
-    parts = [f"{k}={v:.4f}" for k, v in logs.items() if k not in ("lr", "seconds")]
-    return f"epoch {epoch}/{epochs} - {logs['seconds']:.2f}s - " + " - ".join(parts)
 

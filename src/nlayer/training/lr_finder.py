@@ -83,6 +83,10 @@ class LRFinderResult:
     diverged: bool
     settings: dict = field(default_factory=dict)
 
+    def __repr__(self):  # the arrays are long: their length, and the numbers one reads
+        return (f"LRFinderResult(steps={len(self.rates)}, suggestion={self.suggestion:.3g}, "
+                f"min_loss_lr={self.min_loss_lr:.3g}, diverged={self.diverged})")
+
     def to_dict(self):
         return {"rates": self.rates.tolist(), "losses": self.losses.tolist(),
                 "raw_losses": self.raw_losses.tolist(), "suggestion": self.suggestion,
