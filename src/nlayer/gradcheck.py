@@ -22,6 +22,7 @@ import numpy as np
 
 from .model import Sequential
 from .training import targets
+from .utils import checks
 
 __all__ = ["check_gradients"]
 
@@ -35,7 +36,8 @@ def check_gradients(model, X, y, eps=1e-6, seed=0, return_details=False, sample_
     points to a bug. With ``return_details`` also returns ``{param_name: error}``.
     """
     model._require_compiled()
-    X = model._check_X(X).astype(np.float64)
+    X = checks.features(X, model.dtype, model.n_features if model.built else None)
+    X = X.astype(np.float64)
     targets.check_rows(y, X)
     if not model.built:
         targets.infer_output_units(model, y)

@@ -27,16 +27,28 @@ class _Normalizer:
         return self.shift is not None
 
     def fit(self, X, sample_weight=None):
-        """Statistics of the rows of X; a row of weight w counts w times (0: not at all)."""
-        X = _check_2d(X)
-        if X.shape[0] == 0:
+        """Statistics of the rows of X; a row of weight w counts w times (0: not at all).
+
+        X is a 2-D array, or the rows ``fit`` reads block by block (``training.rows``):
+        the statistics are accumulated over blocks of rows in float64, so X is never
+        copied whole."""
+        blocks = _blocks(X)
+        rows = sum(len(b) for _, b in blocks())
+        if rows == 0:
             raise ValueError("cannot fit a normaliser on 0 rows")
-        if sample_weight is None:
-            self.shift, self.scale = self._statistics(X)
-        else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            self.shift, self.scale = self._weighted_statistics(X, w)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.shift, self.scale = self._statistics(blocks, w, rows)
+        self._factors = {}
         return self
+
+    def factors(self, dtype):
+        """(shift, 1 / scale) in ``dtype``: ``x' = (x - shift) * (1 / scale)``."""
+        key = (np.dtype(dtype), id(self.shift), id(self.scale))  # new statistics: new factors
+        cache = self.__dict__.setdefault("_factors", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = (self.shift.astype(key[0]), (1.0 / self.scale).astype(key[0]))
+        return cache[key]
 
     def transform(self, X):
         """Return ``(X - shift) * (1 / scale)`` in X's dtype (a new array)."""
@@ -47,9 +59,9 @@ class _Normalizer:
             raise ValueError(
                 f"X has {X.shape[1]} features but the normaliser was fit on {self.shift.shape[0]}"
             )
-        dt = X.dtype if X.dtype.kind == "f" else np.float64
-        out = np.subtract(X, self.shift.astype(dt, copy=False), dtype=dt)
-        out *= (1.0 / self.scale).astype(dt, copy=False)
+        shift, inv_scale = self.factors(X.dtype if X.dtype.kind == "f" else np.float64)
+        out = np.subtract(X, shift, dtype=shift.dtype)
+        out *= inv_scale
         return out
 
     def fit_transform(self, X):
@@ -78,15 +90,11 @@ class Standardizer(_Normalizer):
 
     name = "standard"
 
-    def _statistics(self, X):
-        mean = X.mean(axis=0, dtype=np.float64)
-        std = X.std(axis=0, dtype=np.float64)
-        std[std < 1e-12] = 1.0
-        return mean, std
-
-    def _weighted_statistics(self, X, w):
-        mean = w @ X / w.sum()
-        std = np.sqrt(w @ (X - mean) ** 2 / w.sum())
+    def _statistics(self, blocks, w, rows):
+        total = rows if w is None else w.sum()
+        mean = _weighted_sum(blocks, w, lambda B: B) / total
+        var = _weighted_sum(blocks, w, lambda B: np.square(B - mean)) / total
+        std = np.sqrt(var)
         std[std < 1e-12] = 1.0
         return mean, std
 
@@ -96,14 +104,37 @@ class MinMaxScaler(_Normalizer):
 
     name = "minmax"
 
-    def _statistics(self, X):
-        lo = X.min(axis=0).astype(np.float64)
-        span = X.max(axis=0).astype(np.float64) - lo
+    def _statistics(self, blocks, w, rows):
+        lo, hi = None, None
+        for start, B in blocks():
+            if w is not None:  # the rows that count, however often
+                B = B[w[start:start + len(B)] > 0]
+            if len(B):
+                b_lo, b_hi = B.min(axis=0), B.max(axis=0)
+                lo = b_lo if lo is None else np.minimum(lo, b_lo)
+                hi = b_hi if hi is None else np.maximum(hi, b_hi)
+        lo = lo.astype(np.float64)
+        span = hi.astype(np.float64) - lo
         span[span < 1e-12] = 1.0
         return lo, span
 
-    def _weighted_statistics(self, X, w):
-        return self._statistics(X[w > 0])  # the rows that count, however often
+
+def _weighted_sum(blocks, w, f):
+    """Sum over all rows of f(rows) in float64 (weighted by w when given), block by block."""
+    total = 0.0
+    for start, B in blocks():
+        values = f(B)
+        total = total + (values.sum(axis=0, dtype=np.float64) if w is None
+                         else w[start:start + len(B)] @ values)
+    return total
+
+
+def _blocks(X, rows_per_block=4096):
+    """A function giving (first row, block) over X's rows: X's own ``blocks`` or slices."""
+    if hasattr(X, "blocks") and callable(X.blocks):
+        return X.blocks
+    X = _check_2d(X)
+    return lambda: ((s, X[s:s + rows_per_block]) for s in range(0, X.shape[0], rows_per_block))
 
 
 NORMALIZERS = {"standard": Standardizer, "minmax": MinMaxScaler}

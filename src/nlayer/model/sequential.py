@@ -27,6 +27,7 @@ from .. import losses, metrics as metrics_mod, optimizers, saving, training
 from ..errors import NotFittedError
 from ..preprocessing import Standardizer, get_normalizer
 from ..training import memory, sample_weights, targets, threads
+from ..training.rows import Rows
 from ..training.state import Totals
 from ..utils import checks, fastpaths
 from . import file_contents
@@ -319,9 +320,11 @@ class Sequential:
             sample_weight=None, class_weight=None):
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
-        Rows are reshuffled every epoch from the seeded generator and the last partial batch
-        is used. ``validation_split`` holds out a random (stratified for classification) share
-        of the rows as the development set. ``verbose``: 0 silent (default); 1 one progress
+        X is an array or an array-like such as ``np.load(path, mmap_mode="r")``, read a
+        batch at a time, never copied whole (``nlayer.training.rows``). Rows are reshuffled
+        every epoch from the seeded generator and the last partial batch is used.
+        ``validation_split`` holds out a random (stratified for classification) share of
+        the rows as the development set. ``verbose``: 0 silent (default); 1 one progress
         bar redrawn in place (Jupyter, terminals; tqdm's when installed); 2 a line per epoch.
 
         ``sample_weight`` (one number >= 0 per row) and ``class_weight`` (``"balanced"``:
@@ -361,18 +364,17 @@ class Sequential:
 
         An unbuilt model with known layer sizes builds its (untrained) weights here, as in Keras.
         """
-        X = self._check_X(X)
+        X = self._rows(X)  # read a chunk at a time: X may be a memory map
         if not self.built and self.n_outputs is not None and self.layers:
             self.build((None, X.shape[1]))
         self._require_built()
         if self.normalizer is not None and not self.normalizer.fitted:
             raise NotFittedError("the input normaliser is not fitted yet; call fit() first")
-        X = self._normalize(X)
         chunk = checks.whole(batch_size, "batch_size", optional=True) or _EVAL_CHUNK
         out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
         with threads.limit(self, min(chunk, X.shape[0])):
-            for i in range(0, X.shape[0], chunk):
-                out[i:i + chunk] = self.forward(X[i:i + chunk])  # copy: layers reuse buffers
+            for i, block in X.batches(chunk):
+                out[i:i + len(block)] = self.forward(block)  # copy: layers reuse buffers
         return self._unscale_targets(out)
 
     def evaluate(self, X, y, batch_size=None, sample_weight=None):
@@ -383,7 +385,7 @@ class Sequential:
         self._require_compiled()
         self._require_built()
         checks.whole(batch_size, "batch_size", optional=True)
-        X = self._check_X(X)
+        X = self._rows(X)
         targets.check_rows(y, X)
         Y = targets.prepare(self, y)
         W = targets.row_weights(self, Y, sample_weight, None)
@@ -392,16 +394,16 @@ class Sequential:
                 raise NotFittedError("the target scaler is not fitted yet; call fit() first")
             Y = self._scale_targets(Y)
         with threads.limit(self, min(batch_size or _EVAL_CHUNK, X.shape[0])):
-            return self._evaluate_arrays(self._normalize(X), Y, batch_size, W)
+            return self._evaluate_arrays(X, Y, batch_size, W)
 
     def _evaluate_arrays(self, X, Y, batch_size=None, W=None, parts=False):
-        """``evaluate``'s logs on prepared arrays; ``parts``: with an L2 penalty, also
-        ``data_loss`` and ``l2_penalty`` (fit records them for the development set)."""
+        """``evaluate``'s logs on X's Rows and prepared targets; ``parts``: with an L2 penalty,
+        also ``data_loss`` and ``l2_penalty`` (fit records them for the development set)."""
         chunk = batch_size or _EVAL_CHUNK
         totals = self._totals(penalised=False)
-        for i in range(0, X.shape[0], chunk):
+        for i, block in X.batches(chunk):
             Yc, Wc = Y[i:i + chunk], None if W is None else W[i:i + chunk]
-            A = self.forward(X[i:i + chunk])
+            A = self.forward(block)
             r = None if Wc is None else sample_weights.Batch(Wc).r
             totals.add(self.loss.loss(self._output_logits(), A, Yc, r), A, Yc, Wc)
         logs = totals.results()
@@ -411,14 +413,13 @@ class Sequential:
         logs["loss"] += penalty
         return logs
 
-    # -- input checks -----------------------------------------------------------
-    def _check_X(self, X, what="X"):
-        return checks.features(X, self.dtype, self.n_features if self.built else None, what)
+    def _rows(self, X, what="X"):
+        """X's rows as the model reads them (:class:`nlayer.training.rows.Rows`)."""
+        X = checks.feature_table(X, self.n_features if self.built else None, what)
+        return Rows(X, self.dtype, self.normalizer, what=what)
 
     def _normalize(self, X):
-        if X is None or self.normalizer is None:
-            return X
-        return self.normalizer.transform(X)
+        return X if X is None or self.normalizer is None else self.normalizer.transform(X)
 
     def _require_compiled(self):
         if not self.compiled:
@@ -487,8 +488,7 @@ class Sequential:
 
     @classmethod
     def from_file_contents(cls, path, header, arrays):
-        """The model a checked file's ``header`` and ``arrays`` describe (see
-        :func:`nlayer.saving.read`); ``path`` names the file in errors."""
+        """The model a checked file's header and arrays describe (:func:`nlayer.saving.read`)."""
         return file_contents.build(cls, path, header, arrays)
 
     def to_onnx(self, path, **options):

@@ -20,6 +20,7 @@ from ..layers import BatchNorm
 from ..preprocessing import train_dev_split
 from ..utils import checks
 from . import memory, resume, targets, threads
+from .rows import Rows
 from .state import FitState
 
 __all__ = ["fit", "batch_orders"]
@@ -41,8 +42,9 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     elif seed is None:  # draw the seed here, so that a checkpoint can name it
         seed = np.random.SeedSequence().entropy
     split_rng, init_rng, shuffle_rng, dropout_rng = _generators(checks.seed(seed))
-    X = model._check_X(X)
+    X = model._rows(X)  # X itself, never copied whole: batches are gathered from it
     targets.check_rows(y, X)
+    X.check()
     if not model.built:
         targets.infer_output_units(model, y)
         memory.check(model.layers, X.shape[1], model.dtype, min(batch_size, X.shape[0]),
@@ -54,8 +56,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     X_train, Y_train, W_train, X_dev, Y_dev, W_dev = _split(
         model, X, Y, W, validation_split, validation_data, split_rng, class_weight)
     if model.normalizer is not None and not model.normalizer.fitted:
-        model.normalizer.fit(X_train, W_train)
-    X_train, X_dev = model._normalize(X_train), model._normalize(X_dev)
+        model.normalizer.fit(X_train, W_train)  # block by block; X_train normalises from now
+    X_dev = None if X_dev is None else Rows(model._normalize(X_dev), model.dtype)
     if model.target_scaler is not None:
         if not model.target_scaler.fitted:
             model.target_scaler.fit(Y_train, W_train)
@@ -122,8 +124,8 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
             for b in range(state.batch, n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size if b + 1 < n_batches else n]
+                Xb = X.gather(idx, out=buf_X)  # converted and normalised (training.rows)
                 # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
-                Xb = X.take(idx, axis=0, out=buf_X[:idx.size], mode="clip")
                 Yb = Y.take(idx, axis=0, out=buf_Y[:idx.size], mode="clip")
                 Wb = None if W is None else W.take(idx, out=buf_W[:idx.size], mode="clip")
                 J, A = model.train_step(Xb, Yb, rng, Wb)
@@ -200,23 +202,27 @@ def _restore(model, snapshot):
 
 
 def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight):
-    """(X, Y, W) of the training rows, then of the development rows (None without)."""
+    """(X, Y, W) of the training rows (X as Rows), then of the development rows (arrays;
+    None without)."""
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_dev, y_dev)")
-        X_dev = model._check_X(validation_data[0], "validation_data X")
-        targets.check_rows(validation_data[1], X_dev)
+        dev = model._rows(validation_data[0], "validation_data X")
+        targets.check_rows(validation_data[1], dev)
+        X_dev = np.concatenate([block for _, block in dev.blocks()])
         Y_dev = targets.prepare(model, validation_data[1], "validation_data y")
         return X, Y, W, X_dev, Y_dev, targets.row_weights(model, Y_dev, None, class_weight)
     if not validation_split:
         return X, Y, W, None, None, None
     train, dev = train_dev_split(X.shape[0], float(validation_split), rng,
                                  targets.strata(model, Y))
+    X_train = Rows(X.source, model.dtype, model.normalizer, index=train)
+    X_dev = X.raw(dev)  # the development rows are the one part of X held in memory
     if W is None:
-        return X[train], Y[train], None, X[dev], Y[dev], None
-    return X[train], Y[train], W[train], X[dev], Y[dev], W[dev]
+        return X_train, Y[train], None, X_dev, Y[dev], None
+    return X_train, Y[train], W[train], X_dev, Y[dev], W[dev]
 
 
 def _generators(seed):

@@ -7,8 +7,8 @@ import numpy as np
 
 from . import fastpaths
 
-__all__ = ["real", "whole", "is_real", "is_whole", "seed", "callbacks", "features", "name",
-           "MAX_NAME"]
+__all__ = ["real", "whole", "is_real", "is_whole", "seed", "callbacks", "features",
+           "feature_table", "finite_block", "name", "MAX_NAME"]
 
 #: the longest layer or model name a model file keeps
 MAX_NAME = 256
@@ -90,32 +90,52 @@ def features(X, dtype, n_features=None, what="X"):
     """X as a finite 2-D array of ``dtype`` (no copy when it already is one), or the error
     that names what is wrong: None, text, complex numbers, the shape, emptiness, NaN/inf,
     values beyond the dtype's range, a feature count other than ``n_features``."""
+    X = np.asarray(feature_table(X, n_features, what))
+    return finite_block(X, dtype, what)
+
+
+def feature_table(X, n_features=None, what="X"):
+    """X itself when its shape and element type can be features, else the error naming
+    the problem: None, text, complex numbers, the shape, emptiness, the feature count.
+    X is a NumPy array or an array-like with ``shape``, ``dtype`` and row indexing (a
+    memory map, an h5py or zarr array); its values are not read here."""
     if X is None:
         raise ValueError(f"{what} is None; pass a 2-D array (samples, features)")
-    X = np.asarray(X)
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-        raise TypeError(f"{what} must be numeric, got dtype {X.dtype}; encode text columns first")
-    if X.dtype.kind == "c":
-        raise TypeError(f"{what} is complex ({X.dtype}); the model takes real numbers: pass "
+    if not (hasattr(X, "shape") and hasattr(X, "dtype") and hasattr(X, "__getitem__")):
+        X = np.asarray(X)
+    kind = np.dtype(X.dtype)
+    if kind == object or not (np.issubdtype(kind, np.number) or kind == np.bool_):
+        raise TypeError(f"{what} must be numeric, got dtype {kind}; encode text columns first")
+    if kind.kind == "c":
+        raise TypeError(f"{what} is complex ({kind}); the model takes real numbers: pass "
                         "X.real, or np.abs(X), or both parts as separate features")
-    if X.ndim != 2:
-        hint = " (use X.reshape(-1, 1) for a single feature)" if X.ndim == 1 else \
-            " (flatten images with X.reshape(len(X), -1))" if X.ndim > 2 else ""
-        raise ValueError(f"{what} must be 2-D (samples, features), got shape {X.shape}{hint}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{what} is empty (shape {X.shape}); give at least one row and feature")
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        hint = " (use X.reshape(-1, 1) for a single feature)" if len(shape) == 1 else \
+            " (flatten images with X.reshape(len(X), -1))" if len(shape) > 2 else ""
+        raise ValueError(f"{what} must be 2-D (samples, features), got shape {shape}{hint}")
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"{what} is empty (shape {shape}); give at least one row and feature")
+    if n_features is not None and shape[1] != n_features:
+        raise ValueError(f"{what} has {shape[1]} features but the model was built for "
+                         f"{n_features}")
+    return X
+
+
+def finite_block(X, dtype, what="X", rows=None):
+    """The 2-D array X in ``dtype`` (no copy when it already is), or the error naming the
+    first NaN, inf or value beyond the dtype's range; ``rows[i]`` names X's row i (the
+    row of a larger table it was read from; default i)."""
     with np.errstate(over="ignore"):  # a value beyond the dtype's range is named below
         original, X = X, X.astype(dtype, copy=False)
     if not fastpaths.all_finite(X):
         bad = tuple(np.argwhere(~np.isfinite(X))[0])
+        row = bad[0] if rows is None else int(rows[bad[0]])
         if np.isfinite(original[bad]):
             raise ValueError(
-                f"{what} has {original[bad].item()!r} at row {bad[0]}, column {bad[1]}, beyond "
+                f"{what} has {original[bad].item()!r} at row {row}, column {bad[1]}, beyond "
                 f"{X.dtype.name}'s range (about +-{float(np.finfo(X.dtype).max):.1e}); rescale "
                 "those features or make the model with dtype='float64'")
-        raise ValueError(f"{what} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+        raise ValueError(f"{what} contains NaN or inf (first at row {row}, column {bad[1]}); "
                          "impute or drop those rows first")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{what} has {X.shape[1]} features but the model was built for "
-                         f"{n_features}")
     return X
