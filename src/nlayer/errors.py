@@ -6,6 +6,8 @@ library (:data:`LIBRARY_FIXES`) and ``exc.message(wording)`` for another
 front end (the CLI passes its flag names).
 """
 
+from collections.abc import Iterable, Mapping
+
 __all__ = ["TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
            "CheckpointMismatchError", "LIBRARY_FIXES"]
 
@@ -24,10 +26,11 @@ LIBRARY_FIXES = {
 class _Advised:
     """Mixin: a message made of a fixed part and a list of fixes worded per front end."""
 
-    def _init_advice(self, text, lead, fixes, wording=None):
+    def _init_advice(self, text: str, lead: str, fixes: Iterable[str],
+                     wording: Mapping[str, str] | None = None) -> None:
         self.text, self.lead, self.fixes, self.wording = text, lead, tuple(fixes), wording
 
-    def message(self, wording=None):
+    def message(self, wording: Mapping[str, str] | None = None) -> str:
         """The message with each fix worded by ``wording`` (a dict over LIBRARY_FIXES)."""
         wording = {**LIBRARY_FIXES, **(self.wording or {}), **(wording or {})}
         options = [wording[f] for f in self.fixes]
@@ -37,7 +40,7 @@ class _Advised:
             ", ".join(options[:-1]) + " or " + options[-1]
         return f"{self.text} {self.lead} {listed}."
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message()
 
 
@@ -48,7 +51,9 @@ class TrainingDivergedError(_Advised, ArithmeticError):
     :data:`LIBRARY_FIXES`).
     """
 
-    def __init__(self, epoch, batch, loss, fixes=("lr", "normalize", "init"), wording=None):
+    def __init__(self, epoch: int, batch: int, loss: float,
+                 fixes: Iterable[str] = ("lr", "normalize", "init"),
+                 wording: Mapping[str, str] | None = None) -> None:
         self.epoch, self.batch, self.loss = epoch, batch, loss
         self._init_advice(f"training diverged: the loss became {loss} at epoch {epoch}, batch "
                           f"{batch}. The model keeps the weights from the end of the last "
@@ -59,7 +64,8 @@ class TrainingDivergedError(_Advised, ArithmeticError):
 class ModelTooLargeError(_Advised, MemoryError):
     """The model would not fit in memory; raised before anything large is allocated."""
 
-    def __init__(self, text, needed, available, fixes=("layers", "batch_size")):
+    def __init__(self, text: str, needed: int, available: int,
+                 fixes: Iterable[str] = ("layers", "batch_size")) -> None:
         self.needed, self.available = needed, available
         self._init_advice(text, "Use", fixes)
         super().__init__(self.message())

@@ -12,12 +12,21 @@ optimiser's gradient scale, see ``Sequential.backward``); every gradient a layer
 derives from it carries the same factor, and Dense multiplies its L2 term by it.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import activations, initializers
 from .utils import checks, fastpaths
 
 __all__ = ["Layer", "Dense", "Activation", "BatchNorm", "Dropout", "from_config"]
+
+#: ``([(name, shape), ...], output width)``; None where the width is not known yet
+WeightShapes = tuple[list[tuple[str, tuple[int | None, ...]]], int | None]
 
 
 class Layer:
@@ -28,33 +37,34 @@ class Layer:
     every array of ``get_weights()`` in Keras order (trainable or not).
     """
 
-    weight_names = ()
-    trainable_names = ()
+    weight_names: tuple[str, ...] = ()
+    trainable_names: tuple[str, ...] = ()
+    _buffers: dict[tuple[str, tuple[int, ...], DTypeLike], NDArray[Any]]  # made on first use
 
-    def __init__(self, name=None):
+    def __init__(self, name: str | None = None) -> None:
         self.name = checks.name(name, type(self).__name__, optional=True)
-        self.params = {}
-        self.grads = {}
+        self.params: dict[str, NDArray[Any]] = {}
+        self.grads: dict[str, NDArray[Any]] = {}
         self.built = False
-        self.n_in = None
-        self.n_out = None
+        self.n_in: int | None = None
+        self.n_out: int | None = None
 
     # -- building -----------------------------------------------------------
-    def build(self, n_in, dtype, rng):
+    def build(self, n_in: int, dtype: DTypeLike, rng: np.random.Generator) -> int:
         """Create parameters for inputs of width ``n_in``; return the output width."""
         self.n_in = self.n_out = n_in
         self.built = True
         return n_in
 
-    def weight_shapes(self, n_in):
+    def weight_shapes(self, n_in: int) -> WeightShapes:
         """``([(name, shape), ...] in weight_names order, output width)`` for inputs of width
         ``n_in``, without allocating anything (a loaded file's arrays are checked against it)."""
         return [], n_in
 
-    def _alloc_grads(self):
+    def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(self.params[k]) for k in self.trainable_names}
 
-    def buffer(self, name, shape, dtype):
+    def buffer(self, name: str, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
         """A work array reused across batches of the same shape (uninitialised)."""
         try:
             store = self._buffers
@@ -68,25 +78,27 @@ class Layer:
             buf = store[key] = np.empty(shape, dtype=dtype)
         return buf
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # copies (deepcopy, pickle by third-party tools) carry parameters, not the last batch
         transient = ("_buffers", "A_prev", "Z", "A", "dZ", "Z_hat", "inv_std", "mask")
         return {k: v for k, v in self.__dict__.items() if k not in transient}
 
     # -- passes -------------------------------------------------------------
-    def forward(self, A_prev, training=False, rng=None):
+    def forward(self, A_prev: NDArray[Any], training: bool = False,
+                rng: np.random.Generator | None = None) -> NDArray[Any]:
         raise NotImplementedError
 
-    def backward(self, dA, need_dA_prev=True, scale=1.0):
+    def backward(self, dA: NDArray[Any], need_dA_prev: bool = True,
+                 scale: float = 1.0) -> NDArray[Any] | None:
         """dA_prev from dA, filling ``grads``. ``dA`` carries the factor ``scale``
         (see ``Sequential.backward``); only terms not derived from dA need it."""
         raise NotImplementedError
 
     # -- weights ------------------------------------------------------------
-    def get_weights(self):
+    def get_weights(self) -> list[NDArray[Any]]:
         return [self.params[k].copy() for k in self.weight_names]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         if len(weights) != len(self.weight_names):
             raise ValueError(
                 f"layer {self.name!r} expects {len(self.weight_names)} arrays "
@@ -101,14 +113,14 @@ class Layer:
                 )
             target[...] = w  # in place: the optimiser keeps references to these arrays
 
-    def count_params(self):
+    def count_params(self) -> int:
         """Parameters (trainable or not) once built; 0 before."""
         return int(sum(self.params[k].size for k in self.weight_names)) if self.built else 0
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"class": type(self).__name__, "name": self.name}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
@@ -127,10 +139,11 @@ class Dense(Layer):
     ``units=None`` (last layer only) takes the width of the targets at the first ``fit``.
     """
 
-    weight_names = ("kernel", "bias")
-    trainable_names = ("kernel", "bias")
+    weight_names: tuple[str, ...] = ("kernel", "bias")
+    trainable_names: tuple[str, ...] = ("kernel", "bias")
 
-    def __init__(self, units, activation=None, init="auto", use_bias=True, name=None):
+    def __init__(self, units: int | None, activation: str | dict[str, Any] | None = None,
+                 init: Any = "auto", use_bias: bool = True, name: str | None = None) -> None:
         super().__init__(name)
         if units is not None and (isinstance(units, (bool, np.bool_)) or
                                   not isinstance(units, (int, np.integer)) or units < 1):
@@ -142,11 +155,13 @@ class Dense(Layer):
         if not use_bias:
             self.weight_names = self.trainable_names = ("kernel",)
         self.l2 = 0.0
-        self.l2_rows = None  # m of the L2 term when rows are weighted: sum w (see Sequential)
+        # m of the L2 term when rows are weighted: sum w (see Sequential)
+        self.l2_rows: float | None = None
         # resolved at build time ("auto" looks at the following activation)
-        self.initializer = None
+        self.initializer: initializers.Initializer | None = None
 
-    def build(self, n_in, dtype, rng, next_activation=None):
+    def build(self, n_in: int, dtype: DTypeLike, rng: np.random.Generator,
+              next_activation: str | None = None) -> int:
         if self.units is None:
             raise ValueError(
                 f"layer {self.name!r} has units=None: the output width is only known from the "
@@ -161,13 +176,15 @@ class Dense(Layer):
         self.n_in, self.n_out, self.built = n_in, self.units, True
         return self.units
 
-    def weight_shapes(self, n_in):
-        shapes = {"kernel": (n_in, self.units), "bias": (self.units,)}
+    def weight_shapes(self, n_in: int) -> WeightShapes:
+        shapes: dict[str, tuple[int | None, ...]] = {"kernel": (n_in, self.units),
+                                                     "bias": (self.units,)}
         return [(k, shapes[k]) for k in self.weight_names], self.units
 
-    def forward(self, A_prev, training=False, rng=None):
+    def forward(self, A_prev: NDArray[Any], training: bool = False,
+                rng: np.random.Generator | None = None) -> NDArray[Any]:
         W = self.params["kernel"]
-        shape = (A_prev.shape[0], self.units)
+        shape = (A_prev.shape[0], cast(int, self.units))  # built: units is known
         Z = np.matmul(A_prev, W, out=self.buffer("Z", shape, W.dtype))
         if self.use_bias:
             Z += self.params["bias"]
@@ -176,7 +193,8 @@ class Dense(Layer):
         self.A_prev, self.Z, self.A = A_prev, Z, A
         return A
 
-    def backward(self, dA, need_dA_prev=True, scale=1.0, is_dZ=False):
+    def backward(self, dA: NDArray[Any], need_dA_prev: bool = True, scale: float = 1.0,
+                 is_dZ: bool = False) -> NDArray[Any] | None:
         W, dW = self.params["kernel"], self.grads["kernel"]
         dZ = dA if is_dZ else self.activation.backward(self.Z, self.A, dA)
         self.dZ = dZ  # kept until the next batch, for nlayer.LayerMonitor
@@ -191,12 +209,12 @@ class Dense(Layer):
             return None
         return np.matmul(dZ, W.T, out=self.buffer("dA_prev", self.A_prev.shape, W.dtype))
 
-    def l2_penalty(self):
+    def l2_penalty(self) -> float:
         """Sum of squared kernel entries, ||W||^2 (biases are not regularised)."""
         w = self.params["kernel"].ravel()
         return float(np.dot(w, w))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,
@@ -205,11 +223,11 @@ class Dense(Layer):
             "use_bias": self.use_bias,
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dense({self.units}, activation={self.activation.name!r})"
 
 
-def _init_config(init):
+def _init_config(init: Any) -> Any:
     if init is None or isinstance(init, (str, dict)):
         return init
     return init.get_config()
@@ -218,22 +236,24 @@ def _init_config(init):
 class Activation(Layer):
     """Element-wise ``A = g(Z)`` as its own layer; backward ``dZ = dA * g'(Z)``."""
 
-    def __init__(self, activation, name=None):
+    def __init__(self, activation: str | dict[str, Any] | None, name: str | None = None) -> None:
         super().__init__(name)
         self.activation = activations.get(activation)
 
-    def forward(self, A_prev, training=False, rng=None):
+    def forward(self, A_prev: NDArray[Any], training: bool = False,
+                rng: np.random.Generator | None = None) -> NDArray[Any]:
         A = self.activation.forward(A_prev, out=self.buffer("A", A_prev.shape, A_prev.dtype))
         self.Z, self.A = A_prev, A
         return A
 
-    def backward(self, dA, need_dA_prev=True, scale=1.0):
+    def backward(self, dA: NDArray[Any], need_dA_prev: bool = True,
+                 scale: float = 1.0) -> NDArray[Any] | None:
         return self.activation.backward(self.Z, self.A, dA)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": self.activation.get_config()}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Activation({self.activation.name!r})"
 
 
@@ -257,15 +277,16 @@ class BatchNorm(Layer):
     Defaults (momentum 0.99, epsilon 1e-3) are Keras's.
     """
 
-    weight_names = ("gamma", "beta", "moving_mean", "moving_variance")
-    trainable_names = ("gamma", "beta")
+    weight_names: tuple[str, ...] = ("gamma", "beta", "moving_mean", "moving_variance")
+    trainable_names: tuple[str, ...] = ("gamma", "beta")
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3,
+                 name: str | None = None) -> None:
         super().__init__(name)
         self.momentum = checks.real(momentum, "BatchNorm momentum", 0.0, 1.0, high_open=True)
         self.epsilon = checks.real(epsilon, "BatchNorm epsilon", 0.0, low_open=True)
 
-    def build(self, n_in, dtype, rng):
+    def build(self, n_in: int, dtype: DTypeLike, rng: np.random.Generator) -> int:
         self.params = {
             "gamma": np.ones(n_in, dtype=dtype),
             "beta": np.zeros(n_in, dtype=dtype),
@@ -275,10 +296,11 @@ class BatchNorm(Layer):
         self._alloc_grads()
         return super().build(n_in, dtype, rng)
 
-    def weight_shapes(self, n_in):
+    def weight_shapes(self, n_in: int) -> WeightShapes:
         return [(k, (n_in,)) for k in self.weight_names], n_in
 
-    def forward(self, Z, training=False, rng=None):
+    def forward(self, Z: NDArray[Any], training: bool = False,
+                rng: np.random.Generator | None = None) -> NDArray[Any]:
         p, dt = self.params, Z.dtype.type
         out = self.buffer("out", Z.shape, Z.dtype)
         if not training:
@@ -303,7 +325,8 @@ class BatchNorm(Layer):
         out += p["beta"]
         return out
 
-    def backward(self, dout, need_dA_prev=True, scale=1.0):
+    def backward(self, dout: NDArray[Any], need_dA_prev: bool = True,
+                 scale: float = 1.0) -> NDArray[Any] | None:
         Z_hat, tmp = self.Z_hat, self.buffer("tmp", self.Z_hat.shape, self.Z_hat.dtype)
         dgamma, dbeta = self.grads["gamma"], self.grads["beta"]
         fastpaths.column_sums(np.multiply(dout, Z_hat, out=tmp), out=dgamma)
@@ -318,7 +341,7 @@ class BatchNorm(Layer):
         dZ *= self.params["gamma"] * self.inv_std
         return dZ
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
 
 
@@ -332,7 +355,7 @@ class Dropout(Layer):
     drawing floats, and dropout's random numbers are most of its cost.
     """
 
-    def __init__(self, rate, name=None):
+    def __init__(self, rate: float, name: str | None = None) -> None:
         super().__init__(name)
         rate = checks.real(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
         self.rate = rate
@@ -342,9 +365,10 @@ class Dropout(Layer):
                              f"1/65536 (every unit dropped); use a rate of at most "
                              f"{65535 / 65536:.6f}")
 
-    def forward(self, A_prev, training=False, rng=None):
+    def forward(self, A_prev: NDArray[Any], training: bool = False,
+                rng: np.random.Generator | None = None) -> NDArray[Any]:
         if not training or self._threshold == 0:
-            self.mask = None
+            self.mask: NDArray[Any] | None = None
             return A_prev
         if rng is None:
             raise ValueError("Dropout needs a random generator in training")
@@ -355,22 +379,23 @@ class Dropout(Layer):
         self.mask = np.multiply(keep, scale, out=self.buffer("mask", shape, dt))
         return np.multiply(A_prev, self.mask, out=self.buffer("out", shape, dt))
 
-    def backward(self, dA, need_dA_prev=True, scale=1.0):
+    def backward(self, dA: NDArray[Any], need_dA_prev: bool = True,
+                 scale: float = 1.0) -> NDArray[Any] | None:
         if self.mask is not None:
             dA *= self.mask
         return dA
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dropout({self.rate})"
 
 
 _CLASSES = {cls.__name__: cls for cls in (Dense, Activation, BatchNorm, Dropout)}
 
 
-def from_config(config):
+def from_config(config: dict[str, Any]) -> Layer:
     """Rebuild an (unbuilt) layer from ``get_config()`` output."""
     config = dict(config)
     cls_name = config.pop("class", None)

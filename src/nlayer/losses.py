@@ -37,7 +37,7 @@ class Loss:
     """Base class. ``Y`` is always a 2-D float array of the output layer's shape."""
 
     name = "loss"
-    fused_activation = None  # name of the output activation the loss fuses with
+    fused_activation: str | None = None  # name of the output activation the loss fuses with
     classification = False
 
     def prepare_targets(self, y, n_outputs, dtype):

@@ -62,9 +62,9 @@ class _BaseNLayer(BaseEstimator):
     """Parameters and training shared by the classifier and the regressor."""
 
     # Set by subclasses.
-    _output = None
-    _loss = None
-    _score_metric = None
+    _output: str | None = None
+    _loss: str | None = None
+    _score_metric: str | None = None
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
                  batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,

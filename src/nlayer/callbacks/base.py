@@ -4,6 +4,8 @@ Epochs are numbered from 1 in logs and in :class:`~nlayer.callbacks.History`.
 """
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -15,32 +17,34 @@ __all__ = ["Callback", "CallbackList", "checked_state"]
 class Callback:
     """Base class; override the hooks you need. ``self.model`` is set by ``fit``."""
 
-    model = None
+    #: a Sequential once fit sets it (None before). Typed Any: the model module imports the
+    #: callbacks, so naming its class here would be an import circle (tests/test_package_layout)
+    model: Any = None
 
-    def set_model(self, model):
+    def set_model(self, model: Any) -> None:
         self.model = model
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         pass
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         pass
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         pass
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         pass
 
-    def on_interrupt(self, epoch, batch):
+    def on_interrupt(self, epoch: int, batch: int) -> None:
         """Training stops mid-epoch (``model.stop_training`` set during the batches):
         ``batch`` batches of ``epoch`` ran, and that epoch will not be recorded."""
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         pass
 
     # -- state for checkpoints ---------------------------------------------------
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         """What this callback needs to continue exactly after a resume.
 
         A dict of JSON values (numbers, strings, lists, dicts, None) and NumPy
@@ -49,7 +53,7 @@ class Callback:
         """
         return {}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> None:
         """Take back what :meth:`get_state` returned. On resume ``fit`` calls it
         right after ``on_train_begin``, so it overrides what that reset. A state that
         cannot be this callback's is a ValueError (see :func:`checked_state`)."""
@@ -69,7 +73,8 @@ _KINDS = {
 }
 
 
-def checked_state(owner, state, optional=(), **fields):
+def checked_state(owner: str, state: Any, optional: Iterable[str] = (),
+                  **fields: str) -> dict[str, Any]:
     """``state`` if it is a dict with these fields (those named in ``optional`` may be
     missing: states written before they existed), each of its kind
     (``best="number or None"``, ...); else a ValueError naming the field. Callbacks check
@@ -91,7 +96,7 @@ class CallbackList:
     that they see every other callback's work on the same batch or epoch.
     """
 
-    def __init__(self, callbacks, model):
+    def __init__(self, callbacks: Iterable[Callback], model: Any) -> None:
         callbacks = list(callbacks)
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -106,26 +111,26 @@ class CallbackList:
                             if type(cb).on_batch_end is not Callback.on_batch_end
                             and getattr(cb, "needs_batch_end", True)]
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         for cb in self.callbacks:
             cb.on_train_begin(logs)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, logs)
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         for hook in self.batch_hooks:
             hook(batch, logs)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
 
-    def on_interrupt(self, epoch, batch):
+    def on_interrupt(self, epoch: int, batch: int) -> None:
         for cb in self.callbacks:
             cb.on_interrupt(epoch, batch)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         for cb in self.callbacks:
             cb.on_train_end(logs)

@@ -1,5 +1,7 @@
 """``EarlyStopping``: stop when the watched value stops improving; keep the best epoch's weights."""
 
+from typing import Any
+
 import numpy as np
 
 from .base import Callback, checked_state
@@ -21,8 +23,11 @@ class EarlyStopping(Callback):
     training ends, however it ends.
     """
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto",
-                 restore_best_weights=True):
+    best_epoch: int | None  # set in __init__ and by on_epoch_end
+    stopped_epoch: int | None
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True) -> None:
         if patience < 0 or int(patience) != patience:
             raise ValueError(f"patience must be a whole number >= 0, got {patience}")
         self._watch = Monitor("EarlyStopping", monitor, mode, min_delta)
@@ -30,11 +35,11 @@ class EarlyStopping(Callback):
         self.restore_best_weights = restore_best_weights
         self.mode = self._watch.mode
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.best, self.best_epoch, self.best_weights = None, None, None
         self.wait, self.stopped_epoch = 0, None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = self._watch.value(logs)
         if self._watch.improved(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -46,11 +51,11 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
                 "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> None:
         checked_state("EarlyStopping", state, best="number or None", best_epoch="epoch or None",
                       wait="whole number >= 0", stopped_epoch="epoch or None",
                       best_weights="list of arrays or None")
@@ -64,7 +69,7 @@ class EarlyStopping(Callback):
             weights = [np.array(w, dtype=self.model.dtype) for w in weights]
         self.best_weights = weights
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
         history = getattr(self.model, "history", None)

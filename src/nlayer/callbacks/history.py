@@ -1,6 +1,7 @@
 """``History``: what ``fit`` returns, one value per epoch for every logged key."""
 
 import math
+from typing import Any
 
 from ..saving.atomic import save_figure
 from . import drawing
@@ -31,10 +32,10 @@ class History(Callback):
         self.layer_stats = []  # rows of nlayer.LayerMonitor
         self.params = {}
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.params = dict(logs or {})
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch.append(epoch)
         logs = logs or {}
         for key in {**self.history, **logs}:  # a key new (or missing) this epoch: NaN elsewhere
@@ -83,7 +84,7 @@ class History(Callback):
             save_figure(fig, path, dpi=100)
         return fig
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         last = {k: v[-1] for k, v in self.history.items()
                 if k in ("loss", "val_loss") and v and not math.isnan(v[-1])}
         values = "".join(f", {k}={v:.4g}" for k, v in last.items())

@@ -32,6 +32,7 @@ a monitor nothing runs. One monitor per ``fit``.
 """
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -91,15 +92,15 @@ class LayerMonitor(Callback):
         if self.step % self.every_batches == 0:
             self.model._step_tap = self._tap
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.step, self._pending, self.activation_samples = 0, None, {}
         self.step_samples = None
         self._arm()
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.step += 1
         pending, self._pending = self._pending, None
         if pending is not None:
@@ -109,16 +110,16 @@ class LayerMonitor(Callback):
                 history.layer_stats.extend(rows)
         self._arm()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.model._step_tap = None
         self._pending = None
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch,  # a resume may start inside an epoch
                 "activation_samples": {str(e): {k: v.copy() for k, v in layers.items()}
                                        for e, layers in self.activation_samples.items()}}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> None:
         checked_state("LayerMonitor", state, optional=("epoch", "activation_samples"),
                       step="whole number >= 0", epoch="epoch or None",
                       activation_samples="samples")
@@ -188,7 +189,7 @@ class LayerMonitor(Callback):
                          **stats, "update_ratio": ratio})
         return [{k: row[k] for k in STAT_KEYS} for row in rows]
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("_buffers", "_pending")}
 
 

@@ -19,6 +19,7 @@ import io
 import math
 import os
 import time
+from typing import Any
 
 from ..saving.atomic import save_figure, write_bytes
 from ..utils import checks
@@ -68,12 +69,12 @@ class LivePlot(Callback):
         self._waiting, self._last, self._cost, self._steps = 0, -math.inf, 0.0, 1
         self._start, self._spent = time.perf_counter(), 0.0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._steps = max(1, (logs or {}).get("steps", 1))
         self._waiting, self._last, self._handle = 0, -math.inf, None
         self._start, self._spent = time.perf_counter(), 0.0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not self.active:
             return
         self._waiting += 1
@@ -88,7 +89,7 @@ class LivePlot(Callback):
         cost = self._cost if self.draws else FIRST_COST
         return self._spent + 2 * cost <= MAX_SHARE * (now - self._start)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.active and self._waiting:  # the last epochs, whatever the throttle said
             self.draw()
 
@@ -134,10 +135,10 @@ class LivePlot(Callback):
         else:
             self._handle.update(image)
 
-    def __getstate__(self):  # a checkpoint's deep copy need not carry the figure
+    def __getstate__(self) -> dict[str, Any]:  # a checkpoint's deep copy need not carry the figure
         return {k: v for k, v in self.__dict__.items() if k not in ("_figure", "_handle")}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         where = "notebook" if self.notebook else "inactive outside a notebook"
         where = f"{where}, path={str(self.path)!r}" if self.path is not None else where
         return f"LivePlot(every_epochs={self.every_epochs}, {where}, draws={self.draws})"

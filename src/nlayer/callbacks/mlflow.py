@@ -11,6 +11,7 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ..utils.checks import is_real
 from .base import Callback
@@ -51,7 +52,7 @@ class MLflowLogger(Callback):
         self.params, self.run_name, self.log_model = params, run_name, log_model
         self.run_id, self._started, self._mlflow, self._client = None, False, None, None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._mlflow = mlflow = require("mlflow", "mlflow", "nl.MLflowLogger")
         run = mlflow.active_run()
         self._started = run is None
@@ -63,10 +64,10 @@ class MLflowLogger(Callback):
         entity = require("mlflow.entities", "mlflow", "nl.MLflowLogger").Param
         self._log_batch(params=[entity(str(k), _param_text(v)) for k, v in params.items()])
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.log_metrics(logs or {}, step=epoch)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.log_model:
             with tempfile.TemporaryDirectory(prefix="nlayer-mlflow-") as tmp:
                 path = Path(tmp) / Path(MODEL_ARTIFACT).name

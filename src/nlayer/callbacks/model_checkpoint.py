@@ -7,6 +7,7 @@ resuming from one is ``fit(..., resume_from=path)`` (:mod:`nlayer.training.resum
 import math
 import os
 import time
+from typing import Any, cast
 
 import numpy as np
 
@@ -71,17 +72,18 @@ class ModelCheckpoint(Callback):
         self.last_path = None
         self._last_save = None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.best, self.last_path = None, None
         self._last_save = self._clock()
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         state = self.model._fit_state
         done = (state.epoch - 1) * state.n_batches + batch
         if done % self.every_batches == 0 and self._time_allows():
             self._save(state.epoch, batch)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = cast("dict[str, Any]", logs)  # fit passes every epoch's logs
         if self.save_best_only:
             if self.monitor not in logs:
                 raise ValueError(f"ModelCheckpoint monitors {self.monitor!r} but the epoch's logs "
@@ -95,7 +97,7 @@ class ModelCheckpoint(Callback):
             return  # the saves at the last epoch and at a stop always happen
         self._save(epoch, None)
 
-    def on_interrupt(self, epoch, batch):
+    def on_interrupt(self, epoch: int, batch: int) -> None:
         if not self.save_best_only:
             self._save(epoch, batch)
 
@@ -114,10 +116,10 @@ class ModelCheckpoint(Callback):
         self._last_save = self._clock()
         save_checkpoint(self.model, self.last_path)
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         return {"best": self.best}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> None:
         self.best = checked_state("ModelCheckpoint", state, best="number or None")["best"]
 
 

@@ -14,6 +14,7 @@ The epoch lines are the CLI's (``nlayer train`` prints the same ones).
 import sys
 import time
 import warnings
+from typing import Any, cast
 
 import numpy as np
 
@@ -72,10 +73,10 @@ class EpochLines(Callback):
     def __init__(self, stream):
         self.stream, self.epochs = stream, 0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = (logs or {}).get("epochs", 0)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         print(epoch_line(epoch, self.epochs, logs or {}), file=self.stream, flush=True)
 
     def close(self):
@@ -95,15 +96,16 @@ class ProgressBar(Callback):
         self._sum = self._rows = self._due = 0.0
         self._dev = ""
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         self.epochs, self.steps = logs.get("epochs", 0), logs.get("steps", 0)
         self._sum = self._rows = self._due = 0.0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._sum = self._rows = 0.0
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = cast("dict[str, Any]", logs)  # fit passes every batch's logs
         self._sum += logs["loss"] * logs["size"]
         self._rows += logs["size"]
         now = time.perf_counter()
@@ -111,13 +113,13 @@ class ProgressBar(Callback):
             self._due = now + INTERVAL
             self._show(logs["epoch"], batch, f"loss {self._sum / self._rows:.4f}")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         if "val_loss" in logs:
             self._dev = f" | dev {format_logs(logs, 'val_')}"
         self._show(epoch, self.steps, format_logs(logs))
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.close()
 
     def _show(self, epoch, batch, text):

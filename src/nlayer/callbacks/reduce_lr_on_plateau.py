@@ -1,6 +1,7 @@
 """``ReduceLROnPlateau``: cut a constant learning rate when the watched value stops improving."""
 
 import math
+from typing import Any
 
 from .base import Callback, checked_state
 from .watch import Monitor
@@ -39,13 +40,13 @@ class ReduceLROnPlateau(Callback):
         self.min_lr = float(min_lr)
         self.best, self.wait, self.cooldown_left = None, 0, 0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if getattr(self.model.optimizer, "schedule", None) is not None:
             raise ValueError("ReduceLROnPlateau changes a constant learning rate, but the "
                              "optimiser follows a schedule; use one or the other")
         self.best, self.wait, self.cooldown_left = None, 0, 0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = self._watch.value(logs)
         cooling = self.cooldown_left > 0  # epochs right after a cut are not counted
         if cooling:
@@ -59,10 +60,10 @@ class ReduceLROnPlateau(Callback):
                 optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
                 self.cooldown_left, self.wait = self.cooldown, 0
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         return {"best": self.best, "wait": self.wait, "cooldown_left": self.cooldown_left}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> None:
         checked_state("ReduceLROnPlateau", state, best="number or None",
                       wait="whole number >= 0", cooldown_left="whole number >= 0")
         self.best, self.wait = state["best"], int(state["wait"])

@@ -27,6 +27,7 @@ own files are; a crash leaves at most a cut last record, which TensorBoard's rea
 import os
 import time
 from pathlib import Path
+from typing import Any, cast
 
 from ..utils.checks import is_real, is_whole
 from .base import Callback
@@ -65,7 +66,7 @@ class TensorBoard(Callback):
         self.needs_batch_end = self.update_freq is not None  # else fit skips the hook
         self._writers, self._monitor, self._steps, self._rows, self._purge = {}, None, 1, 0, {}
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._summary_writer = require("tensorboardX", "tensorboard", "nl.TensorBoard").SummaryWriter
         state = self.model._fit_state
         self._steps = (logs or {}).get("steps") or state.n_batches
@@ -77,12 +78,13 @@ class TensorBoard(Callback):
             "train_batches": self._step(state.epoch, state.batch + 1)}
         self._writers = {}
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = cast("dict[str, Any]", logs)  # fit passes every batch's logs
         step = self._step(logs["epoch"], batch)
         if step % self.update_freq == 0:
             self._writer("train_batches").add_scalar("batch_loss", float(logs["loss"]), step)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for key, value in (logs or {}).items():
             if key in SKIPPED or not is_real(value):
                 continue
@@ -94,11 +96,11 @@ class TensorBoard(Callback):
             self._write_histograms(epoch)
         self._flush()  # visible to a TensorBoard watching the run, and kept if fit dies
 
-    def on_interrupt(self, epoch, batch):
+    def on_interrupt(self, epoch: int, batch: int) -> None:
         self._write_monitor_rows()
         self._flush()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         for writer in self._writers.values():
             writer.close()
         self._writers = {}

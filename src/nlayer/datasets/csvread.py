@@ -22,7 +22,7 @@ import stat
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, TextIO
 
 from .idx import DatasetError, DatasetNotFoundError
 
@@ -42,7 +42,7 @@ class Table:
 
     def __init__(self, header: list[str], rows: list[list[str]], lines: list[int], source: str):
         self.header, self.rows, self.lines, self.source = header, rows, lines, source
-        self._positions = None
+        self._positions: dict[str, int] | None = None
 
     def column(self, name: str) -> list[str]:
         if self._positions is None:  # built once: a wide file's columns are read one by one
@@ -71,7 +71,7 @@ def to_float(value: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _open_text(path: Path):
+def _open_text(path: Path) -> TextIO:
     """A text stream of the file, through gzip when its first bytes say so."""
     problem = not_a_regular_file(path)
     if problem:
@@ -126,7 +126,7 @@ def read_table(path: str | os.PathLike, names: Callable[[int], list[str] | None]
                        chosen)
 
 
-def not_a_regular_file(path) -> str | None:
+def not_a_regular_file(path: str | os.PathLike[str]) -> str | None:
     """What ``path`` is when it exists but is no regular file (a FIFO, a device, ...): read,
     it could block forever or never end. None for a regular file or a missing path."""
     try:
@@ -140,9 +140,11 @@ def not_a_regular_file(path) -> str | None:
     return None
 
 
-def _records(reader, path) -> list[tuple[int, list[str]]]:
+def _records(reader: Any, path: str | os.PathLike[str]  # a csv.reader (its class is private)
+             ) -> list[tuple[int, list[str]]]:
     """(last line, fields) of each non-empty record; a quoted field that runs over lines
     (an unbalanced quote, most likely) is refused at the line where it starts."""
+    records: list[tuple[int, list[str]]]
     records, start = [], 1
     while True:
         try:

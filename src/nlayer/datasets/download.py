@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 from .idx import DatasetError, DatasetNotFoundError
 
@@ -93,7 +94,7 @@ def _fetch_verified(url: str, target: Path, md5: str | None, timeout: float) -> 
         tmp.unlink(missing_ok=True)
 
 
-def _stream(url: str, out, timeout: float) -> str:
+def _stream(url: str, out: BinaryIO, timeout: float) -> str:
     """Copy the body of *url* into *out*; return its MD5 hex digest."""
     digest = hashlib.md5()
     received = 0

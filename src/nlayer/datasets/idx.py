@@ -15,6 +15,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class DatasetNotFoundError(DatasetError):
 
 
 #: IDX type code -> big-endian NumPy dtype.
-IDX_TYPES = {
+IDX_TYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

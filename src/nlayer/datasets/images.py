@@ -82,7 +82,8 @@ def cache_dir_for(name: str, cache_dir: str | os.PathLike | None = None) -> Path
     return root / name
 
 
-def search_dirs(name: str, data_dir=None) -> list[tuple[str, Path]]:
+def search_dirs(name: str, data_dir: str | os.PathLike[str] | None = None
+                ) -> list[tuple[str, Path]]:
     """(label, folder) pairs that may hold all four files, in search order; cache excluded."""
     dirs = []
     if data_dir:
@@ -92,7 +93,7 @@ def search_dirs(name: str, data_dir=None) -> list[tuple[str, Path]]:
         dirs += [("$NLAYER_DATA", Path(env).expanduser()),
                  ("$NLAYER_DATA", Path(env).expanduser() / name)]
     dirs += [("system", Path(d)) for d in SYSTEM_DIRS.get(name, [])]
-    unique = {}
+    unique: dict[Path, str] = {}
     for label, folder in dirs:
         unique.setdefault(folder, label)
     return [(label, folder) for folder, label in unique.items()]
@@ -109,13 +110,15 @@ def _find_in(folder: Path) -> dict[str, Path]:
     return found
 
 
-def find_image_files(name: str, data_dir=None, cache_dir=None):
+def find_image_files(name: str, data_dir: str | os.PathLike[str] | None = None,
+                     cache_dir: str | os.PathLike[str] | None = None
+                     ) -> tuple[dict[str, Path] | None, list[str]]:
     """Return (paths or None, notes): the first folder with all four files.
 
     *notes* says, for every folder looked in, what was found there.
     """
     _check_name(name)
-    notes = []
+    notes: list[str] = []
     places = [*search_dirs(name, data_dir), ("cache", cache_dir_for(name, cache_dir))]
     for label, folder in places:
         found = _find_in(folder)
@@ -140,7 +143,8 @@ def _how_to_get(name: str, downloading: bool) -> str:
     return "; ".join(tips)
 
 
-def _download_missing(name, cache_dir, mirrors, checksums, timeout) -> dict[str, Path]:
+def _download_missing(name: str, cache_dir: str | os.PathLike[str] | None, mirrors: list[str],
+                      checksums: dict[str, str], timeout: float) -> dict[str, Path]:
     """Download into the cache whatever it lacks; return role -> path."""
     folder = cache_dir_for(name, cache_dir)
     found = _find_in(folder)
@@ -152,9 +156,9 @@ def _download_missing(name, cache_dir, mirrors, checksums, timeout) -> dict[str,
 
 def load_images(
     name: str,
-    data_dir=None,
+    data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
-    cache_dir=None,
+    cache_dir: str | os.PathLike[str] | None = None,
     mirrors: list[str] | None = None,
     checksums: dict[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,

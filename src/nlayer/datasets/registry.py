@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .idx import DatasetError
 from .images import load_images
 from .tabular import Dataset, load_digits
@@ -14,9 +16,9 @@ DATASETS = ("digits", "mnist", "fashion-mnist")
 
 def load_dataset(
     name: str,
-    data_dir=None,
+    data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
-    cache_dir=None,
+    cache_dir: str | os.PathLike[str] | None = None,
     test_size: float = 0.2,
     seed: int = 0,
 ) -> Dataset:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from ..preprocessing import train_dev_split
 from .csvread import Table, is_missing, read_table, rows_to_table, to_float
@@ -61,7 +64,8 @@ class Dataset:
 
 # ---------------------------------------------------------------- splitting
 
-def split_indices(y, test_size: float = 0.2, seed: int = 0, stratify: bool = True):
+def split_indices(y: Sequence[Any] | NDArray[Any], test_size: float = 0.2, seed: int = 0, stratify: bool = True
+                  ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Seeded train/test split of the rows of y; returns (train_idx, test_idx), ascending.
 
     The same split as ``fit``'s development set (:func:`nlayer.preprocessing.train_dev_split`):
@@ -244,7 +248,7 @@ def _resolve_task(values: list[str], task: str, source: str, target: str) -> str
             f"contains {bad!r}"
         )
     if task == "classification" and numeric and \
-            not all(x.is_integer() for x in numbers) and len(set(numbers)) > MAX_AUTO_CLASSES:
+            not all(x.is_integer() for x in numbers) and len(set(numbers)) > MAX_AUTO_CLASSES:  # type: ignore[union-attr]  # numeric: no None
         raise DatasetError(
             f"{source}: task='classification' on column {target!r}, which holds "
             f"{len(set(numbers))} distinct numbers with fractions: those are values, not "
@@ -253,7 +257,7 @@ def _resolve_task(values: list[str], task: str, source: str, target: str) -> str
         return task
     if not numeric:
         return "classification"
-    few_ints = all(x.is_integer() for x in numbers) and len(set(numbers)) <= MAX_AUTO_CLASSES
+    few_ints = all(x.is_integer() for x in numbers) and len(set(numbers)) <= MAX_AUTO_CLASSES  # type: ignore[union-attr]  # numeric: no None
     return "classification" if few_ints else "regression"
 
 
@@ -262,7 +266,7 @@ def _class_names(values: list[str]) -> list[str]:
     numbers = [to_float(v) for v in values]
     if any(x is None for x in numbers):
         return sorted(set(values))
-    first = {}
+    first: dict[Any, str] = {}  # float keys: none is None here
     for v, x in zip(values, numbers):
         first.setdefault(x, v)
     return [first[x] for x in sorted(first)]
@@ -312,8 +316,8 @@ def _encode_target(table: Table, schema: CsvSchema) -> np.ndarray:
     values = table.column(schema.target)
     if schema.task == "regression":
         return _encode_numeric(table, schema.target)[:, 0].astype(np.float32)
-    exact = {name: k for k, name in enumerate(schema.class_names)}
-    numeric = {to_float(name): k for k, name in enumerate(schema.class_names)}
+    exact = {name: k for k, name in enumerate(schema.class_names)}  # type: ignore[arg-type]  # classification: names set
+    numeric = {to_float(name): k for k, name in enumerate(schema.class_names)}  # type: ignore[arg-type]  # (as above)
     numeric.pop(None, None)
     y = np.empty(len(values), dtype=np.int64)
     for i, value in enumerate(values):
@@ -361,8 +365,9 @@ def load_csv(
     )
 
 
-def encode_csv_rows(path_or_rows, schema: CsvSchema, require_target: bool = False,
-                    dropna: bool = False):
+def encode_csv_rows(path_or_rows: str | os.PathLike[str] | Table | list[Any],
+                    schema: CsvSchema, require_target: bool = False, dropna: bool = False
+                    ) -> tuple[NDArray[np.float32], NDArray[Any] | None, NDArray[np.intp]]:
     """Encode new data with a saved schema; returns (X, y or None, kept_rows).
 
     *path_or_rows* is a CSV path, a :class:`~.csvread.Table`, a list of rows

@@ -88,7 +88,7 @@ class Run:
     history: object
     model: object
     seconds: float
-    diverged: str = None
+    diverged: str | None = None
     times: list = field(default_factory=list, repr=False)  # cumulative seconds per epoch end
 
     @property
@@ -162,7 +162,7 @@ class Result:
     claims: list
     rows: list = field(repr=False)  # long: the report shows them
     figures: list
-    summary_rows: list = field(default=None, repr=False)  # the report's table (default: rows)
+    summary_rows: list | None = field(default=None, repr=False)  # the report's table (default: rows)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0

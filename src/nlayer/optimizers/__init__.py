@@ -29,6 +29,8 @@ without momentum coupled and decoupled are the same update). Keras's
 ``kernel_regularizer=L2(c)`` is the method's L2 with ``c = lambda / (2m)``.
 """
 
+from typing import Any
+
 from ..utils.registry import build
 from . import schedules
 from .adam import Adam, AdamW
@@ -44,16 +46,18 @@ _REGISTRY = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW}
 NAMES = tuple(_REGISTRY)
 
 
-def get(spec):
+def get(spec: str | dict[str, Any] | Optimizer) -> Optimizer:
     """Return an :class:`Optimizer` from a name, a config dict or an instance."""
     return build(spec, Optimizer, _REGISTRY, "optimizer")
 
 
-def from_settings(name, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+def from_settings(name: str, lr: float | schedules.Schedule | dict[str, Any],
+                  momentum: float = 0.0, nesterov: bool = False,
+                  weight_decay: float = 0.0) -> Optimizer:
     """The optimiser called ``name`` with learning rate ``lr`` (a number or a schedule) and
     ``weight_decay`` (0: the optimiser's default); momentum and nesterov are SGD's (the flat settings of the command line
     and the scikit-learn estimators)."""
-    spec = {"name": name, "lr": lr}
+    spec: dict[str, Any] = {"name": name, "lr": lr}
     if weight_decay:  # 0 keeps the optimiser's default (AdamW: 0.01)
         spec["weight_decay"] = weight_decay
     if str(name).lower() == "sgd":

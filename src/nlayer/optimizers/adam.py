@@ -1,10 +1,13 @@
 """Adam (Kingma & Ba) and AdamW (Adam with decoupled weight decay, Loshchilov & Hutter)."""
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .base import Optimizer, check_number
+from .schedules import Schedule
 
 __all__ = ["Adam", "AdamW"]
 
@@ -22,17 +25,19 @@ class Adam(Optimizer):
     name = "adam"
     decoupled = False
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0):
+    def __init__(self, lr: float | Schedule | dict[str, Any] = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         owner = type(self).__name__
         self.beta_1 = check_number(owner, "beta_1", beta_1, 0, 1)
         self.beta_2 = check_number(owner, "beta_2", beta_2, 0, 1)
         self.epsilon = check_number(owner, "epsilon", epsilon, low_open=True)
 
-    def _init_state(self, p):
+    def _init_state(self, p: NDArray[Any]) -> dict[str, NDArray[Any]]:
         return {"m": self._zeros_like(p), "v": self._zeros_like(p)}
 
-    def _update(self, p, g, s):
+    def _update(self, p: NDArray[Any], g: NDArray[Any], s: dict[str, NDArray[Any]]) -> None:
         t, b1, b2 = self.iterations, self.beta_1, self.beta_2
         dt = p.dtype.type
         if self.weight_decay:
@@ -58,7 +63,7 @@ class Adam(Optimizer):
         g *= dt(self.lr * c / (1 - b1**t))
         p -= g
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
 
@@ -75,8 +80,10 @@ class AdamW(Adam):
     name = "adamw"
     decoupled = True
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.01):
+    def __init__(self, lr: float | Schedule | dict[str, Any] = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7,
+                 weight_decay: float = 0.01) -> None:
         super().__init__(lr, beta_1, beta_2, epsilon, weight_decay)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_decay": self.weight_decay}

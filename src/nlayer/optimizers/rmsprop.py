@@ -1,8 +1,12 @@
 """RMSprop: a moving average of g squared scales each parameter's step."""
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from .base import Optimizer, check_number
+from .schedules import Schedule
 
 __all__ = ["RMSprop"]
 
@@ -18,15 +22,16 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
 
-    def __init__(self, lr=0.001, rho=0.9, epsilon=1e-7, weight_decay=0.0):
+    def __init__(self, lr: float | Schedule | dict[str, Any] = 0.001, rho: float = 0.9,
+                 epsilon: float = 1e-7, weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         self.rho = check_number("RMSprop", "rho", rho, 0, 1)
         self.epsilon = check_number("RMSprop", "epsilon", epsilon, low_open=True)
 
-    def _init_state(self, p):
+    def _init_state(self, p: NDArray[Any]) -> dict[str, NDArray[Any]]:
         return {"s": self._zeros_like(p)}
 
-    def _update(self, p, g, s):
+    def _update(self, p: NDArray[Any], g: NDArray[Any], s: dict[str, NDArray[Any]]) -> None:
         dt = p.dtype.type
         if self.weight_decay:
             g += dt(self.weight_decay) * p
@@ -37,5 +42,5 @@ class RMSprop(Optimizer):
         denom += dt(self.epsilon)
         p -= dt(self.lr) * g / denom
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -14,16 +14,33 @@ training it calls :meth:`Schedule.bind` with its batches per epoch and epochs,
 which fills in only what was not given.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any, Literal, overload
 
 from ..utils.registry import build
 
 __all__ = ["Schedule", "StepDecay", "ExponentialDecay", "CosineDecay", "OneCycle", "get"]
 
 
-def _number(owner, name, value, low=0.0, high=math.inf, low_open=True, high_open=True,
-            optional=False):
+@overload
+def _number(owner: str, name: str, value: float, low: float = ..., high: float = ...,
+            low_open: bool = ..., high_open: bool = ..., optional: Literal[False] = ...) -> float:
+    ...
+
+
+@overload
+def _number(owner: str, name: str, value: float | None, low: float = ..., high: float = ...,
+            low_open: bool = ..., high_open: bool = ..., *,
+            optional: Literal[True]) -> float | None:
+    ...
+
+
+def _number(owner: str, name: str, value: float | None, low: float = 0.0,
+            high: float = math.inf, low_open: bool = True, high_open: bool = True,
+            optional: bool = False) -> float | None:
     """``float(value)`` after checking its type and range (a clear error otherwise)."""
     if value is None and optional:
         return None
@@ -40,7 +57,7 @@ def _number(owner, name, value, low=0.0, high=math.inf, low_open=True, high_open
     return value
 
 
-def _whole(owner, name, value, optional=True):
+def _whole(owner: str, name: str, value: int | None, optional: bool = True) -> int | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -53,57 +70,59 @@ class Schedule:
 
     name = "schedule"
     #: keys of get_config (besides name), in constructor order
-    _keys = ()
+    _keys: tuple[str, ...] = ()
 
-    def __init__(self, steps_per_epoch=None):
+    def __init__(self, steps_per_epoch: int | None = None) -> None:
         self.steps_per_epoch = _whole(type(self).__name__, "steps_per_epoch", steps_per_epoch)
         self._given = {"steps_per_epoch": self.steps_per_epoch is not None}
-        self._bound_epochs = None
+        self._bound_epochs: int | None = None
 
     @property
-    def initial_lr(self):
+    def initial_lr(self) -> float:
         """The nominal rate shown before training (``lr`` of an unbound schedule)."""
         raise NotImplementedError
 
-    def bind(self, steps_per_epoch, epochs):
+    def bind(self, steps_per_epoch: int, epochs: int) -> None:
         """Hook called by ``fit`` before the first batch: the run's batches per epoch and
         epochs. Fills in what the constructor was not given; given values win."""
         if not self._given["steps_per_epoch"]:
             self.steps_per_epoch = int(steps_per_epoch)
         self._bound_epochs = int(epochs)
 
-    def _steps(self, epochs, what):
+    def _steps(self, epochs: float, what: str) -> float:
         """``epochs`` (a float) in optimiser steps."""
         if self.steps_per_epoch is None:
             raise ValueError(f"{type(self).__name__} counts {what} in epochs and needs "
                              "steps_per_epoch; give it, or train with fit (which tells it)")
         return epochs * self.steps_per_epoch
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         raise NotImplementedError
 
-    def momentum(self, step):
+    def momentum(self, step: int) -> float | None:
         """SGD momentum at ``step`` for schedules that cycle it, else None."""
         return None
 
-    #: the momentum before the first step when the schedule cycles it, else None
-    initial_momentum = None
+    @property
+    def initial_momentum(self) -> float | None:
+        """The momentum before the first step when the schedule cycles it, else None."""
+        return None
 
-    def get_config(self):
-        config = {"name": self.name}
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name}
         for key in self._keys:
             config[key] = getattr(self, key) if self._given.get(key, True) else None
         return config
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         """The values ``bind`` filled in (JSON); the position is the optimiser's iterations."""
         return {"steps_per_epoch": self.steps_per_epoch, "epochs": self._bound_epochs}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> None:
         if state.get("steps_per_epoch") is not None:
             self.bind(state["steps_per_epoch"], state.get("epochs") or 0)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
 
@@ -115,17 +134,18 @@ class StepDecay(Schedule):
     name = "step"
     _keys = ("lr", "factor", "every", "steps_per_epoch")
 
-    def __init__(self, lr, factor=0.1, every=10, steps_per_epoch=None):
+    def __init__(self, lr: float, factor: float = 0.1, every: float = 10,
+                 steps_per_epoch: int | None = None) -> None:
         super().__init__(steps_per_epoch)
         self.lr = _number("StepDecay", "lr", lr)
         self.factor = _number("StepDecay", "factor", factor, 0, 1, high_open=False)
         self.every = _number("StepDecay", "every", every)
 
     @property
-    def initial_lr(self):
+    def initial_lr(self) -> float:
         return self.lr
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         return self.lr * self.factor ** math.floor(step / self._steps(self.every, "every"))
 
 
@@ -136,7 +156,8 @@ class ExponentialDecay(Schedule):
     name = "exponential"
     _keys = ("lr", "rate", "every", "staircase", "steps_per_epoch")
 
-    def __init__(self, lr, rate=0.9, every=1, staircase=False, steps_per_epoch=None):
+    def __init__(self, lr: float, rate: float = 0.9, every: float = 1, staircase: bool = False,
+                 steps_per_epoch: int | None = None) -> None:
         super().__init__(steps_per_epoch)
         self.lr = _number("ExponentialDecay", "lr", lr)
         self.rate = _number("ExponentialDecay", "rate", rate, 0, 1, high_open=False)
@@ -144,10 +165,10 @@ class ExponentialDecay(Schedule):
         self.staircase = bool(staircase)
 
     @property
-    def initial_lr(self):
+    def initial_lr(self) -> float:
         return self.lr
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         p = step / self._steps(self.every, "every")
         return self.lr * self.rate ** (math.floor(p) if self.staircase else p)
 
@@ -165,7 +186,8 @@ class CosineDecay(Schedule):
     name = "cosine"
     _keys = ("lr", "epochs", "final_lr", "warmup", "steps_per_epoch")
 
-    def __init__(self, lr, epochs=None, final_lr=0.0, warmup=0.0, steps_per_epoch=None):
+    def __init__(self, lr: float, epochs: float | None = None, final_lr: float = 0.0,
+                 warmup: float = 0.0, steps_per_epoch: int | None = None) -> None:
         super().__init__(steps_per_epoch)
         self.lr = _number("CosineDecay", "lr", lr)
         self.epochs = _number("CosineDecay", "epochs", epochs, optional=True)
@@ -178,15 +200,15 @@ class CosineDecay(Schedule):
                              f"than epochs ({self.epochs:g})")
 
     @property
-    def initial_lr(self):
+    def initial_lr(self) -> float:
         return self.lr
 
-    def bind(self, steps_per_epoch, epochs):
+    def bind(self, steps_per_epoch: int, epochs: int) -> None:
         super().bind(steps_per_epoch, epochs)
         if not self._given["epochs"]:
             self.epochs = float(epochs)
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         if self.epochs is None:
             raise ValueError("CosineDecay needs epochs (the length of the decay); give it, "
                              "or train with fit (which tells it)")
@@ -212,8 +234,10 @@ class OneCycle(Schedule):
     _keys = ("max_lr", "epochs", "warmup", "div", "final_div", "momentum_range",
              "steps_per_epoch")
 
-    def __init__(self, max_lr, epochs=None, warmup=0.3, div=25.0, final_div=1e4,
-                 momentum_range=None, steps_per_epoch=None):
+    def __init__(self, max_lr: float, epochs: float | None = None, warmup: float = 0.3,
+                 div: float = 25.0, final_div: float = 1e4,
+                 momentum_range: tuple[float, float] | list[float] | None = None,
+                 steps_per_epoch: int | None = None) -> None:
         super().__init__(steps_per_epoch)
         self.max_lr = _number("OneCycle", "max_lr", max_lr)
         self.epochs = _number("OneCycle", "epochs", epochs, optional=True)
@@ -233,19 +257,19 @@ class OneCycle(Schedule):
         self.momentum_range = momentum_range
 
     @property
-    def initial_lr(self):
+    def initial_lr(self) -> float:
         return self.max_lr / self.div
 
     @property
-    def initial_momentum(self):
+    def initial_momentum(self) -> float | None:
         return None if self.momentum_range is None else self.momentum_range[1]
 
-    def bind(self, steps_per_epoch, epochs):
+    def bind(self, steps_per_epoch: int, epochs: int) -> None:
         super().bind(steps_per_epoch, epochs)
         if not self._given["epochs"]:
             self.epochs = float(epochs)
 
-    def _phase(self, step):
+    def _phase(self, step: int) -> tuple[int, int, float]:
         """(start, end, share of the way) of the half that ``step`` falls in."""
         if self.epochs is None:
             raise ValueError("OneCycle needs epochs (the length of the cycle); give it, "
@@ -258,16 +282,16 @@ class OneCycle(Schedule):
         return 1, 2, min(1.0, t)
 
     @staticmethod
-    def _anneal(start, end, t):
+    def _anneal(start: float, end: float, t: float) -> float:
         return end + (start - end) / 2 * (math.cos(math.pi * t) + 1)
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         start, end, t = self._phase(step)
         low = self.max_lr / self.div
         points = (low, self.max_lr, low / self.final_div)
         return self._anneal(points[start], points[end], t)
 
-    def momentum(self, step):
+    def momentum(self, step: int) -> float | None:
         if self.momentum_range is None:
             return None
         start, end, t = self._phase(step)
@@ -281,8 +305,10 @@ class OneCycle(Schedule):
 CHOICES = ("constant", "step", "exponential", "cosine", "onecycle", "plateau")
 
 
-def from_settings(name, lr, epochs, warmup=None, factor=None, every=None, min_lr=0.0,
-                  momentum_range=None):
+def from_settings(name: str, lr: float, epochs: int, warmup: float | None = None,
+                  factor: float | None = None, every: float | None = None, min_lr: float = 0.0,
+                  momentum_range: tuple[float, float] | list[float] | None = None
+                  ) -> Schedule | None:
     """The schedule the flat settings of the command line describe, or None for a
     constant rate ("constant", "plateau"). ``lr`` is the peak rate; ``warmup`` is in
     epochs (cosine: linear warm-up; onecycle: the climb, default 30% of ``epochs``);
@@ -293,7 +319,8 @@ def from_settings(name, lr, epochs, warmup=None, factor=None, every=None, min_lr
         raise ValueError(f"unknown schedule {name!r}; valid names: {', '.join(CHOICES)}")
     if name in ("constant", "plateau"):
         return None
-    options = {k: v for k, v in (("factor", factor), ("every", every)) if v is not None}
+    options: dict[str, Any] = {k: v for k, v in (("factor", factor), ("every", every))
+                               if v is not None}
     if name == "step":
         return StepDecay(lr, **options)
     if name == "exponential":
@@ -314,7 +341,7 @@ _REGISTRY = {"step": StepDecay, "exponential": ExponentialDecay, "cosine": Cosin
 NAMES = tuple(_REGISTRY)
 
 
-def get(spec):
+def get(spec: Schedule | dict[str, Any]) -> Schedule:
     """A :class:`Schedule` from an instance or a config dict ``{"name": ..., ...}``."""
     if isinstance(spec, str):
         raise TypeError(f"a schedule needs its settings: give a dict {{'name': {spec!r}, ...}} "

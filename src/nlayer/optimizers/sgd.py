@@ -1,9 +1,13 @@
 """SGD with momentum (heavy-ball or Nesterov) in the PyTorch/Keras form
 ``v = mu v - lr g; w += v``."""
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from .base import Optimizer, check_number
+from .schedules import Schedule
 
 __all__ = ["SGD"]
 
@@ -24,7 +28,8 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, lr: float | Schedule | dict[str, Any] = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         if self.schedule is not None and self.schedule.initial_momentum is not None:
             momentum = self.schedule.initial_momentum  # the schedule cycles it
@@ -36,13 +41,13 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     @property
-    def gradient_scale(self):
+    def gradient_scale(self) -> float:
         return self.lr  # g arrives as lr * dJ/dp
 
-    def _init_state(self, p):
+    def _init_state(self, p: NDArray[Any]) -> dict[str, NDArray[Any]]:
         return {"velocity": self._zeros_like(p)} if self.momentum else {}
 
-    def _update(self, p, g, s):
+    def _update(self, p: NDArray[Any], g: NDArray[Any], s: dict[str, NDArray[Any]]) -> None:
         # g is lr * dJ/dp here (see gradient_scale)
         if self.weight_decay:
             g += p.dtype.type(self.lr * self.weight_decay) * p
@@ -58,5 +63,5 @@ class SGD(Optimizer):
         else:
             p += v
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

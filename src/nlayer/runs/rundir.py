@@ -18,7 +18,7 @@ import numpy as np
 try:  # POSIX; elsewhere runs are not locked
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # callers check for None (no locking there)
 
 from nlayer.saving.atomic import write_csv, write_text
 
