@@ -174,3 +174,42 @@ def test_any_array_like_with_increasing_row_reads_trains_to_the_same_bits(table)
         np.testing.assert_array_equal(a, b)
     assert disk.reads > 3 * 15  # batch by batch, never the whole table at once
     np.testing.assert_array_equal(on_disk.predict(disk), in_memory.predict(X))
+
+
+def test_block_shuffling_reads_long_runs_and_is_a_permutation(monkeypatch):
+    from nlayer.training import rows
+    monkeypatch.setattr(rows, "SHUFFLE_RUN_BYTES", 800)  # runs of 10 rows of 80 bytes
+    monkeypatch.setattr(rows, "SHUFFLE_WINDOW_RUNS", 4)  # windows of 40 rows
+    short = rows.epoch_order(np.random.default_rng(0), 1005, "blocks", row_bytes=80)
+    assert sorted(short) == list(range(1005))  # a short last run, anywhere in the order
+    order = rows.epoch_order(np.random.default_rng(0), 1000, "blocks", row_bytes=80)
+    for w in range(0, 1000, 40):  # each window holds 4 whole runs, shuffled together
+        window = order[w:w + 40]
+        assert len({r // 10 for r in window}) <= 4
+        assert list(window) != sorted(window)
+    assert list(rows.epoch_order(None, 5, "blocks")) == [0, 1, 2, 3, 4]
+
+
+def test_block_shuffled_fit_resumes_to_the_same_bits_and_says_what_it_takes(table, tmp_path):
+    X, y, path = table
+    mapped = np.load(path, mmap_mode="r")
+    whole, _ = trained(mapped, y, shuffle="blocks", validation_split=0.2)
+    orders = nl.model.batch_orders(5, 480, 3, shuffle="blocks", row_bytes=12 * 8)
+    assert sorted(orders[0]) == list(range(480)) and list(orders[0]) != list(orders[1])
+    ckpt = tmp_path / "ckpt.nlayer"
+
+    class Stop(nl.Callback):
+        def on_batch_end(self, batch, logs=None):
+            if logs["epoch"] == 2 and batch == 5:
+                self.model.stop_training = True
+    model = nl.MLP(hidden=(16,), n_outputs=4, batchnorm=True)
+    model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), normalize="standard",
+                  metrics=["accuracy"])
+    model.fit(mapped, y, epochs=3, batch_size=32, seed=5, shuffle="blocks",
+              validation_split=0.2, callbacks=[Stop(), nl.ModelCheckpoint(ckpt, every_batches=1)])
+    resumed, _ = trained(mapped, y, shuffle="blocks", validation_split=0.2,
+                         callbacks=[nl.ModelCheckpoint(ckpt, every_batches=1)], resume_from=ckpt)
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="shuffle must be True, False or 'blocks', got 'yes'"):
+        trained(X, y, shuffle="yes")

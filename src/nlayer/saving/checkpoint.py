@@ -71,7 +71,8 @@ def read(path):
 #: the fit settings a checkpoint records, and what each must be
 _SETTINGS = {
     "seed": lambda v: is_whole(v, 0), "batch_size": lambda v: is_whole(v, 1),
-    "shuffle": lambda v: isinstance(v, bool), "validation_data": lambda v: isinstance(v, bool),
+    "shuffle": lambda v: isinstance(v, bool) or v == "blocks",
+    "validation_data": lambda v: isinstance(v, bool),
     "validation_split": lambda v: is_real(v) and 0 <= v < 1,
     "rows": lambda v: is_whole(v, 1), "features": lambda v: is_whole(v, 1),
     "fingerprint": lambda v: isinstance(v, str),

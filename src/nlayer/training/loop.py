@@ -20,7 +20,7 @@ from ..layers import BatchNorm
 from ..preprocessing import train_dev_split
 from ..utils import checks
 from . import memory, resume, targets, threads
-from .rows import Rows
+from .rows import Rows, epoch_order
 from .state import FitState
 
 __all__ = ["fit", "batch_orders"]
@@ -41,6 +41,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         seed = resumed["settings"]["seed"]
     elif seed is None:  # draw the seed here, so that a checkpoint can name it
         seed = np.random.SeedSequence().entropy
+    if shuffle not in (True, False, "blocks"):
+        raise ValueError(f"shuffle must be True, False or 'blocks', got {shuffle!r}")
     split_rng, init_rng, shuffle_rng, dropout_rng = _generators(checks.seed(seed))
     X = model._rows(X)  # X itself, never copied whole: batches are gathered from it
     targets.check_rows(y, X)
@@ -61,13 +63,16 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     if model.target_scaler is not None:
         if not model.target_scaler.fitted:
             model.target_scaler.fit(Y_train, W_train)
-        Y_train, Y_dev = model._scale_targets(Y_train), model._scale_targets(Y_dev)
+        # regression targets (a few columns): the training rows' scaled copy is small
+        whole = Y_train.gather(slice(None)) if isinstance(Y_train, Rows) else Y_train
+        Y_train, Y_dev = model._scale_targets(whole), model._scale_targets(Y_dev)
     state = FitState(model, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                      shuffle_rng if shuffle else None, dropout_rng, callbacks)
+    state.shuffle = shuffle if shuffle == "blocks" else bool(shuffle)
     _batches_batch_norm_can_use(model, state)
     # what a checkpoint records and a resume compares; worked out only when one asks
     state.describe = lambda: {
-        "seed": seed, "batch_size": state.batch_size, "shuffle": bool(shuffle),
+        "seed": seed, "batch_size": state.batch_size, "shuffle": state.shuffle,
         "validation_split": float(validation_split or 0.0),
         "validation_data": validation_data is not None,
         "rows": int(X_train.shape[0]), "features": int(X_train.shape[1]),
@@ -97,6 +102,7 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
     cbs = CallbackList([model.history, *state.callbacks, *shown], model)
     model.stop_training = False
     n = X.shape[0]
+    Y = Y if isinstance(Y, Rows) else Rows(Y, model.dtype)  # the training rows' targets
     largest = n - (n_batches - 1) * batch_size  # the last batch may hold one row more
     buf_X = np.empty((max(batch_size, largest), X.shape[1]), dtype=model.dtype)
     buf_Y = np.empty((buf_X.shape[0], Y.shape[1]), dtype=model.dtype)
@@ -119,14 +125,14 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
             if shuffle_rng is not None:
                 state.shuffle_state = shuffle_rng.bit_generator.state
             state.totals = model._totals()
-        order = shuffle_rng.permutation(n) if shuffle_rng is not None else np.arange(n)
+        order = epoch_order(shuffle_rng, n, state.shuffle, X.row_bytes)
         totals = state.totals
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
             for b in range(state.batch, n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size if b + 1 < n_batches else n]
                 Xb = X.gather(idx, out=buf_X)  # converted and normalised (training.rows)
                 # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
-                Yb = Y.take(idx, axis=0, out=buf_Y[:idx.size], mode="clip")
+                Yb = Y.gather(idx, out=buf_Y)
                 Wb = None if W is None else W.take(idx, out=buf_W[:idx.size], mode="clip")
                 J, A = model.train_step(Xb, Yb, rng, Wb)
                 if not math.isfinite(J):
@@ -219,10 +225,11 @@ def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight)
     train, dev = train_dev_split(X.shape[0], float(validation_split), rng,
                                  targets.strata(model, Y))
     X_train = Rows(X.source, model.dtype, model.normalizer, index=train)
+    Y_train = Rows(Y, model.dtype, index=train)  # gathered per batch too: no copy of Y
     X_dev = X.raw(dev)  # the development rows are the one part of X held in memory
     if W is None:
-        return X_train, Y[train], None, X_dev, Y[dev], None
-    return X_train, Y[train], W[train], X_dev, Y[dev], W[dev]
+        return X_train, Y_train, None, X_dev, Y[dev], None
+    return X_train, Y_train, W[train], X_dev, Y[dev], W[dev]
 
 
 def _generators(seed):
@@ -234,12 +241,14 @@ def _generators(seed):
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
 
 
-def batch_orders(seed, n_rows, epochs):
-    """The row order of each epoch that ``fit(..., seed=seed, shuffle=True)`` uses.
+def batch_orders(seed, n_rows, epochs, shuffle=True, row_bytes=1):
+    """The row order of each epoch that ``fit(..., seed=seed, shuffle=shuffle)`` uses.
 
-    ``n_rows`` counts the training rows after the development split. Peers in a
-    comparison use it to see exactly the same batches.
+    ``n_rows`` counts the training rows after the development split; ``row_bytes`` (a row
+    of X as stored: features x item size) matters to ``shuffle="blocks"`` only (see
+    :func:`nlayer.training.rows.epoch_order`). Peers in a comparison use it to see
+    exactly the same batches.
     """
     rng = _generators(seed)[2]
-    return [rng.permutation(n_rows) for _ in range(epochs)]
+    return [epoch_order(rng, n_rows, shuffle, row_bytes) for _ in range(epochs)]
 

@@ -19,10 +19,38 @@ import numpy as np
 
 from ..utils import checks
 
-__all__ = ["Rows", "BLOCK_BYTES"]
+__all__ = ["Rows", "BLOCK_BYTES", "epoch_order", "SHUFFLE_RUN_BYTES", "SHUFFLE_WINDOW_RUNS"]
 
 #: How much of X one block of :meth:`Rows.blocks` holds (checks and normaliser fits).
 BLOCK_BYTES = 1 << 22
+#: ``shuffle="blocks"``: runs of consecutive rows of about this size are read in random
+#: order, and the rows of each window of SHUFFLE_WINDOW_RUNS runs are shuffled together.
+SHUFFLE_RUN_BYTES = 1 << 20
+SHUFFLE_WINDOW_RUNS = 64
+
+
+def epoch_order(rng, n, shuffle=True, row_bytes=1):
+    """The order of an epoch's n rows.
+
+    ``shuffle=True``: a uniform permutation (every batch reads rows from all over X);
+    ``"blocks"``: runs of consecutive rows (about SHUFFLE_RUN_BYTES each) in random order,
+    then the rows inside each window of SHUFFLE_WINDOW_RUNS runs shuffled: a batch reads
+    from one window (about 64 MiB) in long runs, so a file on a slow disk or larger than
+    memory is read nearly sequentially. Each batch then mixes rows of a few dozen runs
+    instead of the whole data: keep rows in a random order on disk when they come sorted.
+    ``False``: the rows in order. ``rng`` is None when not shuffling."""
+    if rng is None or not shuffle:
+        return np.arange(n)
+    if shuffle is True:
+        return rng.permutation(n)
+    run = max(1, SHUFFLE_RUN_BYTES // max(1, row_bytes))
+    starts = rng.permutation(-(-n // run)) * run
+    order = (starts[:, None] + np.arange(run)).ravel()
+    order = order[order < n]  # the last run may be short, anywhere in the sequence
+    ends = np.cumsum(np.minimum(run, n - starts))[SHUFFLE_WINDOW_RUNS - 1::SHUFFLE_WINDOW_RUNS]
+    for a, b in zip([0, *ends], [*ends, n]):  # windows of whole runs
+        rng.shuffle(order[a:b])
+    return order
 
 
 class Rows:
@@ -35,6 +63,7 @@ class Rows:
         self.source, self.dtype, self.normalizer = X, np.dtype(dtype), normalizer
         self.index, self.what = index, what
         self.n_features = X.shape[1]
+        self.row_bytes = self.n_features * np.dtype(X.dtype).itemsize  # in X, as read
         self.shape = (X.shape[0] if index is None else len(index), self.n_features)
         # a plain array in memory is read as it is asked; anything else in ascending rows
         self._direct = type(X) is np.ndarray and X.dtype == self.dtype
