@@ -86,3 +86,11 @@ def test_no_class_gives_all_its_rows_to_the_development_set():
 
 def test_one_hot():
     np.testing.assert_array_equal(one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
+
+
+@pytest.mark.parametrize("scaler", [nl.Standardizer, nl.MinMaxScaler])
+def test_rows_whose_weights_are_all_zero_fit_no_normaliser(scaler):
+    """No row counts: no statistics (MinMaxScaler raised AttributeError, Standardizer got
+    0 / 0), but the error saying so."""
+    with pytest.raises(ValueError, match="weights are all zero"):
+        scaler().fit(np.ones((4, 2)), sample_weight=np.zeros(4))

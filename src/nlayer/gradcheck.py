@@ -19,6 +19,7 @@ the one between the two ways of computing the gradient.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .model import Sequential
 from .training import targets
@@ -27,7 +28,10 @@ from .utils import checks
 __all__ = ["check_gradients"]
 
 
-def check_gradients(model, X, y, eps=1e-6, seed=0, return_details=False, sample_weight=None):
+def check_gradients(model: Sequential, X: ArrayLike, y: ArrayLike, eps: float = 1e-6,
+                    seed: int = 0, return_details: bool = False,
+                    sample_weight: ArrayLike | None = None,
+                    ) -> float | tuple[float, dict[str, float]]:
     """Largest relative error between back propagation and finite differences.
 
     ``model`` must be compiled; it is not modified (a float64 copy is checked).
@@ -36,25 +40,25 @@ def check_gradients(model, X, y, eps=1e-6, seed=0, return_details=False, sample_
     points to a bug. With ``return_details`` also returns ``{param_name: error}``.
     """
     model._require_compiled()
-    X = checks.features(X, model.dtype, model.n_features if model.built else None)
-    X = X.astype(np.float64)
-    targets.check_rows(y, X)
+    X64 = checks.features(X, model.dtype, model.n_features if model.built else None)
+    X64 = X64.astype(np.float64)
+    targets.check_rows(y, X64)
     if not model.built:
         targets.infer_output_units(model, y)
-        model.build((None, X.shape[1]), seed=seed)
+        model.build((None, X64.shape[1]), seed=seed)
     clone = _float64_clone(model)
-    X = clone._normalize(X)
+    X64 = clone._normalize(X64)
     Y = clone.loss.prepare_targets(y, clone.n_outputs, clone.dtype)
     W = targets.row_weights(clone, Y, sample_weight, None)
 
     def cost():
-        A = clone.forward(X, training=True, rng=np.random.default_rng(seed))
+        A = clone.forward(X64, training=True, rng=np.random.default_rng(seed))
         return clone.cost(A, Y, W), A
 
     J, A = cost()
     clone.backward(A, Y, weights=W)
     floor = 1e-3 * max(1.0, abs(J))
-    details = {}
+    details: dict[str, float] = {}
     for layer in clone.layers:
         for key in layer.trainable_names:
             analytic = layer.grads[key].copy()

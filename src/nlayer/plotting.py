@@ -7,9 +7,16 @@ returned released from pyplot, so a notebook shows it once (see
 """
 
 import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from .callbacks import History
 from .callbacks.drawing import by_layer, new_figure, positive
 from .saving.atomic import save_figure
+
+if TYPE_CHECKING:  # matplotlib is imported only when drawing
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_layer_stats", "layer_rows"]
 
@@ -88,7 +95,10 @@ def _mean(values):
     return sum(values) / len(values) if values else math.nan
 
 
-def plot_layer_stats(history, path=None, kind="gradients", title=None, samples=None):
+def plot_layer_stats(history: History | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                     path: str | os.PathLike[str] | None = None, kind: str = "gradients",
+                     title: str | None = None,
+                     samples: Mapping[int, Mapping[str, Any]] | None = None) -> "Figure":
     """Draw LayerMonitor records; return the matplotlib Figure (also saved to ``path`` if given).
 
     ``kind="gradients"``: RMS of dW and of dZ per layer against the sampled step,

@@ -6,11 +6,23 @@ held-out rows leaks into training. Their state is plain arrays, saved with the m
 """
 
 import math
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, Self, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 __all__ = ["Standardizer", "MinMaxScaler", "get_normalizer", "train_dev_split", "one_hot",
            "NORMALIZERS"]
+
+#: a function giving (first row, block of rows) over all the rows X, block by block
+_Blocks = Callable[[], Iterator[tuple[int, NDArray[Any]]]]
+
+
+class _RowBlocks(Protocol):
+    """Rows that hand out their blocks themselves (:class:`nlayer.training.rows.Rows`)."""
+
+    def blocks(self) -> Iterator[tuple[int, NDArray[Any]]]: ...
 
 
 class _Normalizer:
@@ -18,15 +30,25 @@ class _Normalizer:
 
     name = "normalizer"
 
-    def __init__(self):
-        self.shift = None
-        self.scale = None
+    def __init__(self) -> None:
+        self.shift: NDArray[np.float64] | None = None
+        self.scale: NDArray[np.float64] | None = None
 
     @property
-    def fitted(self):
+    def fitted(self) -> bool:
         return self.shift is not None
 
-    def fit(self, X, sample_weight=None):
+    def _fitted_statistics(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(shift, scale), or the error saying that ``fit`` comes first."""
+        if self.shift is None or self.scale is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(X_train) first")
+        return self.shift, self.scale
+
+    def _statistics(self, blocks: "_Blocks", w: NDArray[np.float64] | None,
+                    rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        raise NotImplementedError  # each normaliser's own
+
+    def fit(self, X: ArrayLike | _RowBlocks, sample_weight: ArrayLike | None = None) -> Self:
         """Statistics of the rows of X; a row of weight w counts w times (0: not at all).
 
         X is a 2-D array, or the rows ``fit`` reads block by block (``training.rows``):
@@ -37,51 +59,55 @@ class _Normalizer:
         if rows == 0:
             raise ValueError("cannot fit a normaliser on 0 rows")
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w is not None and not w.sum() > 0:  # else no statistics (None, or 0 / 0)
+            raise ValueError("cannot fit a normaliser on rows whose weights are all zero")
         self.shift, self.scale = self._statistics(blocks, w, rows)
-        self._factors = {}
+        self._factors: dict[Any, tuple[NDArray[Any], NDArray[Any]]] = {}
         return self
 
-    def factors(self, dtype):
+    def factors(self, dtype: DTypeLike) -> tuple[NDArray[Any], NDArray[Any]]:
         """(shift, 1 / scale) in ``dtype``: ``x' = (x - shift) * (1 / scale)``."""
         key = (np.dtype(dtype), id(self.shift), id(self.scale))  # new statistics: new factors
-        cache = self.__dict__.setdefault("_factors", {})
+        cache: dict[Any, tuple[NDArray[Any], NDArray[Any]]] = \
+            self.__dict__.setdefault("_factors", {})
         if key not in cache:
+            shift, scale = self._fitted_statistics()
             cache.clear()
-            cache[key] = (self.shift.astype(key[0]), (1.0 / self.scale).astype(key[0]))
+            cache[key] = (shift.astype(key[0]), (1.0 / scale).astype(key[0]))
         return cache[key]
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[Any]:
         """Return ``(X - shift) * (1 / scale)`` in X's dtype (a new array)."""
-        if not self.fitted:
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(X_train) first")
+        fitted_shift, _ = self._fitted_statistics()
         X = _check_2d(X)
-        if X.shape[1] != self.shift.shape[0]:
+        if X.shape[1] != fitted_shift.shape[0]:
             raise ValueError(
-                f"X has {X.shape[1]} features but the normaliser was fit on {self.shift.shape[0]}"
+                f"X has {X.shape[1]} features but the normaliser was fit on {fitted_shift.shape[0]}"
             )
         shift, inv_scale = self.factors(X.dtype if X.dtype.kind == "f" else np.float64)
         out = np.subtract(X, shift, dtype=shift.dtype)
         out *= inv_scale
         return out
 
-    def fit_transform(self, X):
+    def fit_transform(self, X: ArrayLike) -> NDArray[Any]:
         return self.fit(X).transform(X)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: ArrayLike) -> NDArray[Any]:
+        shift, scale = self._fitted_statistics()
         X = np.asarray(X, dtype=float) if np.asarray(X).dtype.kind != "f" else np.asarray(X)
-        return X * self.scale.astype(X.dtype) + self.shift.astype(X.dtype)
+        return X * scale.astype(X.dtype) + shift.astype(X.dtype)
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         return {"name": self.name, "shift": self.shift, "scale": self.scale}
 
     @classmethod
-    def from_state(cls, state):
+    def from_state(cls, state: dict[str, Any]) -> "_Normalizer":
         norm = NORMALIZERS[state["name"]]()
         norm.shift = np.asarray(state["shift"], dtype=np.float64)
         norm.scale = np.asarray(state["scale"], dtype=np.float64)
         return norm
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(fitted={self.fitted})"
 
 
@@ -90,7 +116,8 @@ class Standardizer(_Normalizer):
 
     name = "standard"
 
-    def _statistics(self, blocks, w, rows):
+    def _statistics(self, blocks: _Blocks, w: NDArray[np.float64] | None,
+                    rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         total = rows if w is None else w.sum()
         mean = _weighted_sum(blocks, w, lambda B: B) / total
         var = _weighted_sum(blocks, w, lambda B: np.square(B - mean)) / total
@@ -104,8 +131,10 @@ class MinMaxScaler(_Normalizer):
 
     name = "minmax"
 
-    def _statistics(self, blocks, w, rows):
-        lo, hi = None, None
+    def _statistics(self, blocks: _Blocks, w: NDArray[np.float64] | None,
+                    rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        lo: NDArray[Any] | None = None
+        hi: NDArray[Any] | None = None
         for start, B in blocks():
             if w is not None:  # the rows that count, however often
                 B = B[w[start:start + len(B)] > 0]
@@ -113,13 +142,15 @@ class MinMaxScaler(_Normalizer):
                 b_lo, b_hi = B.min(axis=0), B.max(axis=0)
                 lo = b_lo if lo is None else np.minimum(lo, b_lo)
                 hi = b_hi if hi is None else np.maximum(hi, b_hi)
-        lo = lo.astype(np.float64)
-        span = hi.astype(np.float64) - lo
+        # some row counts (fit checks the weights), so lo and hi are arrays here
+        lo = cast(NDArray[Any], lo).astype(np.float64)
+        span = cast(NDArray[Any], hi).astype(np.float64) - lo
         span[span < 1e-12] = 1.0
         return lo, span
 
 
-def _weighted_sum(blocks, w, f):
+def _weighted_sum(blocks: _Blocks, w: NDArray[np.float64] | None,
+                  f: Callable[[NDArray[Any]], NDArray[Any]]) -> Any:
     """Sum over all rows of f(rows) in float64 (weighted by w when given), block by block."""
     total = 0.0
     for start, B in blocks():
@@ -129,18 +160,18 @@ def _weighted_sum(blocks, w, f):
     return total
 
 
-def _blocks(X, rows_per_block=4096):
+def _blocks(X: ArrayLike | _RowBlocks, rows_per_block: int = 4096) -> _Blocks:
     """A function giving (first row, block) over X's rows: X's own ``blocks`` or slices."""
     if hasattr(X, "blocks") and callable(X.blocks):
         return X.blocks
-    X = _check_2d(X)
+    X = _check_2d(cast(ArrayLike, X))  # not rows with blocks of their own: an array-like
     return lambda: ((s, X[s:s + rows_per_block]) for s in range(0, X.shape[0], rows_per_block))
 
 
 NORMALIZERS = {"standard": Standardizer, "minmax": MinMaxScaler}
 
 
-def get_normalizer(spec):
+def get_normalizer(spec: "str | _Normalizer | None") -> "_Normalizer | None":
     """None, ``"standard"``, ``"minmax"`` or a normaliser instance."""
     if spec is None or isinstance(spec, _Normalizer):
         return spec
@@ -150,7 +181,9 @@ def get_normalizer(spec):
     raise ValueError(f"unknown normalize {spec!r}; valid values: {valid}")
 
 
-def train_dev_split(n_rows, dev_fraction, rng, strata=None, name="validation_split"):
+def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
+                    strata: ArrayLike | None = None, name: str = "validation_split",
+                    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Split the row indices 0..n_rows-1 at random into (train, dev), each in ascending order.
 
     The development part gets ``ceil(dev_fraction * n_rows)`` rows, as Keras's
@@ -184,7 +217,8 @@ def train_dev_split(n_rows, dev_fraction, rng, strata=None, name="validation_spl
     return np.flatnonzero(~in_dev), np.flatnonzero(in_dev)
 
 
-def _stratified_rows(strata, n_pick, rng):
+def _stratified_rows(strata: NDArray[Any], n_pick: int,
+                     rng: np.random.Generator) -> NDArray[np.intp]:
     """About n_pick row indices, each class in proportion.
 
     Fewer than n_pick only where a class would otherwise give all its rows.
@@ -204,7 +238,8 @@ def _stratified_rows(strata, n_pick, rng):
     return np.concatenate(picks)
 
 
-def one_hot(ids, n_classes=None, dtype=np.float32):
+def one_hot(ids: ArrayLike, n_classes: int | None = None,
+            dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Rows of zeros with a 1 at each class id."""
     ids = np.asarray(ids, dtype=np.int64)
     k = int(ids.max()) + 1 if n_classes is None else n_classes
@@ -213,7 +248,7 @@ def one_hot(ids, n_classes=None, dtype=np.float32):
     return Y
 
 
-def _check_2d(X):
+def _check_2d(X: ArrayLike) -> NDArray[Any]:
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (samples, features), got shape {X.shape}")

@@ -27,8 +27,11 @@ therefore identical predictions.
 """
 
 import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -66,12 +69,15 @@ class _BaseNLayer(BaseEstimator):
     _loss: str | None = None
     _score_metric: str | None = None
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
-                 batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,
-                 momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
-                 early_stopping=False, patience=10, validation_fraction=0.1,
-                 normalize="standard", random_state=None, dtype=None,
-                 warm_start=False, verbose=0):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",
+                 init: str | dict[str, Any] = "auto", batchnorm: bool = False,
+                 dropout: float = 0.0, optimizer: str = "sgd", learning_rate: float = 0.01,
+                 momentum: float = 0.9, l2: float = 0.0001, batch_size: int | str = 32,
+                 max_epochs: int = 200, early_stopping: bool = False, patience: int = 10,
+                 validation_fraction: float = 0.1, normalize: str | None = "standard",
+                 random_state: int | np.random.RandomState | None = None,
+                 dtype: DTypeLike | None = None, warm_start: bool = False,
+                 verbose: int = 0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.init = init
@@ -285,12 +291,16 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
         training loss.
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
-                 batchnorm=False, dropout=0.0, optimizer="sgd", learning_rate=0.01,
-                 momentum=0.9, l2=0.0001, batch_size=32, max_epochs=200,
-                 early_stopping=False, patience=10, validation_fraction=0.1,
-                 normalize="standard", class_weight=None, random_state=None,
-                 dtype=None, warm_start=False, verbose=0):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",
+                 init: str | dict[str, Any] = "auto", batchnorm: bool = False,
+                 dropout: float = 0.0, optimizer: str = "sgd", learning_rate: float = 0.01,
+                 momentum: float = 0.9, l2: float = 0.0001, batch_size: int | str = 32,
+                 max_epochs: int = 200, early_stopping: bool = False, patience: int = 10,
+                 validation_fraction: float = 0.1, normalize: str | None = "standard",
+                 class_weight: str | Mapping[Any, float] | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 dtype: DTypeLike | None = None, warm_start: bool = False,
+                 verbose: int = 0) -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
                          batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
                          learning_rate=learning_rate, momentum=momentum, l2=l2,
@@ -305,7 +315,7 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
     _loss = "categorical_crossentropy"
     _score_metric = "accuracy"
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         """Train on (X, y) for up to ``max_epochs`` epochs; returns self.
 
         ``sample_weight``: a row of weight w counts as w rows (see
@@ -313,7 +323,8 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """One epoch over (X, y), continuing from the previous call.
 
         ``classes`` (all labels that can ever appear) is required on the first call.
@@ -364,18 +375,18 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
                              f"classes {classes.tolist()!r}")
         return {int(np.searchsorted(classes, label)): weight for label, weight in cw.items()}
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
         P = self._forward(X)
         P /= P.sum(axis=1, keepdims=True)  # exact sums in float64
         return P
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[Any]:
         """Natural log of :meth:`predict_proba`."""
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """The most probable class of each row."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
@@ -411,12 +422,16 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
         (averaged over outputs), which does not depend on this scaling.
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
-                 batchnorm=False, dropout=0.0, optimizer="adam", learning_rate=0.001,
-                 momentum=0.9, l2=3.0, batch_size="auto", max_epochs=400,
-                 early_stopping=False, patience=10, validation_fraction=0.1,
-                 normalize="standard", scale_targets=True, random_state=None,
-                 dtype=None, warm_start=False, verbose=0):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",
+                 init: str | dict[str, Any] = "auto", batchnorm: bool = False,
+                 dropout: float = 0.0, optimizer: str = "adam", learning_rate: float = 0.001,
+                 momentum: float = 0.9, l2: float = 3.0, batch_size: int | str = "auto",
+                 max_epochs: int = 400, early_stopping: bool = False, patience: int = 10,
+                 validation_fraction: float = 0.1, normalize: str | None = "standard",
+                 scale_targets: bool = True,
+                 random_state: int | np.random.RandomState | None = None,
+                 dtype: DTypeLike | None = None, warm_start: bool = False,
+                 verbose: int = 0) -> None:
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
                          batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
                          learning_rate=learning_rate, momentum=momentum, l2=l2,
@@ -431,7 +446,7 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
     _loss = "mean_squared_error"
     _score_metric = "r2"
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         """Train on (X, y) for up to ``max_epochs`` epochs; returns self.
 
         ``sample_weight``: a row of weight w counts as w rows (see
@@ -439,7 +454,8 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """One epoch over (X, y), continuing from the previous call."""
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
@@ -455,7 +471,7 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
         self._y_1d = y.ndim == 1
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Predicted targets: shape (n_samples,) if fit on 1-D y, else (n_samples, n_outputs)."""
         Y = self._forward(X)
         return Y.ravel() if self._y_1d else Y

@@ -1,11 +1,16 @@
 """``History``: what ``fit`` returns, one value per epoch for every logged key."""
 
 import math
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self
 
 from ..saving.atomic import save_figure
 from . import drawing
 from .base import Callback
+
+if TYPE_CHECKING:  # matplotlib is imported only when drawing
+    from matplotlib.figure import Figure
 
 __all__ = ["History"]
 
@@ -23,14 +28,14 @@ class History(Callback):
     computed with; None where it cannot be known, see ``nlayer.training.threads``).
     """
 
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-        self.best_epoch = None
-        self.stopped_epoch = None
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
         self.interrupted = False
-        self.layer_stats = []  # rows of nlayer.LayerMonitor
-        self.params = {}
+        self.layer_stats: list[dict[str, Any]] = []  # rows of nlayer.LayerMonitor
+        self.params: dict[str, Any] = {}
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.params = dict(logs or {})
@@ -48,13 +53,13 @@ class History(Callback):
         if finite:
             self.best_epoch = min(finite)[1]
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"history": self.history, "epoch": self.epoch, "best_epoch": self.best_epoch,
                 "stopped_epoch": self.stopped_epoch, "interrupted": self.interrupted,
                 "layer_stats": [dict(row) for row in self.layer_stats]}
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
         h = cls()
         h.history = {k: list(v) for k, v in data.get("history", {}).items()}
         h.epoch = list(data.get("epoch", []))
@@ -63,7 +68,8 @@ class History(Callback):
         h.layer_stats = [dict(row) for row in data.get("layer_stats") or []]
         return h
 
-    def plot(self, metric=None, path=None):
+    def plot(self, metric: str | None = None,
+             path: str | os.PathLike[str] | None = None) -> "Figure":
         """The loss and ``metric`` per epoch, train and dev, as a matplotlib Figure.
 
         ``metric=None`` takes the first recorded one (accuracy, mse, mae, r2); the best

@@ -71,20 +71,20 @@ class LayerMonitor(Callback):
     #: values of A kept per layer and sample for ``activation_samples``
     SAMPLE_SIZE = 2048
 
-    def __init__(self, every_batches=50):
+    def __init__(self, every_batches: int = 50) -> None:
         if isinstance(every_batches, bool) or not isinstance(every_batches, (int, np.integer)) \
                 or every_batches < 1:
             raise ValueError(f"every_batches must be a whole number >= 1, got {every_batches!r}")
         self.every_batches = int(every_batches)
         self.step = 0  # training steps seen, across epochs (and across a resume)
-        self.epoch = None
-        self._pending = None
+        self.epoch: int | None = None
+        self._pending: list[Any] | None = None
         #: {epoch: {layer name: up to SAMPLE_SIZE values of A}} at the first sampled step of
         #: training and the last one so far (for plots of the distribution of A)
-        self.activation_samples = {}
+        self.activation_samples: dict[int, dict[str, np.ndarray]] = {}
         #: {"epoch": e, "layers": {layer name: {"dW": ..., "dZ": ..., "A": ...}}}: up to
         #: SAMPLE_SIZE values of each at the latest sampled step (None before the first)
-        self.step_samples = None
+        self.step_samples: dict[str, Any] | None = None
 
     # -- arming the model's tap ------------------------------------------------------
     def _arm(self):

@@ -52,7 +52,8 @@ class LivePlot(Callback):
     in or out of a notebook). ``draws`` and ``seconds`` count the redraws and their time.
     """
 
-    def __init__(self, every_epochs=1, every_seconds=None, path=None):
+    def __init__(self, every_epochs: int = 1, every_seconds: float | None = None,
+                 path: str | os.PathLike[str] | None = None) -> None:
         self.every_epochs = checks.whole(every_epochs, "LivePlot every_epochs")
         self.every_seconds = None if every_seconds is None else \
             checks.real(every_seconds, "LivePlot every_seconds", low=0.0)
@@ -93,7 +94,7 @@ class LivePlot(Callback):
         if self.active and self._waiting:  # the last epochs, whatever the throttle said
             self.draw()
 
-    def draw(self):
+    def draw(self) -> None:
         """Redraw now from the model's history (``fit`` calls it; callable after, too)."""
         start = time.perf_counter()
         fig = self._draw_figure(self.model.history)

@@ -8,8 +8,10 @@ inside ``with mlflow.start_run():`` it logs into that run and leaves it open.
 """
 
 import math
+import os
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,8 @@ class MLflowLogger(Callback):
     #: after every other callback: the model logged is the final one (best weights restored)
     runs_last = True
 
-    def __init__(self, params=None, run_name=None, log_model=True):
+    def __init__(self, params: dict[str, Any] | None = None, run_name: str | None = None,
+                 log_model: bool = True) -> None:
         if params is not None and not isinstance(params, dict):
             raise TypeError(f"params must be a dict of parameter names to values (or None for "
                             f"the model's settings), got {type(params).__name__}")
@@ -50,7 +53,11 @@ class MLflowLogger(Callback):
         if not isinstance(log_model, bool):
             raise TypeError(f"log_model must be True or False, got {log_model!r}")
         self.params, self.run_name, self.log_model = params, run_name, log_model
-        self.run_id, self._started, self._mlflow, self._client = None, False, None, None
+        self.run_id: str | None = None
+        self._started = False
+        # the mlflow module and its MlflowClient once a run starts (an optional extra)
+        self._mlflow: Any = None
+        self._client: Any = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._mlflow = mlflow = require("mlflow", "mlflow", "nl.MLflowLogger")
@@ -76,20 +83,21 @@ class MLflowLogger(Callback):
         self.end_run()
 
     # -- adding to the run ---------------------------------------------------------------
-    def log_metrics(self, metrics, step=0):
+    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
         """Log the finite numbers of ``metrics`` at ``step``."""
         entity = require("mlflow.entities", "mlflow", "nl.MLflowLogger").Metric
         now = int(time.time() * 1000)
         self._log_batch(metrics=[entity(str(k), float(v), now, int(step))
                                  for k, v in metrics.items() if is_real(v) and math.isfinite(v)])
 
-    def log_files(self, paths, artifact_path=None):
+    def log_files(self, paths: Iterable[str | os.PathLike[str]],
+                  artifact_path: str | None = None) -> None:
         """Log each file of ``paths`` as an artifact of the run (under ``artifact_path``)."""
         self._require_run()
         for path in paths:
             self._client.log_artifact(self.run_id, str(path), artifact_path)
 
-    def end_run(self, status="FINISHED"):
+    def end_run(self, status: str = "FINISHED") -> None:
         """End the run if this logger started it and it is still open (no-op otherwise)."""
         if not self._started:
             return

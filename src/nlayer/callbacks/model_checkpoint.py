@@ -48,8 +48,10 @@ class ModelCheckpoint(Callback):
     #: The clock of ``every_seconds`` (a test may give an instance a fake one).
     _clock = staticmethod(time.monotonic)
 
-    def __init__(self, path, monitor="val_loss", save_best_only=False, every_epochs=1,
-                 every_batches=None, mode="auto", every_seconds=None):
+    def __init__(self, path: str | os.PathLike[str], monitor: str = "val_loss",
+                 save_best_only: bool = False, every_epochs: int = 1,
+                 every_batches: int | None = None, mode: str = "auto",
+                 every_seconds: float | None = None) -> None:
         self.path = os.fspath(path)
         if not self.path:
             raise ValueError("ModelCheckpoint needs a file path, e.g. 'checkpoint.nlayer'")
@@ -68,9 +70,9 @@ class ModelCheckpoint(Callback):
                              "saves only improvements (skipping one would lose that best "
                              "model); give one of them")
         self.needs_batch_end = self.every_batches is not None and not self.save_best_only
-        self.best = None
-        self.last_path = None
-        self._last_save = None
+        self.best: float | None = None
+        self.last_path: str | None = None
+        self._last_save: float | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.best, self.last_path = None, None

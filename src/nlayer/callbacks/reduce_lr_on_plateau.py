@@ -21,8 +21,9 @@ class ReduceLROnPlateau(Callback):
     :meth:`get_state`; the rate itself is in the optimiser's state.
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, cooldown=0, min_lr=0.0,
-                 min_delta=0.0, mode="auto"):
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 cooldown: int = 0, min_lr: float = 0.0, min_delta: float = 0.0,
+                 mode: str = "auto") -> None:
         for name, value in (("patience", patience), ("cooldown", cooldown)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"ReduceLROnPlateau {name} must be a whole number >= 0, "

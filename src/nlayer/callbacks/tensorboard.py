@@ -52,7 +52,8 @@ class TensorBoard(Callback):
     >>> model.fit(X, y, epochs=10, callbacks=[nl.TensorBoard("logs/run1")])  # doctest: +SKIP
     """
 
-    def __init__(self, log_dir="logs", histogram_freq=1, update_freq="epoch"):
+    def __init__(self, log_dir: str | os.PathLike[str] = "logs", histogram_freq: int = 1,
+                 update_freq: str | int = "epoch") -> None:
         try:
             self.log_dir = Path(os.fspath(log_dir))
         except TypeError:
@@ -64,7 +65,10 @@ class TensorBoard(Callback):
         self.histogram_freq = int(histogram_freq)
         self.update_freq = _batches(update_freq)
         self.needs_batch_end = self.update_freq is not None  # else fit skips the hook
-        self._writers, self._monitor, self._steps, self._rows, self._purge = {}, None, 1, 0, {}
+        self._writers: dict[str, Any] = {}  # tensorboardX SummaryWriters, by run
+        self._monitor: LayerMonitor | None = None
+        self._steps, self._rows = 1, 0
+        self._purge: dict[str, int] = {}
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._summary_writer = require("tensorboardX", "tensorboard", "nl.TensorBoard").SummaryWriter

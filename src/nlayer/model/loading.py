@@ -1,12 +1,14 @@
 """``nl.load``: a model from its file."""
 
+import os
+
 from .. import saving
 from .sequential import Sequential
 
 __all__ = ["load"]
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Sequential:
     """Read a model written by ``model.save`` (or a checkpoint, as the model at that moment).
 
     Whatever the file holds, this returns a model or raises

@@ -1,15 +1,22 @@
 """``nl.MLP``: a multilayer perceptron's stack of layers in one line."""
 
-import numpy as np
+from collections.abc import Iterable
+from typing import Any
 
-from .. import layers as layers_mod
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .. import initializers, layers as layers_mod
 from .sequential import Sequential
 
 __all__ = ["MLP"]
 
 
-def MLP(hidden=(100,), activation="relu", output="softmax", n_outputs=None, batchnorm=False,
-        dropout=0.0, init="auto", dtype="float32", name="mlp"):
+def MLP(hidden: int | Iterable[int] = (100,), activation: str | dict[str, Any] = "relu",
+        output: str | dict[str, Any] = "softmax", n_outputs: int | None = None,
+        batchnorm: bool = False, dropout: float = 0.0,
+        init: str | dict[str, Any] | initializers.Initializer = "auto",
+        dtype: DTypeLike = "float32", name: str = "mlp") -> Sequential:
     """A multilayer perceptron in one line.
 
     Each hidden layer is ``Dense -> [BatchNorm] -> Activation -> [Dropout]``
@@ -20,7 +27,7 @@ def MLP(hidden=(100,), activation="relu", output="softmax", n_outputs=None, batc
     """
     if isinstance(hidden, (int, np.integer)):
         hidden = (hidden,)
-    stack = []
+    stack: list[layers_mod.Layer] = []
     for units in hidden:
         if batchnorm:
             stack += [layers_mod.Dense(units, init=init, use_bias=False), layers_mod.BatchNorm(),

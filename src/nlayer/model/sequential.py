@@ -19,24 +19,32 @@ saves the optimiser a pass over all the weights (see ``optimizers``).
 """
 
 import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Self, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import layers as layers_mod
 from .. import losses, metrics as metrics_mod, optimizers, saving, training
+from ..callbacks import Callback, History
 from ..errors import NotFittedError
-from ..preprocessing import Standardizer, get_normalizer
-from ..training import memory, sample_weights, targets, threads
-from ..training.rows import Rows
+from ..preprocessing import Standardizer, _Normalizer, get_normalizer
+from ..training import memory, sample_weights
+from ..training.rows import Rows, RowSource
 from ..training.state import Totals
 from ..utils import checks, fastpaths
-from . import file_contents
+from . import file_contents, inference
 from .summary import summary_html, summary_text
 
 __all__ = ["Sequential"]
 
 _DTYPES = ("float32", "float64")
-_EVAL_CHUNK = 4096  # rows per forward pass in predict/evaluate: bounds memory
+#: what X may be: an array, or an array-like with shape, dtype and row indexing (a memory
+#: map, an h5py or zarr array; see nlayer.training.rows)
+_Features = ArrayLike | RowSource
+_Path = str | os.PathLike[str]
 
 
 class Sequential:
@@ -48,28 +56,30 @@ class Sequential:
 
     #: called as ``tap(scale)`` between back propagation and the optimiser's step when set
     #: (nlayer.LayerMonitor sets it for the steps it samples; each fit starts without one)
-    _step_tap = None
+    _step_tap: Callable[[float], None] | None = None
 
-    def __init__(self, layers=None, dtype="float32", name="sequential"):
+    def __init__(self, layers: Iterable[layers_mod.Layer] | None = None,
+                 dtype: DTypeLike = "float32", name: str = "sequential") -> None:
         dtype = np.dtype(dtype).name if dtype is not None else "float32"
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         self.dtype = np.dtype(dtype)
         self.name = checks.name(name, "Sequential")
-        self.layers = []
-        self.n_features = None
+        self.layers: list[layers_mod.Layer] = []
+        self.n_features: int | None = None
         self.compiled = False
-        self.normalizer = None
-        self.target_scaler = None  # compile(scale_targets=True): y standardised inside the model
-        self.history = None
-        self.metadata = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
+        self.normalizer: _Normalizer | None = None
+        # compile(scale_targets=True): y standardised inside the model
+        self.target_scaler: Standardizer | None = None
+        self.history: History | None = None
+        self.metadata: dict[str, Any] = {}  # free JSON-serialisable notes saved with the model (e.g. CSV schema)
         self.stop_training = False
-        self._fit_state = None  # set during fit (see nlayer.training.state.FitState)
+        self._fit_state: Any = None  # set during fit (see nlayer.training.state.FitState)
         for layer in layers or []:
             self.add(layer)
 
     # -- construction --------------------------------------------------------
-    def add(self, layer):
+    def add(self, layer: layers_mod.Layer) -> None:
         if not isinstance(layer, layers_mod.Layer):
             raise TypeError(f"expected an nlayer layer, got {type(layer).__name__}")
         if self.built:
@@ -81,21 +91,22 @@ class Sequential:
         counts[type(layer)] = counts.get(type(layer), 0) + 1
         self._counted += 1
 
-    def _type_counts(self):
+    def _type_counts(self) -> dict[type, int]:
         """Layers per type, kept as layers are added so that naming n layers is linear in n
         (recounted if ``layers`` was changed directly)."""
         if self.__dict__.get("_counted") != len(self.layers):
-            self._counts = {}
+            self._counts: dict[type, int] = {}
             for other in self.layers:
                 self._counts[type(other)] = self._counts.get(type(other), 0) + 1
             self._counted = len(self.layers)
         return self._counts
 
     @property
-    def built(self):
+    def built(self) -> bool:
         return self.n_features is not None
 
-    def build(self, input_shape, seed=None):
+    def build(self, input_shape: int | Sequence[int | None],
+              seed: int | np.random.Generator | None = None) -> Self:
         """Create every layer's weights for inputs of ``input_shape = (None, n_features)``."""
         n = input_shape[-1] if isinstance(input_shape, (tuple, list)) else input_shape
         if not isinstance(n, (int, np.integer)) or n < 1:
@@ -118,23 +129,23 @@ class Sequential:
         self._pack_parameters()
         return self
 
-    def _pack_parameters(self):
+    def _pack_parameters(self) -> None:
         """Every trainable array into one buffer, its gradient into another (see
         :func:`nlayer.utils.fastpaths.pack`); the layers' dicts hold views into them."""
         self._flat_params, self._flat_grads = fastpaths.pack(self.layers, self.dtype)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # copies (deepcopy, pickle) cannot keep the layers' arrays as views into the packed
         # buffers; they carry the layers' arrays and pack them again in __setstate__
         return {k: v for k, v in self.__dict__.items()
                 if k not in ("_flat_params", "_flat_grads", "_step_tap")}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self.built:
             self._pack_parameters()
 
-    def _next_activation(self, i):
+    def _next_activation(self, i: int) -> str | None:
         """Name of the first activation after layer i (for init='auto' on a linear Dense)."""
         for layer in self.layers[i + 1:]:
             if isinstance(layer, layers_mod.Dense):
@@ -143,8 +154,10 @@ class Sequential:
                 return layer.activation.name
         return None
 
-    def compile(self, optimizer="sgd", loss=None, l2=0.0, metrics=None, normalize=None,
-                scale_targets=False):
+    def compile(self, optimizer: str | dict[str, Any] | optimizers.Optimizer = "sgd",
+                loss: str | losses.Loss | None = None, l2: float = 0.0,
+                metrics: Sequence[str] | None = None, normalize: str | _Normalizer | None = None,
+                scale_targets: bool = False) -> Self:
         """Choose the optimiser, the loss, the L2 strength lambda, metrics and input normalisation.
 
         ``loss=None`` follows the output activation: softmax -> categorical_crossentropy,
@@ -179,35 +192,36 @@ class Sequential:
         self.compiled = True
         return self
 
-    def _default_loss(self):
+    def _default_loss(self) -> str:
         act = self.output_activation
         return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(
             act, "mean_squared_error")
 
     @property
-    def output_activation(self):
+    def output_activation(self) -> str:
         for layer in reversed(self.layers):
             if isinstance(layer, (layers_mod.Dense, layers_mod.Activation)):
                 return layer.activation.name
         return "linear"
 
-    def _dense_layers(self):
+    def _dense_layers(self) -> list[layers_mod.Dense]:
         return [l for l in self.layers if isinstance(l, layers_mod.Dense)]
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int | None:
         dense = self._dense_layers()
         return dense[-1].units if dense else None
 
     # -- passes ---------------------------------------------------------------
-    def forward(self, X, training=False, rng=None):
+    def forward(self, X: NDArray[Any], training: bool = False,
+                rng: np.random.Generator | None = None) -> NDArray[Any]:
         """A^[L] for inputs already normalised and of the model's dtype."""
         A = X
         for layer in self.layers:
             A = layer.forward(A, training=training, rng=rng)
         return A
 
-    def _fused_start(self):
+    def _fused_start(self) -> int | None:
         """Index of the layer whose dZ the loss gives directly, or None (general path).
 
         Asked twice per batch (cost and backward), so kept for the loss and output
@@ -223,11 +237,13 @@ class Sequential:
             self._fused_key, self._fused_index = key, start
         return self._fused_index
 
-    def _output_logits(self):
+    def _output_logits(self) -> NDArray[Any] | None:
         i = self._fused_start()
-        return None if i is None else self.layers[i].Z
+        # the fused layer is a Dense or an Activation (see _fused_start): both keep their Z
+        return None if i is None else cast(layers_mod.Dense, self.layers[i]).Z
 
-    def backward(self, A, Y, scale=1.0, weights=None):
+    def backward(self, A: NDArray[Any], Y: NDArray[Any], scale: float = 1.0,
+                 weights: NDArray[Any] | None = None) -> None:
         """Back propagation from the output A and targets Y: fills every layer's ``grads``.
 
         The passes are linear in the loss gradient they start from, so starting from
@@ -238,14 +254,16 @@ class Sequential:
         batch = None if weights is None else sample_weights.Batch(weights)
         return self._backward(A, Y, scale, batch)
 
-    def _backward(self, A, Y, scale, batch):
+    def _backward(self, A: NDArray[Any], Y: NDArray[Any], scale: float,
+                  batch: sample_weights.Batch | None) -> None:
         """Back propagation; ``batch``: the rows' :class:`~nlayer.training.sample_weights.Batch` or None."""
         if batch is None:
             return self._backward_pass(A, Y, scale, None)
         with sample_weights.weighted_l2(self._dense_layers(), batch.total):
             return self._backward_pass(A, Y, scale, batch.r)
 
-    def _backward_pass(self, A, Y, scale, r):
+    def _backward_pass(self, A: NDArray[Any], Y: NDArray[Any], scale: float,
+                       r: NDArray[Any] | None) -> None:
         start = self._fused_start()
         if start is None:
             grad, i, is_dZ = self.loss.dA(A, Y, scale, r), len(self.layers) - 1, False
@@ -257,12 +275,15 @@ class Sequential:
         for j in range(i, -1, -1):
             layer, need = self.layers[j], j > 0
             if is_dZ:
-                grad = layer.backward(grad, need_dA_prev=need, scale=scale, is_dZ=True)
+                # a dZ at layer j (not an Activation: see above) is the fused output Dense's
+                grad = cast(layers_mod.Dense, layer).backward(grad, need_dA_prev=need,
+                                                              scale=scale, is_dZ=True)
                 is_dZ = False
             else:
                 grad = layer.backward(grad, need_dA_prev=need, scale=scale)
 
-    def cost(self, A, Y, weights=None):
+    def cost(self, A: NDArray[Any], Y: NDArray[Any],
+             weights: NDArray[Any] | None = None) -> float:
         """J = data loss + (lambda / (2m)) sum ||W||^2 for a batch of m rows.
 
         With row weights w_i a row counts w_i times: the data loss is the weighted
@@ -270,7 +291,8 @@ class Sequential:
         """
         return self._cost(A, Y, None if weights is None else sample_weights.Batch(weights))
 
-    def _cost(self, A, Y, batch):
+    def _cost(self, A: NDArray[Any], Y: NDArray[Any],
+              batch: sample_weights.Batch | None) -> float:
         """J for a batch whose rows' weights are the :class:`~nlayer.training.sample_weights.Batch`
         ``batch`` (None: every row counts once)."""
         if batch is None:
@@ -281,21 +303,22 @@ class Sequential:
         self._batch_penalty = penalty  # fit records the penalty apart from the data loss
         return data + penalty
 
-    def _l2_term(self, m):
+    def _l2_term(self, m: float) -> float:
         """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
         if not self.l2:
             return 0.0
         return self.l2 / (2 * m) * sum(l.l2_penalty() for l in self._dense_layers())
 
     @property
-    def trainable_params(self):
+    def trainable_params(self) -> list[NDArray[Any]]:
         return [l.params[k] for l in self.layers for k in l.trainable_names]
 
     @property
-    def trainable_grads(self):
+    def trainable_grads(self) -> list[NDArray[Any]]:
         return [l.grads[k] for l in self.layers for k in l.trainable_names]
 
-    def train_step(self, Xb, Yb, rng, Wb=None):
+    def train_step(self, Xb: NDArray[Any], Yb: NDArray[Any], rng: np.random.Generator | None,
+                   Wb: NDArray[Any] | None = None) -> tuple[float, NDArray[Any]]:
         """One mini-batch: forward, cost, backward with the optimiser's update. Returns (J, A).
 
         ``Wb``: the rows' weights w_i, or None (every row counts once).
@@ -315,9 +338,13 @@ class Sequential:
         return J, A
 
     # -- training ---------------------------------------------------------------
-    def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
-            shuffle=True, seed=None, callbacks=None, verbose=0, resume_from=None,
-            sample_weight=None, class_weight=None):
+    def fit(self, X: _Features, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
+            validation_split: float = 0.0,
+            validation_data: tuple[_Features, ArrayLike] | None = None, shuffle: bool = True,
+            seed: int | None = None, callbacks: Iterable[Callback] | None = None,
+            verbose: int = 0, resume_from: _Path | None = None,
+            sample_weight: ArrayLike | None = None,
+            class_weight: str | Mapping[int, float] | None = None) -> History:
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
         X is an array or an array-like such as ``np.load(path, mmap_mode="r")``, read a
@@ -342,100 +369,68 @@ class Sequential:
                             resume_from=resume_from, sample_weight=sample_weight,
                             class_weight=class_weight)
 
-    def _totals(self, penalised=True):
+    def _totals(self, penalised: bool = True) -> Totals:
         """Running sums of loss (with the L2 penalty apart when there is one and
         ``penalised``) and metrics; metrics in the targets' original units."""
         return Totals(self.metrics, self._unscale_targets if self.target_scaler is not None
                       else None, penalised=penalised and bool(self.l2))
 
-    def _scale_targets(self, Y):
+    def _scale_targets(self, Y: NDArray[Any] | None) -> NDArray[Any] | None:
         """(Y - mean) / std in the model's dtype (compile(scale_targets=True))."""
-        return None if Y is None else self.target_scaler.transform(Y)
+        # called only with a target scaler (compile(scale_targets=True)), hence not None
+        return None if Y is None else self.target_scaler.transform(Y)  # type: ignore[union-attr]
 
-    def _unscale_targets(self, A):
+    def _unscale_targets(self, A: NDArray[Any]) -> NDArray[Any]:
         """Outputs or standardised targets back in the original units (or A itself)."""
         if self.target_scaler is None or not self.target_scaler.fitted:
             return A
         return self.target_scaler.inverse_transform(A)
 
     # -- inference --------------------------------------------------------------
-    def predict(self, X, batch_size=None):
+    def predict(self, X: _Features, batch_size: int | None = None) -> NDArray[Any]:
         """Outputs A^[L] for raw inputs X: class probabilities, or values for regression.
 
         An unbuilt model with known layer sizes builds its (untrained) weights here, as in Keras.
         """
-        X = self._rows(X)  # read a chunk at a time: X may be a memory map
-        if not self.built and self.n_outputs is not None and self.layers:
-            self.build((None, X.shape[1]))
-        self._require_built()
-        if self.normalizer is not None and not self.normalizer.fitted:
-            raise NotFittedError("the input normaliser is not fitted yet; call fit() first")
-        chunk = checks.whole(batch_size, "batch_size", optional=True) or _EVAL_CHUNK
-        out = np.empty((X.shape[0], self.layers[-1].n_out), dtype=self.dtype)
-        with threads.limit(self, min(chunk, X.shape[0])):
-            for i, block in X.batches(chunk):
-                out[i:i + len(block)] = self.forward(block)  # copy: layers reuse buffers
-        return self._unscale_targets(out)
+        return inference.predict(self, X, batch_size)
 
-    def evaluate(self, X, y, batch_size=None, sample_weight=None):
+    def evaluate(self, X: _Features, y: ArrayLike, batch_size: int | None = None,
+                 sample_weight: ArrayLike | None = None) -> dict[str, float]:
         """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term.
 
         ``sample_weight`` makes the loss and metrics weighted means over the rows.
         """
-        self._require_compiled()
-        self._require_built()
-        checks.whole(batch_size, "batch_size", optional=True)
-        X = self._rows(X)
-        targets.check_rows(y, X)
-        Y = targets.prepare(self, y)
-        W = targets.row_weights(self, Y, sample_weight, None)
-        if self.target_scaler is not None:
-            if not self.target_scaler.fitted:
-                raise NotFittedError("the target scaler is not fitted yet; call fit() first")
-            Y = self._scale_targets(Y)
-        with threads.limit(self, min(batch_size or _EVAL_CHUNK, X.shape[0])):
-            return self._evaluate_arrays(X, Y, batch_size, W)
+        return inference.evaluate(self, X, y, batch_size, sample_weight)
 
-    def _evaluate_arrays(self, X, Y, batch_size=None, W=None, parts=False):
+    def _evaluate_arrays(self, X: Rows, Y: NDArray[Any], batch_size: int | None = None,
+                         W: NDArray[Any] | None = None, parts: bool = False) -> dict[str, float]:
         """``evaluate``'s logs on X's Rows and prepared targets; ``parts``: with an L2 penalty,
         also ``data_loss`` and ``l2_penalty`` (fit records them for the development set)."""
-        chunk = batch_size or _EVAL_CHUNK
-        totals = self._totals(penalised=False)
-        for i, block in X.batches(chunk):
-            Yc, Wc = Y[i:i + chunk], None if W is None else W[i:i + chunk]
-            A = self.forward(block)
-            r = None if Wc is None else sample_weights.Batch(Wc).r
-            totals.add(self.loss.loss(self._output_logits(), A, Yc, r), A, Yc, Wc)
-        logs = totals.results()
-        penalty = self._l2_term(X.shape[0] if W is None else float(W.sum(dtype=np.float64)))
-        if parts and self.l2:
-            logs["data_loss"], logs["l2_penalty"] = logs["loss"], penalty
-        logs["loss"] += penalty
-        return logs
+        return inference.evaluate_arrays(self, X, Y, batch_size, W, parts)
 
-    def _rows(self, X, what="X"):
+    def _rows(self, X: _Features, what: str = "X") -> Rows:
         """X's rows as the model reads them (:class:`nlayer.training.rows.Rows`)."""
         X = checks.feature_table(X, self.n_features if self.built else None, what)
         return Rows(X, self.dtype, self.normalizer, what=what)
 
-    def _normalize(self, X):
+    def _normalize(self, X: NDArray[Any] | None) -> NDArray[Any] | None:
         return X if X is None or self.normalizer is None else self.normalizer.transform(X)
 
-    def _require_compiled(self):
+    def _require_compiled(self) -> None:
         if not self.compiled:
             raise RuntimeError("the model is not compiled; call model.compile(optimizer=..., loss=...) first")
 
-    def _require_built(self):
+    def _require_built(self) -> None:
         if not self.built:
             raise NotFittedError("the model has no weights yet; call fit() or build((None, n_features)) first")
 
     # -- weights ----------------------------------------------------------------
-    def get_weights(self):
+    def get_weights(self) -> list[NDArray[Any]]:
         """Copies of every array in Keras order: Dense kernel, bias; BatchNorm gamma, beta, moving mean/variance."""
         self._require_built()
         return [w for layer in self.layers for w in layer.get_weights()]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Iterable[ArrayLike]) -> None:
         """Load arrays in :meth:`get_weights` order (cast to the model's dtype)."""
         self._require_built()
         weights = list(weights)
@@ -448,17 +443,17 @@ class Sequential:
             layer.set_weights([np.asarray(w) for w in weights[i:i + k]])
             i += k
 
-    def count_params(self):
+    def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers) if self.built else 0
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Callable[[str], object] = print) -> None:
         """Print the layers and compile settings (see :mod:`nlayer.model.summary`)."""
         print_fn(summary_text(self))
 
     _repr_html_ = summary_html  # Jupyter shows a model as the summary's HTML table
 
     # -- configuration and files ----------------------------------------------------
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {"name": self.name, "dtype": self.dtype.name, "n_features": self.n_features,
                   "layers": [layer.get_config() for layer in self.layers]}
         if self.compiled:
@@ -471,7 +466,7 @@ class Sequential:
         return config
 
     @classmethod
-    def from_config(cls, config, dtype=None):
+    def from_config(cls, config: Mapping[str, Any], dtype: DTypeLike | None = None) -> Self:
         """An unbuilt model with the same layers (and compile settings) as ``config``."""
         model = cls([layers_mod.from_config(c) for c in config["layers"]],
                     dtype=dtype or config.get("dtype", "float32"), name=config.get("name", "sequential"))
@@ -482,19 +477,20 @@ class Sequential:
                           scale_targets=c.get("scale_targets", False))
         return model
 
-    def save(self, path):
+    def save(self, path: _Path) -> None:
         """Write the model to one file, atomically (see :mod:`nlayer.saving.modelfile`)."""
         saving.save(self, path)
 
     @classmethod
-    def from_file_contents(cls, path, header, arrays):
+    def from_file_contents(cls, path: _Path, header: Mapping[str, Any],
+                           arrays: Mapping[str, NDArray[Any]]) -> Self:
         """The model a checked file's header and arrays describe (:func:`nlayer.saving.read`)."""
         return file_contents.build(cls, path, header, arrays)
 
-    def to_onnx(self, path, **options):
+    def to_onnx(self, path: _Path, **options: Any) -> _Path:
         """Export for inference with ONNX Runtime (see :func:`nlayer.onnx.export_onnx`)."""
         from ..onnx import export_onnx  # the optional onnx package, imported on use
         return export_onnx(self, path, **options)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Sequential({len(self.layers)} layers, dtype={self.dtype.name})"

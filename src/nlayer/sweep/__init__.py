@@ -13,18 +13,28 @@ pass a ``distributed.Client`` to use any cluster. Needs ``pip install 'nlayer[cl
 """
 
 import contextlib
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .runner import ARRAYS
 from .shipping import SHIP_SECONDS
 from .spec import Spec, SpecError, load, parse
 from .trials import Trial, expand
 
+if TYPE_CHECKING:  # imported when a sweep runs (pandas: when installed)
+    import pandas
+
+    from nlayer.datasets import Dataset
+
 __all__ = ["run", "load", "parse", "expand", "arrays_dataset", "Spec", "SpecError", "Trial"]
 
 
-def arrays_dataset(X, y, X_test=None, y_test=None):
+def arrays_dataset(X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
+                   y_test: ArrayLike | None = None) -> "Dataset":
     """A Dataset of in-memory arrays: integer labels are classes, floats a regression target.
 
     Without ``X_test`` the test rows are split off as ``nlayer train`` splits digits and CSV
@@ -51,9 +61,13 @@ def arrays_dataset(X, y, X_test=None, y_test=None):
                    source="arrays given to nlayer.sweep.run")
 
 
-def run(spec, X, y, client=None, *, X_test=None, y_test=None, out=None, workers=None,
-        scheduler=None, resume=False, on_progress=None, checkpoint_seconds=SHIP_SECONDS,
-        tensorboard=False):
+def run(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, X: ArrayLike, y: ArrayLike,
+        client: Any = None, *, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+        out: str | os.PathLike[str] | None = None, workers: int | None = None,
+        scheduler: str | None = None, resume: bool = False,
+        on_progress: Callable[..., object] | None = None,
+        checkpoint_seconds: float = SHIP_SECONDS,
+        tensorboard: bool = False) -> "pandas.DataFrame | list[dict[str, Any]]":
     """Run every trial of ``spec`` on (X, y); returns one row per trial.
 
     The rows (a pandas DataFrame when pandas is installed, else a list of dicts) are those

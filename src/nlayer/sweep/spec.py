@@ -28,7 +28,10 @@ before any trial starts, so a typo fails at once, not after an hour of sweeping.
 """
 
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -71,11 +74,11 @@ class Spec:
     source: str = "<spec>"
 
     @property
-    def swept(self):
+    def swept(self) -> list[str]:
         """The names of the settings that vary, grid first."""
         return [*self.grid, *self.random]
 
-    def metric_for(self, task):
+    def metric_for(self, task: str) -> str:
         """The dev metric trials are ranked by, checked against the task."""
         metric = self.metric or ("accuracy" if task == "classification" else "loss")
         if metric not in METRICS_BY_TASK[task]:
@@ -84,12 +87,12 @@ class Spec:
         return metric
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> "Spec":
     """The Spec in a TOML file."""
     return parse(config.load_toml(path, "sweep file"), str(path))
 
 
-def parse(raw, source="<spec>"):
+def parse(raw: "Mapping[str, Any] | Spec", source: str = "<spec>") -> "Spec":
     """A Spec from a dict shaped like the TOML file (a Spec passes through unchanged)."""
     if isinstance(raw, Spec):
         return raw

@@ -16,7 +16,7 @@ import numpy as np
 from nlayer.runs import config
 from nlayer.runs.errors import UserError
 
-from .spec import SpecError
+from .spec import Spec, SpecError
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Trial:
     cfg: dict           # every setting, as ``nlayer train`` resolves them
 
     @property
-    def key(self):
+    def key(self) -> str:
         """The stem of the trial's dask task key; each sweep run appends a token of its
         own, so that a run never gets the result of an earlier run's task of the same
         trial (on the same client, or on a scheduler where that task still exists)."""
@@ -67,9 +67,10 @@ def _sample(rng, kind, args):
     return float(f"{rng.uniform(low, high):.6g}")
 
 
-def expand(spec):
+def expand(spec: Spec) -> list[Trial]:
     """Every Trial of the spec, each resolved and checked like ``nlayer train`` settings."""
-    trials, seen = [], set()
+    trials: list[Trial] = []
+    seen: set[str] = set()
     for point in points(spec):
         pid = point_id(point)
         if pid in seen:  # e.g. a random draw that repeats a choice: train it once

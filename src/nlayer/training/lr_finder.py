@@ -14,8 +14,10 @@ Look at the curve (``nlayer lr-find`` plots it) rather than trusting the number.
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import optimizers
 from ..callbacks import Callback
@@ -87,15 +89,19 @@ class LRFinderResult:
         return (f"LRFinderResult(steps={len(self.rates)}, suggestion={self.suggestion:.3g}, "
                 f"min_loss_lr={self.min_loss_lr:.3g}, diverged={self.diverged})")
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"rates": self.rates.tolist(), "losses": self.losses.tolist(),
                 "raw_losses": self.raw_losses.tolist(), "suggestion": self.suggestion,
                 "min_loss_lr": self.min_loss_lr, "diverged": self.diverged,
                 "settings": self.settings}
 
 
-def lr_find(model, X, y, start_lr=1e-6, end_lr=10.0, steps=200, batch_size=32, smoothing=0.9,
-            diverge=4.0, seed=0):
+# model: a compiled Sequential, typed Any: nlayer.model imports nlayer.training, so naming its
+# class here would be an import circle (tests/test_package_layout.py)
+def lr_find(model: Any, X: ArrayLike, y: ArrayLike, start_lr: float = 1e-6,
+            end_lr: float = 10.0, steps: int = 200, batch_size: int = 32,
+            smoothing: float = 0.9, diverge: float = 4.0,
+            seed: int | None = 0) -> LRFinderResult:
     """Run the learning-rate range test on a copy of ``model``; returns :class:`LRFinderResult`.
 
     The copy trains with the model's optimiser (same kind and hyper-parameters,

@@ -15,6 +15,8 @@ ascending order (pages and chunks once each, in file order) and put back in the
 batch's order in memory.
 """
 
+from typing import Any, Protocol
+
 import numpy as np
 
 from ..utils import checks
@@ -145,3 +147,18 @@ def _into(block, out, dtype):
     with np.errstate(over="ignore", invalid="ignore"):  # range checks name these values
         np.copyto(target, block, casting="unsafe")
     return target
+
+
+class RowSource(Protocol):
+    """What ``fit``, ``predict`` and ``evaluate`` need of an X that is not a NumPy array:
+    a ``shape`` (rows, features), a ``dtype`` and row indexing (``X[i:j]``, ``X[[i, k]]``),
+    as a memory map, an h5py or a zarr array has. For type checkers only: X is read
+    through :class:`Rows`, which asks nothing else of it."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+
+    def __getitem__(self, key: Any, /) -> Any: ...
