@@ -340,7 +340,7 @@ class Sequential:
     # -- training ---------------------------------------------------------------
     def fit(self, X: _Features, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
             validation_split: float = 0.0,
-            validation_data: tuple[_Features, ArrayLike] | None = None, shuffle: bool = True,
+            validation_data: tuple[_Features, ArrayLike] | None = None, shuffle: bool | str = True,
             seed: int | None = None, callbacks: Iterable[Callback] | None = None,
             verbose: int = 0, resume_from: _Path | None = None,
             sample_weight: ArrayLike | None = None,
@@ -349,7 +349,9 @@ class Sequential:
 
         X is an array or an array-like such as ``np.load(path, mmap_mode="r")``, read a
         batch at a time, never copied whole (``nlayer.training.rows``). Rows are reshuffled
-        every epoch from the seeded generator and the last partial batch is used.
+        every epoch from the seeded generator and the last partial batch is used;
+        ``shuffle="blocks"`` reads runs of rows in random order, for a slow disk or an X
+        bigger than memory (:func:`nlayer.training.rows.epoch_order`).
         ``validation_split`` holds out a random (stratified for classification) share of
         the rows as the development set. ``verbose``: 0 silent (default); 1 one progress
         bar redrawn in place (Jupyter, terminals; tqdm's when installed); 2 a line per epoch.
