@@ -103,6 +103,7 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "navbar_align": "left",
+    "header_links_before_dropdown": 4,  # the rest of the top level under "More"
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
