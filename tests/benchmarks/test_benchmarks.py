@@ -134,3 +134,17 @@ def test_fit_overhead_measures_the_fixed_cost_and_judges_it():
     text = overhead.report({**ms, "fit_fixed": 0.5}, 2, (0.1, 0.2))
     assert "| **fixed cost per `fit` call** (target < 3 ms: PASS) | **0.500** |" in text
     assert "MISS" in overhead.report({**ms, "fit_fixed": 3.5}, 2, (0.1, 0.2))
+
+
+def test_out_of_core_trains_a_mapped_file_in_a_child_and_reports_its_memory(tmp_path):
+    import bench_out_of_core as ooc
+    path, labels = ooc.write_data(tmp_path, 0.001)  # about 1 MiB: 1,342 rows of 200 floats
+    X = np.load(path, mmap_mode="r")
+    assert X.shape == (1342, 200) and X.dtype == np.float32 and len(np.load(labels)) == 1342
+    assert ooc.write_data(tmp_path, 0.001) == (path, labels)  # kept files are reused
+    result = ooc.train_in_child(path, labels, "blocks")
+    assert result["rows"] == 1342 and result["seconds"] > 0 and result["extra"] >= 0
+    text = ooc.report([{"gib": 0.001, "shuffle": "blocks", **result}],
+                      {"array": 1.0, "map": 1.25}, (0.1, 0.2), "a test file")
+    assert "| 0.001 GiB | 1,342 | blocks |" in text
+    assert "the map at 0.80x the array's speed (target >= 0.9x: MISS)" in text
