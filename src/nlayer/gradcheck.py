@@ -38,6 +38,16 @@ def check_gradients(model: Sequential, X: ArrayLike, y: ArrayLike, eps: float = 
     ``sample_weight`` checks the weighted loss (see ``Sequential.cost``).
     A correct implementation gives errors around 1e-9 or smaller; above 1e-6
     points to a bug. With ``return_details`` also returns ``{param_name: error}``.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X, y = np.random.default_rng(0).normal(size=(20, 5)), np.arange(20) % 3
+    >>> model = nl.MLP(hidden=(7, 6), activation="tanh")
+    >>> model.compile(l2=0.01)
+    Sequential(3 layers, dtype=float32)
+    >>> nl.check_gradients(model, X, y) < 1e-6
+    True
     """
     model._require_compiled()
     X64 = checks.features(X, model.dtype, model.n_features if model.built else None)

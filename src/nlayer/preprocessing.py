@@ -112,7 +112,16 @@ class _Normalizer:
 
 
 class Standardizer(_Normalizer):
-    """x' = (x - mean) / std per feature; a constant feature (std 0) gets scale 1, so x' = 0."""
+    """x' = (x - mean) / std per feature; a constant feature (std 0) gets scale 1, so x' = 0.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X = np.array([[1.0, 5.0], [3.0, 5.0]])
+    >>> nl.Standardizer().fit(X).transform(X)
+    array([[-1.,  0.],
+           [ 1.,  0.]])
+    """
 
     name = "standard"
 

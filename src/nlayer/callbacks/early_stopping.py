@@ -21,6 +21,18 @@ class EarlyStopping(Callback):
     With ``restore_best_weights`` the model gets back every array of its best
     epoch (kernels, biases, gamma/beta and batch-norm moving statistics) when
     training ends, however it ends.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X, y = np.random.default_rng(0).normal(size=(200, 4)), np.arange(200) % 2  # noise
+    >>> model = nl.MLP(hidden=(64,))
+    >>> model.compile(optimizer=nl.SGD(lr=0.1, momentum=0.9))
+    Sequential(2 layers, dtype=float32)
+    >>> stop = nl.EarlyStopping(patience=3, restore_best_weights=True)
+    >>> history = model.fit(X, y, epochs=100, validation_split=0.25, seed=0, callbacks=[stop])
+    >>> len(history.epoch) < 100, history.stopped_epoch - stop.best_epoch
+    (True, 3)
     """
 
     best_epoch: int | None  # set in __init__ and by on_epoch_end

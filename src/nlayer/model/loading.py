@@ -15,5 +15,18 @@ def load(path: str | os.PathLike[str]) -> Sequential:
     :class:`~nlayer.errors.ModelFileError`: :func:`nlayer.saving.read` checks the archive,
     the JSON header and every array's declared shape before anything is allocated or built
     from them, and nothing is unpickled or executed.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, nlayer as nl
+    >>> X, y = np.random.default_rng(0).normal(size=(64, 3)), np.arange(64) % 2
+    >>> model = nl.MLP(hidden=(8,))
+    >>> model.compile()
+    Sequential(2 layers, dtype=float32)
+    >>> _ = model.fit(X, y, epochs=2, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.nlayer")
+    >>> model.save(path)
+    >>> np.array_equal(nl.load(path).predict(X), model.predict(X))
+    True
     """
     return Sequential.from_file_contents(path, *saving.read(path))

@@ -24,6 +24,21 @@ def MLP(hidden: int | Iterable[int] = (100,), activation: str | dict[str, Any] =
     output layer is ``Dense(n_outputs, output)``; ``n_outputs=None`` takes the
     width from the targets at the first ``fit``. ``init="auto"`` is He for the
     ReLU family and Glorot for tanh/sigmoid.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 4))
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)         # two classes
+    >>> model = nl.MLP(hidden=(16, 8))
+    >>> model.compile(optimizer=nl.SGD(lr=0.1, momentum=0.9), metrics=["accuracy"])
+    Sequential(3 layers, dtype=float32)
+    >>> history = model.fit(X, y, epochs=20, batch_size=32, validation_split=0.2, seed=0)
+    >>> model.predict(X[:3]).shape                       # class probabilities
+    (3, 2)
+    >>> model.evaluate(X, y)["accuracy"] > 0.95
+    True
     """
     if isinstance(hidden, (int, np.integer)):
         hidden = (hidden,)

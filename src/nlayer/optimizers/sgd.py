@@ -22,6 +22,17 @@ class SGD(Optimizer):
     is the same update with ``mu = beta`` and ``lr = alpha (1 - beta)``: its v is this
     v scaled by ``-1 / (alpha (1 - beta))``. With ``momentum=0`` it is plain SGD.
     ``weight_decay`` is coupled, ``g <- g + wd w`` (PyTorch ``SGD(weight_decay=)``).
+
+    Examples
+    --------
+    One step by hand: from w = 1 with gradient g = 0.5, ``v = -lr g`` and ``w = w + v``.
+
+    >>> import numpy as np, nlayer as nl
+    >>> w, g = np.array([1.0]), np.array([0.5])
+    >>> opt = nl.SGD(lr=0.1, momentum=0.9)
+    >>> opt.step([w], [g])
+    >>> w
+    array([0.95])
     """
 
     cycles_momentum = True
