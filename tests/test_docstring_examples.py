@@ -12,8 +12,9 @@ import nlayer
 MODULES = sorted(m.name for m in pkgutil.walk_packages(nlayer.__path__, "nlayer.")
                  if not m.name.startswith(("nlayer.cli.__main__", "nlayer.compare.peers")))
 WITH_EXAMPLES = ["nlayer.model.mlp", "nlayer.model.loading", "nlayer.gradcheck",
-                 "nlayer.preprocessing", "nlayer.optimizers.sgd",
-                 "nlayer.callbacks.early_stopping"]
+                 "nlayer.preprocessing", "nlayer.layers", "nlayer.optimizers.sgd",
+                 "nlayer.optimizers.adam", "nlayer.callbacks.early_stopping",
+                 "nlayer.callbacks.model_checkpoint"]
 
 
 def examples(name):

@@ -137,6 +137,20 @@ class Dense(Layer):
 
     Kernel shape (n_in, units), bias shape (units,), as in Keras.
     ``units=None`` (last layer only) takes the width of the targets at the first ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> layer = nl.Dense(3, activation="relu")
+    >>> layer.build(4, np.float64, np.random.default_rng(0))
+    3
+    >>> A_prev = np.random.default_rng(1).normal(size=(5, 4))
+    >>> A = layer.forward(A_prev, training=True)
+    >>> A.shape, bool(np.allclose(layer.Z, A_prev @ layer.params["kernel"]))  # b starts at 0
+    ((5, 3), True)
+    >>> dA_prev = layer.backward(np.ones((5, 3)))        # dZ = dA * relu'(Z)
+    >>> bool(np.allclose(layer.grads["kernel"], A_prev.T @ layer.dZ))   # dW = A_prev^T dZ
+    True
     """
 
     weight_names: tuple[str, ...] = ("kernel", "bias")
@@ -275,6 +289,17 @@ class BatchNorm(Layer):
            = gamma / sqrt(var + eps) * (dout - (dbeta + Z_hat dgamma) / m)
 
     Defaults (momentum 0.99, epsilon 1e-3) are Keras's.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> bn = nl.BatchNorm()
+    >>> bn.build(2, np.float64, None)
+    2
+    >>> Z = np.random.default_rng(0).normal(loc=5.0, scale=3.0, size=(256, 2))
+    >>> out = bn.forward(Z, training=True)     # gamma = 1, beta = 0 at the start
+    >>> np.round(out.mean(axis=0), 6) + 0.0, np.round(out.std(axis=0), 3)
+    (array([0., 0.]), array([1., 1.]))
     """
 
     weight_names: tuple[str, ...] = ("gamma", "beta", "moving_mean", "moving_variance")

@@ -41,6 +41,23 @@ class ModelCheckpoint(Callback):
     Ctrl-C in the command line), a last checkpoint is written at that batch
     (``save_best_only`` aside). Checkpoints are written after every other callback
     has seen the batch or epoch, so their states are complete.
+
+    Examples
+    --------
+    An interrupted run resumed from its checkpoint ends with the uninterrupted run's weights:
+
+    >>> import os, tempfile, numpy as np, nlayer as nl
+    >>> X, y = np.random.default_rng(0).normal(size=(120, 4)), np.arange(120) % 3
+    >>> def run(epochs, **fit):
+    ...     model = nl.MLP(hidden=(8,))
+    ...     _ = model.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9))
+    ...     _ = model.fit(X, y, epochs=epochs, batch_size=16, seed=1, **fit)
+    ...     return model
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
+    >>> _ = run(2, callbacks=[nl.ModelCheckpoint(path)])                # stopped after 2
+    >>> resumed = run(5, callbacks=[nl.ModelCheckpoint(path)], resume_from=path)
+    >>> all(np.array_equal(a, b) for a, b in zip(resumed.get_weights(), run(5).get_weights()))
+    True
     """
 
     runs_last = True

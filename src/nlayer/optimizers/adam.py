@@ -20,6 +20,17 @@ class Adam(Optimizer):
 
     ``weight_decay`` is coupled, ``g <- g + wd w`` before the moments (PyTorch
     ``Adam(weight_decay=)``); for decoupled decay use :class:`AdamW`.
+
+    Examples
+    --------
+    The first step moves each weight by about ``lr`` against its gradient's sign, whatever
+    the gradient's size (the bias-corrected ``m / sqrt(v)`` is ``g / abs(g)``):
+
+    >>> import numpy as np, nlayer as nl
+    >>> w, g = np.array([1.0, 1.0]), np.array([1e-3, -50.0])
+    >>> nl.Adam(lr=0.01).step([w], [g])
+    >>> np.round(w, 4)
+    array([0.99, 1.01])
     """
 
     name = "adam"
