@@ -15,7 +15,7 @@ derives from it carries the same factor, and Dense multiplies its L2 term by it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -198,7 +198,7 @@ class Dense(Layer):
     def forward(self, A_prev: NDArray[Any], training: bool = False,
                 rng: np.random.Generator | None = None) -> NDArray[Any]:
         W = self.params["kernel"]
-        shape = (A_prev.shape[0], cast(int, self.units))  # built: units is known
+        shape = (A_prev.shape[0], W.shape[1])
         Z = np.matmul(A_prev, W, out=self.buffer("Z", shape, W.dtype))
         if self.use_bias:
             Z += self.params["bias"]

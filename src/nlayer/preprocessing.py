@@ -24,6 +24,8 @@ class _RowBlocks(Protocol):
 
     def blocks(self) -> Iterator[tuple[int, NDArray[Any]]]: ...
 
+    def __len__(self) -> int: ...
+
 
 class _Normalizer:
     """``fit(X)`` learns per-feature statistics; ``transform(X)`` returns a new array."""
@@ -33,6 +35,7 @@ class _Normalizer:
     def __init__(self) -> None:
         self.shift: NDArray[np.float64] | None = None
         self.scale: NDArray[np.float64] | None = None
+        self._factors: dict[np.dtype[Any], tuple[NDArray[Any], NDArray[Any]]] = {}  # factors()
 
     @property
     def fitted(self) -> bool:
@@ -54,27 +57,23 @@ class _Normalizer:
         X is a 2-D array, or the rows ``fit`` reads block by block (``training.rows``):
         the statistics are accumulated over blocks of rows in float64, so X is never
         copied whole."""
-        blocks = _blocks(X)
-        rows = sum(len(b) for _, b in blocks())
+        blocks, rows = _blocks(X)
         if rows == 0:
             raise ValueError("cannot fit a normaliser on 0 rows")
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if w is not None and not w.sum() > 0:  # else no statistics (None, or 0 / 0)
             raise ValueError("cannot fit a normaliser on rows whose weights are all zero")
         self.shift, self.scale = self._statistics(blocks, w, rows)
-        self._factors: dict[Any, tuple[NDArray[Any], NDArray[Any]]] = {}
+        self._factors.clear()  # of the former statistics
         return self
 
     def factors(self, dtype: DTypeLike) -> tuple[NDArray[Any], NDArray[Any]]:
         """(shift, 1 / scale) in ``dtype``: ``x' = (x - shift) * (1 / scale)``."""
-        key = (np.dtype(dtype), id(self.shift), id(self.scale))  # new statistics: new factors
-        cache: dict[Any, tuple[NDArray[Any], NDArray[Any]]] = \
-            self.__dict__.setdefault("_factors", {})
-        if key not in cache:
+        key = np.dtype(dtype)
+        if key not in self._factors:
             shift, scale = self._fitted_statistics()
-            cache.clear()
-            cache[key] = (shift.astype(key[0]), (1.0 / scale).astype(key[0]))
-        return cache[key]
+            self._factors[key] = (shift.astype(key), (1.0 / scale).astype(key))
+        return self._factors[key]
 
     def transform(self, X: ArrayLike) -> NDArray[Any]:
         """Return ``(X - shift) * (1 / scale)`` in X's dtype (a new array)."""
@@ -169,12 +168,14 @@ def _weighted_sum(blocks: _Blocks, w: NDArray[np.float64] | None,
     return total
 
 
-def _blocks(X: ArrayLike | _RowBlocks, rows_per_block: int = 4096) -> _Blocks:
-    """A function giving (first row, block) over X's rows: X's own ``blocks`` or slices."""
+def _blocks(X: ArrayLike | _RowBlocks, rows_per_block: int = 4096) -> tuple[_Blocks, int]:
+    """(a function giving (first row, block) over X's rows, X's row count): X's own
+    ``blocks`` or slices."""
     if hasattr(X, "blocks") and callable(X.blocks):
-        return X.blocks
-    X = _check_2d(cast(ArrayLike, X))  # not rows with blocks of their own: an array-like
-    return lambda: ((s, X[s:s + rows_per_block]) for s in range(0, X.shape[0], rows_per_block))
+        return X.blocks, len(cast(_RowBlocks, X))
+    A = _check_2d(cast(ArrayLike, X))  # not rows with blocks of their own: an array-like
+    return (lambda: ((s, A[s:s + rows_per_block]) for s in range(0, A.shape[0], rows_per_block)),
+            A.shape[0])
 
 
 NORMALIZERS = {"standard": Standardizer, "minmax": MinMaxScaler}

@@ -69,34 +69,34 @@ class _BaseNLayer(BaseEstimator):
     _loss: str | None = None
     _score_metric: str | None = None
 
-    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",
-                 init: str | dict[str, Any] = "auto", batchnorm: bool = False,
-                 dropout: float = 0.0, optimizer: str = "sgd", learning_rate: float = 0.01,
-                 momentum: float = 0.9, l2: float = 0.0001, batch_size: int | str = 32,
-                 max_epochs: int = 200, early_stopping: bool = False, patience: int = 10,
-                 validation_fraction: float = 0.1, normalize: str | None = "standard",
-                 random_state: int | np.random.RandomState | None = None,
-                 dtype: DTypeLike | None = None, warm_start: bool = False,
-                 verbose: int = 0) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.init = init
-        self.batchnorm = batchnorm
-        self.dropout = dropout
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.l2 = l2
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.normalize = normalize
-        self.random_state = random_state
-        self.dtype = dtype
-        self.warm_start = warm_start
-        self.verbose = verbose
+    # The parameters, each subclass's __init__ names them and their defaults (scikit-learn
+    # reads them from its signature) and stores them with _keep.
+    hidden_layer_sizes: int | Sequence[int]
+    activation: str
+    init: str | dict[str, Any]
+    batchnorm: bool
+    dropout: float
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    l2: float
+    batch_size: int | str
+    max_epochs: int
+    early_stopping: bool
+    patience: int
+    validation_fraction: float
+    normalize: str | None
+    random_state: int | np.random.RandomState | None
+    dtype: DTypeLike | None
+    warm_start: bool
+    verbose: int
+
+    def _keep(self, params: dict[str, Any]) -> None:
+        """Store each __init__ parameter under its own name, unchanged, as scikit-learn
+        expects of an estimator's __init__ (``params``: its ``locals()``)."""
+        for name, value in params.items():
+            if name != "self":
+                setattr(self, name, value)
 
     # -- parameter checks (done at fit time, scikit-learn convention) ----------
     def _hidden(self):
@@ -301,16 +301,9 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
                  random_state: int | np.random.RandomState | None = None,
                  dtype: DTypeLike | None = None, warm_start: bool = False,
                  verbose: int = 0) -> None:
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
-                         batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
-                         learning_rate=learning_rate, momentum=momentum, l2=l2,
-                         batch_size=batch_size, max_epochs=max_epochs,
-                         early_stopping=early_stopping, patience=patience,
-                         validation_fraction=validation_fraction, normalize=normalize,
-                         random_state=random_state, dtype=dtype, warm_start=warm_start,
-                         verbose=verbose)
-        self.class_weight = class_weight
+        self._keep(locals())
 
+    class_weight: str | Mapping[Any, float] | None
     _output = "softmax"
     _loss = "categorical_crossentropy"
     _score_metric = "accuracy"
@@ -432,16 +425,9 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
                  random_state: int | np.random.RandomState | None = None,
                  dtype: DTypeLike | None = None, warm_start: bool = False,
                  verbose: int = 0) -> None:
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, init=init,
-                         batchnorm=batchnorm, dropout=dropout, optimizer=optimizer,
-                         learning_rate=learning_rate, momentum=momentum, l2=l2,
-                         batch_size=batch_size, max_epochs=max_epochs,
-                         early_stopping=early_stopping, patience=patience,
-                         validation_fraction=validation_fraction, normalize=normalize,
-                         random_state=random_state, dtype=dtype, warm_start=warm_start,
-                         verbose=verbose)
-        self.scale_targets = scale_targets
+        self._keep(locals())
 
+    scale_targets: bool
     _output = "linear"
     _loss = "mean_squared_error"
     _score_metric = "r2"

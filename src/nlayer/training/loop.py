@@ -64,8 +64,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         if not model.target_scaler.fitted:
             model.target_scaler.fit(Y_train, W_train)
         # regression targets (a few columns): the training rows' scaled copy is small
-        whole = Y_train.gather(slice(None)) if isinstance(Y_train, Rows) else Y_train
-        Y_train, Y_dev = model._scale_targets(whole), model._scale_targets(Y_dev)
+        Y_train = Rows(model._scale_targets(Y_train.gather(slice(None))), model.dtype)
+        Y_dev = model._scale_targets(Y_dev)
     state = FitState(model, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                      shuffle_rng if shuffle else None, dropout_rng, callbacks)
     state.shuffle = shuffle if shuffle == "blocks" else bool(shuffle)
@@ -102,7 +102,6 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
     cbs = CallbackList([model.history, *state.callbacks, *shown], model)
     model.stop_training = False
     n = X.shape[0]
-    Y = Y if isinstance(Y, Rows) else Rows(Y, model.dtype)  # the training rows' targets
     largest = n - (n_batches - 1) * batch_size  # the last batch may hold one row more
     buf_X = np.empty((max(batch_size, largest), X.shape[1]), dtype=model.dtype)
     buf_Y = np.empty((buf_X.shape[0], Y.shape[1]), dtype=model.dtype)
@@ -208,8 +207,8 @@ def _restore(model, snapshot):
 
 
 def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight):
-    """(X, Y, W) of the training rows (X as Rows), then of the development rows (arrays;
-    None without)."""
+    """(X, Y, W) of the training rows (X and Y as Rows), then of the development rows
+    (arrays; None without)."""
     if validation_data is not None:
         if validation_split:
             raise ValueError("give validation_split or validation_data, not both")
@@ -217,11 +216,12 @@ def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight)
             raise ValueError("validation_data must be a pair (X_dev, y_dev)")
         dev = model._rows(validation_data[0], "validation_data X")
         targets.check_rows(validation_data[1], dev)
-        X_dev = np.concatenate([block for _, block in dev.blocks()])
+        X_dev = np.concatenate([block for _, block in dev.blocks(checked=True)])
         Y_dev = targets.prepare(model, validation_data[1], "validation_data y")
-        return X, Y, W, X_dev, Y_dev, targets.row_weights(model, Y_dev, None, class_weight)
+        return (X, Rows(Y, model.dtype), W, X_dev, Y_dev,
+                targets.row_weights(model, Y_dev, None, class_weight))
     if not validation_split:
-        return X, Y, W, None, None, None
+        return X, Rows(Y, model.dtype), W, None, None, None
     train, dev = train_dev_split(X.shape[0], float(validation_split), rng,
                                  targets.strata(model, Y))
     X_train = Rows(X.source, model.dtype, model.normalizer, index=train)

@@ -84,8 +84,8 @@ class Rows:
 
     def batches(self, size):
         """(first position, rows) over all the rows in order, ``size`` at a time: checked as
-        :meth:`blocks` checks them, then normalised (``predict`` and ``evaluate``)."""
-        for start, block in self.blocks(size):
+        :meth:`check` does, then normalised (``predict`` and ``evaluate``)."""
+        for start, block in self.blocks(size, checked=True):
             yield start, self._normalized(block)
 
     def _normalized(self, block, owned=False):
@@ -121,9 +121,10 @@ class Rows:
         target[order] = block
         return target
 
-    def blocks(self, rows_per_block=None):
-        """(first position, block) over all the rows in order, each block checked: finite
-        and within the dtype's range, or the error naming the row (counted in X)."""
+    def blocks(self, rows_per_block=None, checked=False):
+        """(first position, block) over all the rows in order, in the model's dtype.
+        ``checked``: each block finite and within the dtype's range, or the error naming
+        the row (counted in X); a normaliser's fit reads rows :meth:`check` has seen."""
         size = rows_per_block or max(1, BLOCK_BYTES // (self.n_features * 8))
         for start in range(0, len(self), size):
             stop = min(len(self), start + size)
@@ -131,11 +132,12 @@ class Rows:
             # the index is ascending (the development split keeps the rows' order)
             original = np.asarray(self.source[start:stop] if self.index is None
                                   else self.source[rows])
-            yield start, checks.finite_block(original, self.dtype, self.what, rows)
+            yield start, (checks.finite_block(original, self.dtype, self.what, rows) if checked
+                          else original.astype(self.dtype, copy=False))
 
     def check(self):
-        """Read every row once: the error :meth:`blocks` names, before any training."""
-        for _ in self.blocks():
+        """Read every row once: the error ``blocks(checked=True)`` names, before training."""
+        for _ in self.blocks(checked=True):
             pass
 
 
