@@ -6,8 +6,8 @@ are found) once alone and then two at the same time, for each BLAS setting:
 - ``auto``: nlayer's default (one BLAS thread for small products, BLAS's
   configured count for larger ones; never chosen from the load, since the count
   changes float32 results: see ``nlayer.training.threads``);
-- a number N: ``NLAYER_BLAS_THREADS=N`` (``1`` is what the README advises for
-  several large trainings at once);
+- a number N: ``NLAYER_BLAS_THREADS=N`` (``1`` is what docs/guide/reproducibility.md
+  advises for several large trainings at once);
 - ``off``: ``NLAYER_BLAS_THREADS=off``, BLAS left as configured.
 
 Each row gives the wall time alone, the mean wall time of the pair, and their ratio

@@ -7,7 +7,7 @@ SGD momentum 0.9, batch 128, Fashion-MNIST when installed). Each pair trains one
 epoch without the monitor and one with ``LayerMonitor(every_batches=--every)`` on
 the same batches, in alternating order; the overhead is the median over pairs of
 (with / without - 1). Pairs whose state probe is within the benchmark's QUIET of
-the run's fastest are reported separately (the machine is shared; see README).
+the run's fastest are reported separately (the machine is shared; see docs/benchmarks/index.md).
 
 On a busy machine the paired wall-clock overhead is noise; the second figure is
 sturdier: the seconds spent inside the monitor's own hooks (its tap before the

@@ -70,7 +70,7 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 templates_path = ["_templates"]  # class pages: autodoc's members only, no inherited method tables
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False     # autodoc lists the members; no duplicate stub tables
-numpydoc_validation_checks = set()      # the docstrings are prose (see the docs' README section)
+numpydoc_validation_checks = set()      # the docstrings are prose (see docs/about.md)
 numpydoc_xref_param_type = False
 nitpicky = False
 

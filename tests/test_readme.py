@@ -1,47 +1,68 @@
-"""The README's Python examples run as written: in order, in one namespace, from a temporary
-folder (the sweep's as a script of its own, as a user would run it)."""
+"""The README is the front page: it starts with the two commands for a fresh machine, stays short
+(the documentation pages hold the rest, see tests/docs/test_page_examples.py for their examples),
+its Python example runs as written (in order, in one namespace, from a temporary folder) and its
+links lead to files of this repository."""
 
 import importlib.util
 import re
-import subprocess
-import sys
 from pathlib import Path
+from urllib.parse import unquote
 
+import numpy as np
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
-SWEEP = [b for b in BLOCKS if "nlayer.sweep.run(" in b]
-OPTIONAL = {"sklearn": "sklearn", "onnxruntime": "onnxruntime", "matplotlib": "nlayer.plot_layer_stats",
-            "tensorboardX": "nl.TensorBoard", "mlflow": "nl.MLflowLogger"}
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, re.S)
+OPTIONAL = {"sklearn": "load_dataset"}  # the digits come from scikit-learn
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+START = """# nlayer
+
+```bash
+pip install -e ".[cli]" && nlayer train
+pip install -e ".[dev]" && python -m pytest -q
+```
+"""
 
 
-def test_the_readme_has_the_examples_this_file_runs():
-    assert len(BLOCKS) >= 6 and len(SWEEP) == 1 and "load_dataset" in BLOCKS[0]
+def test_the_readme_starts_with_the_two_commands_and_stays_a_front_page():
+    assert TEXT.startswith(START)
+    assert len(TEXT) <= 10_000, "the README is a front page: details belong on the docs/ pages"
+    assert "bash docs/build.sh" in TEXT
 
 
-def test_the_readme_examples_run_in_order(tmp_path, monkeypatch):
+def test_the_readme_has_the_example_this_file_runs():
+    assert len(BLOCKS) >= 1 and "load_dataset" in BLOCKS[0] and "check_gradients" in BLOCKS[0]
+
+
+def test_the_readme_example_runs_in_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for module, marker in OPTIONAL.items():
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed (the README's example with {marker} needs it)")
     namespace = {"__name__": "readme"}
     for block in BLOCKS:
-        if block in SWEEP:
-            continue
         exec(compile(block, str(README), "exec"), namespace)
-    assert namespace["search"].score(namespace["X_test"], namespace["y_test"]) > 0.9
-    assert namespace["probabilities"].shape == (len(namespace["X_test"]), 10)
-    assert {"last.nlayer", "best.nlayer", "model.nlayer", "model.onnx"} <= \
-        {p.name for p in tmp_path.iterdir()}
+    nl, model, data = namespace["nl"], namespace["model"], namespace["data"]
+    assert namespace["scores"]["accuracy"] > 0.9
+    assert namespace["error"] < 1e-6
+    loaded = nl.load(tmp_path / "model.nlayer")
+    np.testing.assert_array_equal(loaded.predict(data.X_test), model.predict(data.X_test))
 
 
-def test_the_readme_sweep_runs_as_a_script(tmp_path):
-    pytest.importorskip("distributed")
-    script = tmp_path / "sweep_script.py"
-    script.write_text(BLOCKS[0].split("model = nl.Sequential")[0] + SWEEP[0], encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    rows = (tmp_path / "runs" / "sw" / "sweep.csv").read_text().splitlines()
-    assert len(rows) == 1 + 4  # 2 rates x 2 seeds
+def _anchors(markdown):
+    """GitHub's anchors of a Markdown file's headings (lower case, punctuation dropped, - for spaces)."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", markdown, flags=re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_link_of_the_readme_leads_to_a_file_of_the_repository():
+    links = [link for link in LINK.findall(TEXT) if not re.match(r"[a-z]+:", link)]
+    assert len(links) >= 20  # the front page links into the documentation pages
+    for link in links:
+        path, _, anchor = unquote(link).partition("#")
+        target = (ROOT / path).resolve() if path else README
+        assert target.is_relative_to(ROOT) and target.exists(), link
+        if anchor:
+            assert anchor in _anchors(target.read_text(encoding="utf-8")), link

@@ -37,7 +37,7 @@ def refused(tmp_path, data, match):
 def test_a_plain_npy_is_not_a_model_file_and_the_message_says_so(tmp_path):
     message = refused(tmp_path, attacks.npy_bytes(np.zeros(3)),
                       "not an nlayer model file: it is a single NumPy .npy array")
-    assert "pickle" not in message  # NumPy's allow_pickle advice contradicts the README
+    assert "pickle" not in message  # allow_pickle advice would contradict docs/guide/model-files.md
 
 
 @pytest.mark.parametrize("content, start", [(b"", "b''"), (b"hello world", "b'hell'")])
