@@ -23,6 +23,29 @@ def test_minmax_maps_training_range_to_unit_interval(rng):
     np.testing.assert_allclose(Xm.max(axis=0), 1)
 
 
+def test_global_standardizer_uses_one_mean_and_std_over_every_feature(rng, tmp_path):
+    from nlayer.preprocessing import GlobalStandardizer
+    X = np.column_stack([rng.uniform(0, 1, 400), np.zeros(400), rng.uniform(0, 3, 400)])
+    g = GlobalStandardizer().fit(X)
+    np.testing.assert_allclose(g.shift, X.mean(), rtol=1e-12)
+    np.testing.assert_allclose(g.scale, X.std(), rtol=1e-12)
+    assert g.transform(X).mean() == pytest.approx(0, abs=1e-12)
+    # a weight of 2 counts a row twice
+    w = np.r_[np.full(200, 2.0), np.ones(200)]
+    doubled = np.concatenate([X[:200], X])
+    np.testing.assert_allclose(GlobalStandardizer().fit(X, sample_weight=w).scale,
+                               doubled.std(), rtol=1e-12)
+    # the column that is always 0 keeps 0 as "below the mean" as every other pixel would
+    np.testing.assert_allclose(g.transform(X)[:, 1], -X.mean() / X.std(), rtol=1e-12)
+    model = nl.MLP(hidden=(4,), n_outputs=2)
+    model.compile(optimizer=nl.SGD(lr=0.1), normalize="global")
+    model.fit(X, (X[:, 0] > 0.5).astype(int), epochs=1, seed=0)
+    model.save(tmp_path / "m.nlayer")
+    again = nl.load(tmp_path / "m.nlayer")
+    assert again.normalizer.name == "global"
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
 def test_transform_keeps_float32():
     X = np.ones((3, 2), dtype=np.float32)
     assert nl.Standardizer().fit(X).transform(X).dtype == np.float32

@@ -54,8 +54,12 @@ def test_old_paths_give_the_same_objects_as_the_new_ones():
 
 
 #: public names added since 0.1.0
-NEW_PUBLIC_NAMES = {"nlayer": ["LivePlot", "TensorBoard", "MLflowLogger"],
-                    "nlayer.callbacks": ["LivePlot", "TensorBoard", "MLflowLogger"]}
+AUGMENTATION = ["Augmentation", "RandomTranslation", "RandomFlip", "RandomRotation",
+                "RandomZoom", "ElasticDistortion"]
+NEW_PUBLIC_NAMES = {"nlayer": ["LivePlot", "TensorBoard", "MLflowLogger", *AUGMENTATION],
+                    "nlayer.callbacks": ["LivePlot", "TensorBoard", "MLflowLogger"],
+                    "nlayer.training.augmentation": AUGMENTATION,
+                    "nlayer.preprocessing": ["GlobalStandardizer"]}
 
 
 def test_all_lists_every_public_name_and_nothing_else():

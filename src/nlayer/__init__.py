@@ -26,6 +26,8 @@ from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .plotting import plot_layer_stats
 from .preprocessing import MinMaxScaler, Standardizer
 from .training import LRFinderResult, lr_find
+from .training.augmentation import (Augmentation, ElasticDistortion, RandomFlip, RandomRotation,
+                                    RandomTranslation, RandomZoom)
 
 __all__ = [
     "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
@@ -35,5 +37,7 @@ __all__ = [
     "Standardizer", "MinMaxScaler", "check_gradients", "load", "lr_find", "LRFinderResult",
     "TrainingDivergedError", "ModelFileError", "NotFittedError", "ModelTooLargeError",
     "CheckpointMismatchError",
+    "Augmentation", "RandomTranslation", "RandomFlip", "RandomRotation", "RandomZoom",
+    "ElasticDistortion",
     "__version__",
 ]

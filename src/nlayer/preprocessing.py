@@ -12,7 +12,7 @@ from typing import Any, Protocol, Self, cast
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-__all__ = ["Standardizer", "MinMaxScaler", "get_normalizer", "train_dev_split", "one_hot",
+__all__ = ["Standardizer", "MinMaxScaler", "GlobalStandardizer", "get_normalizer", "train_dev_split", "one_hot",
            "NORMALIZERS"]
 
 #: a function giving (first row, block of rows) over all the rows X, block by block
@@ -157,6 +157,34 @@ class MinMaxScaler(_Normalizer):
         return lo, span
 
 
+class GlobalStandardizer(_Normalizer):
+    """x' = (x - mean) / std with one mean and one std over every feature (all pixels), as
+    images are normalised: a pixel keeps its meaning wherever augmentation moves it
+    (per-pixel statistics would blow up a pixel of the near-empty border that a shift
+    fills). The statistics are stored per feature, all equal.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X = np.array([[1.0, 3.0], [3.0, 5.0]])  # mean 3, std sqrt(2) over the four values
+    >>> nl.preprocessing.GlobalStandardizer().fit(X).transform(X) * np.sqrt(2)
+    array([[-2.,  0.],
+           [ 0.,  2.]])
+    """
+
+    name = "global"
+
+    def _statistics(self, blocks: _Blocks, w: NDArray[np.float64] | None,
+                    rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        total = rows if w is None else w.sum()
+        sums = _weighted_sum(blocks, w, lambda B: B)
+        features = len(sums)
+        mean = sums.sum() / (total * features)
+        var = _weighted_sum(blocks, w, lambda B: np.square(B - mean)).sum() / (total * features)
+        std = float(np.sqrt(var)) if var >= 1e-24 else 1.0
+        return np.full(features, mean), np.full(features, std)
+
+
 def _weighted_sum(blocks: _Blocks, w: NDArray[np.float64] | None,
                   f: Callable[[NDArray[Any]], NDArray[Any]]) -> Any:
     """Sum over all rows of f(rows) in float64 (weighted by w when given), block by block."""
@@ -178,7 +206,7 @@ def _blocks(X: ArrayLike | _RowBlocks, rows_per_block: int = 4096) -> tuple[_Blo
             A.shape[0])
 
 
-NORMALIZERS = {"standard": Standardizer, "minmax": MinMaxScaler}
+NORMALIZERS = {"standard": Standardizer, "minmax": MinMaxScaler, "global": GlobalStandardizer}
 
 
 def get_normalizer(spec: "str | _Normalizer | None") -> "_Normalizer | None":

@@ -241,3 +241,22 @@ def test_regression_targets_are_standardised_by_default_and_the_flag_turns_it_of
         cli("train", "--csv", data, "--target", "price", "--optimizer", "sgd", "--lr", "0.01",
             *FAST, "--epochs", "30", "--out", tmp_path / "off", "--no-scale-targets"),
         "diverged", "Try --scale-targets (standardised regression targets)")
+
+
+def test_train_with_augmentation_records_it_and_a_bad_spec_is_one_line(tmp_path):
+    out = tmp_path / "run"
+    result = cli("train", "--dataset", "digits", *FAST, "--epochs", "8", "--augment",
+                 "shift=1, rotate=5", "--normalize", "global", "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["config"]["augment"] == "shift=1,rotate=5" and summary["test_accuracy"] > 0.8
+    saved = tomllib.loads((out / "config.toml").read_text())
+    assert saved["augment"] == "shift=1,rotate=5"
+    again = cli("train", "--config", out / "config.toml", "--out",
+                tmp_path / "again", "--json")  # the run's config file trains the same run
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["test_accuracy"] == summary["test_accuracy"]
+    assert_one_line_error(cli("train", "--augment", "shift=1,wobble"),
+                          "augment: unknown augmentation 'wobble'", "shift=PIXELS")
+    assert_one_line_error(cli("compare", "--dataset", "digits", "--augment", "flip",
+                              "--peers"), "augment (flip) is nlayer's alone", "drop --augment")

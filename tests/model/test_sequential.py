@@ -280,7 +280,7 @@ def test_predict_builds_a_model_whose_sizes_are_known():
     ({"optimizer": "lbfgs"}, "valid names: sgd, adam, rmsprop"),
     ({"loss": "hinge"}, "valid names"),
     ({"l2": -1}, "lambda"),
-    ({"normalize": "robust"}, "standard, minmax, None"),
+    ({"normalize": "robust"}, "standard, minmax, global, None"),
     ({"metrics": ["auc"]}, "accuracy, mse"),
 ])
 def test_bad_compile_arguments(kwargs, match):

@@ -161,3 +161,26 @@ def test_hidden_as_a_flag_needs_at_least_one_width():
     with pytest.raises(UserError, match="--hidden: expected at least one argument"):
         parse(["train", "--hidden"])
     assert parse(["train", "--hidden", "8", "4"]).hidden == [8, 4]
+
+
+def test_augment_is_kept_in_its_canonical_text_from_flags_and_files(tmp_path):
+    assert resolve(["--augment", " shift=2 ,flip"])["augment"] == "shift=2,flip"
+    assert resolve(["--augment", "none"])["augment"] is None
+    path = tmp_path / "c.toml"
+    path.write_text('augment = "elastic, rotate=5"\n')
+    assert resolve(["--config", str(path)])["augment"] == "elastic=34:4,rotate=5"
+    with pytest.raises(UserError, match=r"augment: shift=0.5: .*whole number >= 1"):
+        resolve(["--augment", "shift=0.5"])
+    path.write_text("augment = 3\n")
+    with pytest.raises(UserError, match="augment: an augmentation is a list such as"):
+        resolve(["--config", str(path)])
+
+
+def test_a_named_recipe_replaces_the_datasets_row():
+    fast = resolve(["--dataset", "fashion-mnist", "--recipe", "fast"])
+    row = config.RECIPES["fast"]["fashion-mnist"]
+    assert {k: fast[k] for k in row} == {k: v for k, v in row.items()}
+    assert resolve(["--dataset", "digits", "--recipe", "fast"]) == \
+        {**resolve(["--dataset", "digits"]), "recipe": "fast"}
+    with pytest.raises(UserError, match="--recipe: invalid choice: 'slow'"):
+        parse(["train", "--recipe", "slow"])

@@ -86,6 +86,13 @@ def add_model_flags(p):
     g.add_argument("--scale-targets", action=argparse.BooleanOptionalAction,
                    help="regression: standardise the targets inside the model (default on; "
                         "predictions stay in the original units)")
+    g.add_argument("--augment", metavar="SPEC",
+                   help="transform each training batch anew: comma-separated shift=PIXELS, "
+                        "flip, rotate=DEGREES, zoom=FRACTION, elastic=ALPHA:SIGMA (e.g. "
+                        "shift=2,flip); 'none' for none")
+    g.add_argument("--recipe", choices=tuple(config.RECIPES),
+                   help="built-in settings to start from: default, or fast (the shorter "
+                        "recipes without augmentation)")
     g.add_argument("--dtype", choices=config.DTYPES)
     g.add_argument("--seed", type=int)
     g.add_argument("--config", metavar="FILE", default=None,

@@ -55,7 +55,12 @@ def resolve(args):
         raise UserError("compare trains every system with SGD (momentum, nesterov); "
                        f"--optimizer {explicit['optimizer']} is not supported")
     explicit["optimizer"] = "sgd"
-    return config.resolve(explicit, args.config, defaults=config.COMPARE_DEFAULTS)
+    cfg = config.resolve(explicit, args.config, defaults=config.COMPARE_DEFAULTS)
+    if cfg["augment"] is not None:
+        raise UserError(f"compare gives every system the same batches, and augment "
+                        f"({cfg['augment']}) is nlayer's alone; drop --augment (or the "
+                        "config file's augment key) to compare")
+    return cfg
 
 
 def peer_list(peers):

@@ -32,6 +32,7 @@ from ..callbacks import Callback, History
 from ..errors import NotFittedError
 from ..preprocessing import Standardizer, _Normalizer, get_normalizer
 from ..training import memory, sample_weights
+from ..training.augmentation import Augmentation, Transform
 from ..training.rows import Rows, RowSource
 from ..training.state import Totals
 from ..utils import checks, fastpaths
@@ -344,7 +345,8 @@ class Sequential:
             seed: int | None = None, callbacks: Iterable[Callback] | None = None,
             verbose: int = 0, resume_from: _Path | None = None,
             sample_weight: ArrayLike | None = None,
-            class_weight: str | Mapping[int, float] | None = None) -> History:
+            class_weight: str | Mapping[int, float] | None = None,
+            augment: Augmentation | Transform | list[Transform] | None = None) -> History:
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
         X is an array or an array-like such as ``np.load(path, mmap_mode="r")``, read a
@@ -360,16 +362,16 @@ class Sequential:
         n / (k n_c) as in scikit-learn, or ``{class id: weight}``) weight the rows: the
         loss, its gradient and the metrics become weighted means (see :meth:`cost`);
         both may be given (they multiply). The development rows keep their weights.
+        ``augment`` (:class:`~nlayer.Augmentation` or a list of transforms such as
+        ``[nl.RandomTranslation(2), nl.RandomFlip()]``) transforms each training batch anew.
 
         ``resume_from`` continues from a checkpoint (:class:`~nlayer.ModelCheckpoint`)
         with the same data, settings and callbacks as the interrupted run: it ends
         with the weights and history that run would have had (``epochs`` may grow).
         """
-        return training.fit(self, X, y, epochs=epochs, batch_size=batch_size,
-                            validation_split=validation_split, validation_data=validation_data,
-                            shuffle=shuffle, seed=seed, callbacks=callbacks, verbose=verbose,
-                            resume_from=resume_from, sample_weight=sample_weight,
-                            class_weight=class_weight)
+        return training.fit(self, X, y, epochs, batch_size, validation_split, validation_data,
+                            shuffle, seed, callbacks, verbose, resume_from, sample_weight,
+                            class_weight, augment)
 
     def _totals(self, penalised: bool = True) -> Totals:
         """Running sums of loss (with the L2 penalty apart when there is one and

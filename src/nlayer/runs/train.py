@@ -11,7 +11,7 @@ import nlayer as nl
 from . import data, monitoring, plots, rundir, summary as summary_mod, tracking
 from .interrupt import KeepBestOnInterrupt, StopOnInterrupt
 
-__all__ = ["build_model", "learning_rate", "early_stopping", "plateau", "checkpointer", "fit",
+__all__ = ["build_model", "learning_rate", "early_stopping", "augmentation", "plateau", "checkpointer", "fit",
            "write_run", "n_outputs", "finish", "train_and_write"]
 
 
@@ -55,6 +55,11 @@ def early_stopping(cfg):
     return KeepBestOnInterrupt(cfg["monitor_metric"])
 
 
+def augmentation(cfg):
+    """The Augmentation of the settings' ``augment`` text (``shift=2,flip``), or None."""
+    return None if cfg.get("augment") is None else nl.Augmentation.parse(cfg["augment"])
+
+
 def plateau(cfg):
     if cfg["schedule"] != "plateau":
         return None
@@ -87,7 +92,7 @@ def fit(model, ds, cfg, reporter=None, out=None, resume=False, monitor=None, cal
                             batch_size=cfg["batch_size"], validation_split=cfg["dev_split"],
                             seed=cfg["seed"], callbacks=[guard, *callbacks],
                             class_weight=None if cfg["class_weight"] == "none" else
-                            cfg["class_weight"],
+                            cfg["class_weight"], augment=augmentation(cfg),
                             resume_from=out / rundir.CHECKPOINT if resume else None)
     interrupted = guard.requested and history.interrupted
     return history, stopper, interrupted, time.perf_counter() - start

@@ -6,7 +6,8 @@ moment) with one more header section, ``checkpoint``, and its arrays:
 - ``position``: the epoch and the number of its batches already done (the next
   batch to run), and whether training had already decided to stop;
 - ``rng``: the states of the shuffling generator (at the start of that epoch, so
-  the epoch's row order is drawn again) and of the dropout generator (now);
+  the epoch's row order is drawn again) and of the dropout and augmentation
+  generators (now);
 - ``totals``: the running sums of the unfinished epoch's loss and metrics;
 - ``settings``: what must not change for the resumed run to equal the
   uninterrupted one (seed, batch size, development split, shuffling, a
@@ -47,7 +48,7 @@ def save_checkpoint(model, path):
     arrays = {}
     section = {
         "position": state.position(),
-        "rng": {"shuffle": state.epoch_shuffle_state(), "dropout": state.dropout_rng.bit_generator.state},
+        "rng": state.generator_states(),
         "totals": state.totals_state(),
         "settings": state.settings,
         "callbacks": [{"class": type(cb).__name__, "state": cb.get_state()}
@@ -79,8 +80,11 @@ _SETTINGS = {
     "dev_fingerprint": lambda v: v is None or isinstance(v, str),
     "epochs": lambda v: is_whole(v, 0),
 }
-#: settings that 0.1.0 did not record yet: the BLAS threads the run used
-_SETTINGS_OPTIONAL = {"blas_threads": lambda v: v is None or is_whole(v, 1)}
+#: settings that 0.1.0 did not record yet: the BLAS threads the run used, its augmentation
+_SETTINGS_OPTIONAL = {"blas_threads": lambda v: v is None or is_whole(v, 1),
+                      # compared with fit's own on resume (a different one is refused)
+                      "augment": lambda v: v is None or (isinstance(v, dict) and
+                                                         isinstance(v.get("transforms"), list))}
 
 
 def _check_section(section, path):
@@ -104,7 +108,8 @@ def _check_section(section, path):
          is_whole(pos.get("batch"), 0) and pos["batch"] <= n_batches and
          isinstance(pos.get("stopped"), bool), "position")
     need(isinstance(rng, dict) and isinstance(rng.get("dropout"), dict) and
-         isinstance(rng.get("shuffle"), dict if settings["shuffle"] else type(None)),
+         isinstance(rng.get("shuffle"), dict if settings["shuffle"] else type(None)) and
+         isinstance(rng.get("augment"), dict if settings.get("augment") else type(None)),
          "generator state")
     if pos["batch"]:
         need(isinstance(totals, dict) and {"loss", "rows", "stats"} <= set(totals) <=
@@ -120,8 +125,8 @@ def _check_section(section, path):
     need(isinstance(section["callbacks"], list) and all(
         isinstance(c, dict) and set(c) == {"class", "state"} and isinstance(c["class"], str)
         for c in section["callbacks"]), "callback list")
-    for name in ("shuffle", "dropout"):
-        if rng[name] is not None:
+    for name in ("shuffle", "dropout", "augment"):
+        if rng.get(name) is not None:
             try:  # a state the generator refuses is refused here, not in the middle of fit
                 np.random.PCG64().state = rng[name]
             except (TypeError, ValueError, KeyError, OverflowError):

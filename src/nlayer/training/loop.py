@@ -19,7 +19,7 @@ from ..errors import TrainingDivergedError
 from ..layers import BatchNorm
 from ..preprocessing import train_dev_split
 from ..utils import checks
-from . import memory, resume, targets, threads
+from . import augmentation, memory, resume, targets, threads
 from .rows import Rows, epoch_order
 from .state import FitState
 
@@ -28,7 +28,7 @@ __all__ = ["fit", "batch_orders"]
 
 def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
         shuffle=True, seed=None, callbacks=None, verbose=0, resume_from=None,
-        sample_weight=None, class_weight=None):
+        sample_weight=None, class_weight=None, augment=None):
     """Train ``model`` (see :meth:`Sequential.fit`); returns its History."""
     model._require_compiled()
     reporter = progress.reporter(verbose)  # None when silent: the batches run as without it
@@ -43,8 +43,11 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         seed = np.random.SeedSequence().entropy
     if shuffle not in (True, False, "blocks"):
         raise ValueError(f"shuffle must be True, False or 'blocks', got {shuffle!r}")
-    split_rng, init_rng, shuffle_rng, dropout_rng = _generators(checks.seed(seed))
+    split_rng, init_rng, shuffle_rng, dropout_rng, augment_rng = _generators(checks.seed(seed))
     X = model._rows(X)  # X itself, never copied whole: batches are gathered from it
+    augment = augmentation.coerce(augment)
+    if augment is not None:
+        augment.shape_for(X.shape[1])  # rows that are not its images: refused before reading
     targets.check_rows(y, X)
     X.check()
     if not model.built:
@@ -67,7 +70,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         Y_train = Rows(model._scale_targets(Y_train.gather(slice(None))), model.dtype)
         Y_dev = model._scale_targets(Y_dev)
     state = FitState(model, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
-                     shuffle_rng if shuffle else None, dropout_rng, callbacks)
+                     shuffle_rng if shuffle else None, dropout_rng, callbacks,
+                     augment, augment_rng)
     state.shuffle = shuffle if shuffle == "blocks" else bool(shuffle)
     _batches_batch_norm_can_use(model, state)
     # what a checkpoint records and a resume compares; worked out only when one asks
@@ -78,7 +82,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         "rows": int(X_train.shape[0]), "features": int(X_train.shape[1]),
         "fingerprint": resume.fingerprint(X_train, Y_train, W_train),
         "dev_fingerprint": None if X_dev is None else
-        resume.fingerprint(X_dev, Y_dev, W_dev), "epochs": epochs}
+        resume.fingerprint(X_dev, Y_dev, W_dev), "epochs": epochs,
+        "augment": None if augment is None else augment.get_config()}
     if resumed is not None:
         resume.check_settings(resumed, state.settings, resume_from)
         state.resume(resumed)
@@ -113,6 +118,9 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
         resume.restore_callbacks(resumed, state.callbacks, resume_from)
         model.stop_training = model.stop_training or resumed["position"]["stopped"]
     shuffle_rng, rng = state.shuffle_rng, state.dropout_rng
+    # raw pixels transformed before they are normalised, from its own generator
+    augment = None if state.augment is None else \
+        (lambda block, aug=state.augment, g=state.augment_rng: aug(block, g))
     for epoch in range(state.epoch, epochs + 1):
         if model.stop_training:  # a checkpoint of a run that had already decided to stop
             model.history.interrupted = True
@@ -129,7 +137,7 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
             for b in range(state.batch, n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size if b + 1 < n_batches else n]
-                Xb = X.gather(idx, out=buf_X)  # converted and normalised (training.rows)
+                Xb = X.gather(idx, out=buf_X, transform=augment)  # converted, normalised
                 # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
                 Yb = Y.gather(idx, out=buf_Y)
                 Wb = None if W is None else W.take(idx, out=buf_W[:idx.size], mode="clip")
@@ -233,12 +241,13 @@ def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight)
 
 
 def _generators(seed):
-    """Independent generators for the dev split, weight init, shuffling and dropout.
+    """Independent generators for the dev split, weight init, shuffling, dropout and
+    augmentation.
 
     Kept apart so that, for one seed, the batch order does not depend on whether
     the model was already built or uses dropout (see :func:`batch_orders`).
     """
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
 
 
 def batch_orders(seed, n_rows, epochs, shuffle=True, row_bytes=1):

@@ -77,10 +77,17 @@ class Rows:
         """The normalised rows at ``positions`` (a new array): what a batch would hold."""
         return self.gather(positions)
 
-    def gather(self, positions, out=None):
+    def gather(self, positions, out=None, transform=None):
         """Rows at ``positions`` (a slice or an array of positions), converted and
-        normalised, in ``out`` (a buffer with at least as many rows) or a new array."""
-        return self._normalized(self.raw(positions, out), owned=out is not None)
+        normalised, in ``out`` (a buffer with at least as many rows) or a new array.
+        ``transform(block)``: changes the raw rows in place before they are normalised
+        (fit's augmentation); the block is then nlayer's own, never a view of X."""
+        block = self.raw(positions, out)
+        if transform is None:
+            return self._normalized(block, owned=out is not None)
+        if out is None and block.base is not None:
+            block = block.copy()
+        return self._normalized(transform(block), owned=True)
 
     def batches(self, size):
         """(first position, rows) over all the rows in order, ``size`` at a time: checked as

@@ -19,10 +19,12 @@ class FitState:
     drew its row order, ``totals`` the epoch's running loss and metric sums.
     """
 
-    def __init__(self, model, epochs, batch_size, rows, shuffle_rng, dropout_rng, callbacks):
+    def __init__(self, model, epochs, batch_size, rows, shuffle_rng, dropout_rng, callbacks,
+                 augment=None, augment_rng=None):
         self.model, self.epochs, self.batch_size = model, epochs, batch_size
         self.rows, self.n_batches = rows, -(-rows // batch_size)  # fit may join a 1-row tail
         self.shuffle_rng, self.dropout_rng, self.callbacks = shuffle_rng, dropout_rng, callbacks
+        self.augment, self.augment_rng = augment, augment_rng  # augment_rng used with augment
         self.epoch, self.batch, self.epoch_ended, self.interrupting = 1, 0, False, False
         self.shuffle_state, self.totals = None, None
         self.describe, self._settings = dict, None  # fit sets describe (see settings)
@@ -48,6 +50,15 @@ class FitState:
             return None
         return self.shuffle_rng.bit_generator.state if self.epoch_ended else self.shuffle_state
 
+    def generator_states(self):
+        """The generators' states a checkpoint records: shuffling's from the epoch's
+        start, the others' now."""
+        states = {"shuffle": self.epoch_shuffle_state(),
+                  "dropout": self.dropout_rng.bit_generator.state}
+        if self.augment is not None:
+            states["augment"] = self.augment_rng.bit_generator.state
+        return states
+
     def totals_state(self):
         if self.epoch_ended or self.totals is None:
             return None
@@ -61,6 +72,8 @@ class FitState:
         if self.shuffle_rng is not None:
             self.shuffle_rng.bit_generator.state = self.shuffle_state = rng["shuffle"]
         self.dropout_rng.bit_generator.state = rng["dropout"]
+        if self.augment is not None:  # the settings matched: the checkpoint has its state
+            self.augment_rng.bit_generator.state = rng["augment"]
         if self.batch:
             saved = section["totals"]
             self.totals = self.model._totals()
