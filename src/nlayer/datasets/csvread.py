@@ -33,8 +33,9 @@ DELIMITERS = (",", ";", "\t", "|")
 _MISSING = frozenset({"", "na", "n/a", "nan", "null", "?"})
 _ARCHIVES = {b"PK\x03\x04": "a zip archive", b"BZh": "bzip2-compressed",
              b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed"}
-#: About how many cells a chunk of :func:`iter_tables` holds: some 15-20 MB of strings.
-CHUNK_CELLS = 1 << 18
+#: About how many cells a chunk of :func:`iter_tables` holds (a few MB of strings; smaller
+#: chunks were as fast when measured: see docs/guide/big-data.md).
+CHUNK_CELLS = 1 << 16
 
 
 class Table:

@@ -10,7 +10,10 @@ values as categories. The target follows the rules of :mod:`.labels`. A missing 
 Nothing here holds the file's features whole: :func:`batches` reads a batch of rows of the
 columns asked for (:data:`~.csvread.CHUNK_CELLS` cells), :func:`encode` turns one into
 float32 features, and :func:`infer` reads the columns a schema needs (categories, the
-missing values, the target) a batch at a time.
+missing values, the target) a batch at a time. pyarrow decodes a row group's column
+chunks as it reads them, so the memory a pass takes is about one row group (measured:
+1 to 2 times its uncompressed size): write big files with row groups of tens of MB
+(``pyarrow.parquet.write_table(..., row_group_size=ROWS)``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ __all__ = ["ParquetUnavailableError", "EXTRA", "open_parquet", "batches", "kept_
            "target_values", "infer", "encode"]
 
 EXTRA = 'pip install "nlayer[parquet]"'
+#: Bytes read from the file at a time (pyarrow's buffered stream): pages of a column chunk
+#: are read as they are decoded instead of the whole chunk at once.
+READ_BUFFER = 1 << 20
 
 
 class ParquetUnavailableError(DatasetError, ImportError):
@@ -55,8 +61,8 @@ def open_parquet(path: str | os.PathLike[str]) -> Any:
     refuse_special_file(path, "a Parquet file")
     if not path.exists():
         raise DatasetNotFoundError(f"{path}: Parquet file not found")
-    try:
-        return pq.ParquetFile(path)
+    try:  # pre_buffer (pyarrow's default) would read row groups far ahead of the batches
+        return pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DatasetError(f"{path}: not a readable Parquet file ({exc}); write it with "
                            "pyarrow or pandas (DataFrame.to_parquet)") from None

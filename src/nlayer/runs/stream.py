@@ -78,8 +78,9 @@ def csv_chunks(model: Any, path: PathLike, labelled: bool = False, dropna: bool 
             X, y, kept, lines = data.encode_table(model, table, labelled, dropna, target)
             if dropped is not None:
                 dropped.add(lines)
-            yield Chunk(X, y, first + np.asarray(kept, dtype=np.int64))
-            first += len(table.rows)
+            rows, first = first + np.asarray(kept, dtype=np.int64), first + len(table.rows)
+            del table  # not alive while the next chunk is read: one chunk of text at a time
+            yield Chunk(X, y, rows)
 
     chunks = encoded(dropped)
     head = [next(chunks)]
