@@ -36,8 +36,9 @@ DIGITS_WHITE = 16.0  # the digits images have 17 grey levels, 0..16
 class Dataset:
     """A train/test split ready for training.
 
-    X arrays are float32 (n, features); y is int64 class ids 0..k-1 for
-    classification and float32 for regression.
+    X arrays are float32 (n, features), or array-likes of rows that ``fit`` reads a
+    batch at a time (data bigger than memory: :class:`~.rowsubset.RowSubset` views of a
+    memory map); y is int64 class ids 0..k-1 for classification and float32 for regression.
     """
 
     name: str
