@@ -41,8 +41,8 @@ def test_lr_find_plots_the_curve_and_writes_every_rate(tmp_path):
     (["train", "--csv", "no-such-file.csv", "--target", "y"], ["no-such-file.csv"]),
     (["evaluate", "no-such-model.nlayer"], ["no-such-model.nlayer"]),
     (["train", *FAST, "--lr", "1e4", "--epochs", "2"], ["diverged", "smaller --lr"]),
-    (["train", "--target", "target"], ["--target target names a column of a CSV file",
-                                        "pass --csv FILE"]),
+    (["train", "--target", "target"], ["--target target names a column of a CSV or Parquet "
+                                        "file", "pass --csv FILE"]),
     (["train", "--hidden", "1000000", "1000000", "--quiet"],
      ["the model needs about", "TB", "Use fewer or narrower --hidden layers"]),
     (["train", *FAST, "--epochs", "2", "--monitor-metric", "val_acc"],

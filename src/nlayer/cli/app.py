@@ -56,7 +56,18 @@ def add_data_flags(p, csv=True):
         g.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
         g.add_argument("--task", choices=config.TASKS, help="auto (default), classification "
                        "or regression")
-        g.add_argument("--dropna", action="store_true", help="drop CSV rows with missing values")
+        g.add_argument("--dropna", action="store_true",
+                       help="drop CSV or Parquet rows with missing values")
+        g.add_argument("--npy", metavar="X.npy", help="train on a .npy of features (rows, "
+                       "features), memory-mapped: never read into memory whole")
+        g.add_argument("--labels", metavar="Y.npy", help="the targets of --npy, one per row: "
+                       "class labels (integers or text) or numbers (2-D: several targets)")
+        g.add_argument("--test-npy", metavar="X.npy", help="test rows for --npy (default: a "
+                       "fixed 20%% split of its rows, as for CSV)")
+        g.add_argument("--test-labels", metavar="Y.npy", help="the targets of --test-npy")
+        g.add_argument("--parquet", metavar="FILE", help="train on a Parquet file, read a batch "
+                       "of rows at a time (needs pip install \"nlayer[parquet]\"); --target "
+                       "names the column to predict")
     g.add_argument("--data-dir", metavar="DIR", help="folder holding the MNIST/Fashion-MNIST files")
     g.add_argument("--no-download", dest="download", action="store_false",
                    help="never download datasets")
@@ -255,21 +266,30 @@ def _experiment_parser(sub):
     p.set_defaults(command="experiment")
 
 
+def _file_flags(p, what):
+    p.add_argument("--csv", metavar="FILE", help=f"{what} a CSV file, read a chunk at a time")
+    p.add_argument("--parquet", metavar="FILE", help=f"{what} a Parquet file, read a batch at "
+                   "a time (needs pip install \"nlayer[parquet]\")")
+    p.add_argument("--npy", metavar="X.npy", help=f"{what} a .npy of encoded features (rows, "
+                   "features), memory-mapped")
+
+
 def _model_commands(sub):
     p = sub.add_parser("evaluate", help="metrics of a saved model on a test set")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--dataset", choices=config.DATASETS,
-                   help="default: the dataset recorded in the model")
-    p.add_argument("--csv", metavar="FILE", help="labelled CSV to evaluate on (all rows)")
-    p.add_argument("--target", metavar="COLUMN", help="label column of --csv (image models: "
-                   "default 'label')")
+                   help="default: the test set recorded in the model")
+    _file_flags(p, "evaluate on all the labelled rows of")
+    p.add_argument("--labels", metavar="Y.npy", help="the targets of --npy, one per row")
+    p.add_argument("--target", metavar="COLUMN", help="label column of --csv or --parquet "
+                   "(image models: default 'label')")
     p.add_argument("--data-dir", metavar="DIR")
     p.add_argument("--no-download", action="store_true")
     add_verbosity_flags(p)
 
-    p = sub.add_parser("predict", help="predict the rows of a CSV file")
+    p = sub.add_parser("predict", help="predict the rows of a CSV, Parquet or .npy file")
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("--csv", metavar="FILE", required=True, help="rows to predict")
+    _file_flags(p, "predict the rows of")
     p.add_argument("--out", metavar="FILE", default=None, help="output CSV (default: stdout)")
     p.add_argument("--overwrite", action="store_true", default=False,
                    help="replace the --out file if it exists")

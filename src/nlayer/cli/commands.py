@@ -1,15 +1,19 @@
 """``nlayer evaluate``, ``predict``, ``info`` and ``export``: commands on a saved model.
 
-MODEL is a model file, or a run directory (its ``model.nlayer``)."""
+MODEL is a model file, or a run directory (its ``model.nlayer``). ``evaluate`` and
+``predict`` read their data a chunk at a time (:mod:`nlayer.runs.stream`): a file of any
+size is evaluated, or predicted and written as it goes, in bounded memory."""
 
+import csv
 import io
 import sys
+from itertools import chain
 from pathlib import Path
 
 from rich.table import Table
 
 import nlayer as nl
-from nlayer.runs import data, rundir
+from nlayer.runs import data, rundir, stream
 from nlayer.runs.errors import UserError
 from nlayer.saving import atomic
 
@@ -35,17 +39,44 @@ def model_file(path):
     return path
 
 
+def _file_source(model, args, labelled):
+    """(chunks, description, dropped rows) of the file a command names (--csv, --parquet or
+    --npy), read a chunk at a time; None when it names none."""
+    given = [flag for flag in ("csv", "parquet", "npy") if getattr(args, flag, None)]
+    if len(given) > 1:
+        raise UserError(f"give one of --csv, --parquet or --npy, not {' and '.join(given)}")
+    labels = getattr(args, "labels", None)
+    if labels and given != ["npy"]:
+        raise UserError("--labels gives the targets of --npy X.npy; pass --npy too")
+    if not given:
+        return None
+    flag, dropna = given[0], getattr(args, "dropna", False)
+    path = getattr(args, flag)
+    if flag == "npy":
+        if labelled and not labels:
+            raise UserError("evaluating --npy X.npy needs --labels Y.npy (its targets)")
+        return stream.npy_chunks(model, path, labels), str(path), None
+    dropped = stream.Dropped("lines" if flag == "csv" else "rows")
+    read = stream.csv_chunks if flag == "csv" else stream.parquet_chunks
+    target = getattr(args, "target", None)  # predict has none: the model's own target
+    return read(model, path, labelled=labelled, dropna=dropna, target=target,
+                dropped=dropped), str(path), dropped
+
+
 def evaluate(args, console):
     args.model = model_file(args.model)
     model = load_model(args.model)
-    X, y, where = data.test_split(model, dataset=args.dataset, csv_path=args.csv,
-                                  data_dir=args.data_dir, download=not args.no_download,
-                                  target=args.target)
-    if X.shape[1] != model.n_features:
-        raise UserError(f"{where} has {X.shape[1]} features but the model takes "
-                       f"{model.n_features}; is it the data the model was trained on?")
-    metrics = model.evaluate(X, y)
-    result = {"model": str(args.model), "data": where, "rows": int(len(y)),
+    found = _file_source(model, args, labelled=True)
+    if found is None:
+        chunks, where = stream.recorded_test_set(model, dataset=args.dataset,
+                                                 data_dir=args.data_dir,
+                                                 download=not args.no_download)
+    else:
+        chunks, where, _ = found
+    metrics, rows = stream.evaluate(model, chunks, where)
+    if found is not None:
+        where = f"{where} (all {rows} rows)"
+    result = {"model": str(args.model), "data": where, "rows": int(rows),
               "task": data.task_of(model), "metrics": metrics,
               **{f"test_{k}": v for k, v in metrics.items()}}
     if args.json:
@@ -57,42 +88,71 @@ def evaluate(args, console):
     return 0
 
 
-def prediction_rows(model, X, kept):
-    """Header and rows: probability per class plus the class name, or predicted values."""
-    outputs = model.predict(X)
+def prediction_header(model):
+    """The output's columns: row, a probability per class and the class, or the values."""
+    if data.task_of(model) == "classification":
+        return ["row", *(f"p_{n}" for n in data.class_names_of(model)), "predicted"]
+    target = data.schema_of(model).target if model.metadata.get("csv_schema") else "value"
+    width = model.layers[-1].n_out
+    return ["row", *([f"predicted_{target}"] if width == 1 else
+                     [f"predicted_{target}_{j}" for j in range(width)])]
+
+
+def prediction_rows(model, outputs, rows):
+    """The output's rows for a block of outputs and their row numbers, one at a time."""
     if data.task_of(model) == "classification":
         names = data.class_names_of(model)
-        header = ["row", *(f"p_{n}" for n in names), "predicted"]
-        rows = [[int(r), *(f"{p:.6g}" for p in out), names[int(out.argmax())]]
-                for r, out in zip(kept, outputs)]
-        return header, rows
-    target = data.schema_of(model).target if model.metadata.get("csv_schema") else "value"
-    header = ["row", *([f"predicted_{target}"] if outputs.shape[1] == 1 else
-                       [f"predicted_{target}_{j}" for j in range(outputs.shape[1])])]
-    return header, [[int(r), *(f"{v:.6g}" for v in out)] for r, out in zip(kept, outputs)]
+        return ([int(r), *(f"{p:.6g}" for p in out), names[int(out.argmax())]]
+                for r, out in zip(rows, outputs))
+    return ([int(r), *(f"{v:.6g}" for v in out)] for r, out in zip(rows, outputs))
+
+
+def _write_predictions(model, chunks, where, fh):
+    """The header, then each block's rows as it is predicted, to the text stream fh; returns
+    how many rows were written. Nothing is written before the first block is predicted (a
+    file that cannot be read at all leaves stdout empty)."""
+    predicted = stream.predictions(model, chunks, where)
+    first = next(predicted)
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(prediction_header(model))
+    count = 0
+    for outputs, rows in chain([first], predicted):
+        writer.writerows(prediction_rows(model, outputs, rows))
+        count += len(rows)
+    return count
 
 
 def predict(args, console):
     args.model = model_file(args.model)
     if args.out is not None:  # before any work: an output that would destroy an input
-        _check_output(Path(args.out), args.overwrite, model=args.model, csv=args.csv)
+        _check_output(Path(args.out), args.overwrite, model=args.model, csv=args.csv,
+                      parquet=args.parquet, npy=args.npy)
     model = load_model(args.model)
-    X, _, kept, dropped = data.encode(model, args.csv, dropna=args.dropna)
-    if dropped:  # never drop a row without saying so
-        shown = ", ".join(map(str, dropped[:10])) + (", ..." if len(dropped) > 10 else "")
-        print(f"nlayer: skipped {len(dropped)} row(s) with missing values (--dropna): "
-              f"lines {shown} of {args.csv}", file=sys.stderr)
-    header, rows = prediction_rows(model, X, kept)
+    found = _file_source(model, args, labelled=False)
+    if found is None:
+        raise UserError("give the rows to predict: --csv FILE, --parquet FILE or --npy X.npy")
+    chunks, where, dropped = found
     if args.out is None:
-        sys.stdout.write(atomic.csv_text(header, rows, lineterminator="\n"))
-        return 0
-    out = Path(args.out)
-    try:
-        atomic.write_csv(out, header, rows, lineterminator="\n")
-    except OSError as exc:  # the message says whether the previous file is intact
-        raise UserError(str(exc)) from None
-    if not args.quiet:
-        print(f"wrote {len(rows)} predictions to {out}", file=sys.stderr)
+        count = _write_predictions(model, chunks, where, sys.stdout)
+    else:
+        out = Path(args.out)
+        written = []
+
+        def write(fh):  # a binary file: the rows as UTF-8 text, a block at a time
+            text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+            written.append(_write_predictions(model, chunks, where, text))
+            text.flush()
+            text.detach()  # write_atomically flushes, syncs and closes fh itself
+
+        try:
+            atomic.write_atomically(out, write)
+        except OSError as exc:  # the message says whether the previous file is intact
+            raise UserError(str(exc)) from None
+        count = written[0]
+    if dropped is not None and dropped.count:  # never drop a row without saying so
+        print(f"nlayer: {dropped.message(where)}", file=sys.stderr)
+    if args.out is not None and not args.quiet:
+        print(f"wrote {count} predictions to {args.out}", file=sys.stderr)
     return 0
 
 

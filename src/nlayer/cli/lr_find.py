@@ -6,7 +6,6 @@ A thin layer over :func:`nlayer.lr_find`: the same data and network settings as
 and ``lr_find.json`` (every rate and loss) in the output directory.
 """
 
-from pathlib import Path
 
 import nlayer as nl
 from nlayer.runs import config, data, plots, rundir
@@ -23,7 +22,7 @@ def run(args, console):
     """The lr-find command; returns the exit code."""
     explicit = {k: v for k, v in vars(args).items() if k in config.CHECKS}
     cfg = config.resolve(explicit, args.config)
-    name = Path(cfg["csv"]).stem if cfg["csv"] else cfg["dataset"]
+    name = config.source_name(cfg)
     out = rundir.choose(args.out, f"lr-find-{name}", args.overwrite)
     ds = data.load_for_training(cfg)
     model = build_model(cfg, ds.task, n_outputs(ds))

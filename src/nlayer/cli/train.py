@@ -40,8 +40,7 @@ def settings(args):
     explicit = {k: v for k, v in vars(args).items() if k in config.CHECKS}
     if getattr(args, "resume", None) is None:
         cfg = config.resolve(explicit, args.config)
-        out = rundir.choose(args.out, Path(cfg["csv"]).stem if cfg["csv"] else cfg["dataset"],
-                            args.overwrite)
+        out = rundir.choose(args.out, config.source_name(cfg), args.overwrite)
         return cfg, out, False
     given = sorted(set(explicit) | {k for k in ("config", "out", "overwrite") if getattr(args, k)})
     if given:

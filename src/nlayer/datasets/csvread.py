@@ -22,16 +22,20 @@ import stat
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from .idx import DatasetError, DatasetNotFoundError
 
-__all__ = ["Table", "read_table", "rows_to_table", "to_float", "is_missing", "DELIMITERS"]
+__all__ = ["Table", "read_table", "iter_tables", "rows_to_table", "to_float", "is_missing",
+           "DELIMITERS", "CHUNK_CELLS"]
 
 DELIMITERS = (",", ";", "\t", "|")
 _MISSING = frozenset({"", "na", "n/a", "nan", "null", "?"})
 _ARCHIVES = {b"PK\x03\x04": "a zip archive", b"BZh": "bzip2-compressed",
              b"\xfd7zXZ\x00": "xz-compressed", b"\x28\xb5\x2f\xfd": "zstd-compressed"}
+#: About how many cells a chunk of :func:`iter_tables` holds (a few MB of strings; smaller
+#: chunks were as fast when measured: see docs/guide/big-data.md).
+CHUNK_CELLS = 1 << 16
 
 
 class Table:
@@ -73,9 +77,7 @@ def to_float(value: str) -> float | None:
 
 def _open_text(path: Path) -> TextIO:
     """A text stream of the file, through gzip when its first bytes say so."""
-    problem = not_a_regular_file(path)
-    if problem:
-        raise DatasetError(f"{path}: {problem}, not a CSV file; give the path of a file")
+    refuse_special_file(path, "a CSV file")
     with open(path, "rb") as fh:
         magic = fh.read(6)
     if magic[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -104,6 +106,16 @@ def read_table(path: str | os.PathLike, names: Callable[[int], list[str] | None]
     ``names(n_fields)`` gives the column names of a headerless file with that many
     fields, or None when such a file cannot be read without a header.
     """
+    return next(iter_tables(path, names, delimiter, max_cells=math.inf))
+
+
+def iter_tables(path: str | os.PathLike, names: Callable[[int], list[str] | None] | None = None,
+                delimiter: str | None = None, max_cells: float | None = None
+                ) -> Iterator[Table]:
+    """The CSV at *path* as :class:`Table` chunks of whole rows, each with the file's
+    header and at most about ``max_cells`` cells (default :data:`CHUNK_CELLS`): what
+    :func:`read_table` reads, a chunk at a time, so a file of any size is read in bounded
+    memory. Problems are found as the rows are read, and named by their file line."""
     path = Path(path)
     if delimiter is not None and delimiter not in DELIMITERS:
         raise DatasetError(f"delimiter must be one of {DELIMITERS!r}, got {delimiter!r}")
@@ -113,6 +125,23 @@ def read_table(path: str | os.PathLike, names: Callable[[int], list[str] | None]
             f.seek(0)
             chosen = delimiter or sniff_delimiter(first)
             records = _records(csv.reader(f, delimiter=chosen), path)
+            start = next(records, None)
+            if start is None:
+                raise DatasetError(f"{path}: CSV is empty (a header row is required)")
+            header, data = _header(start, str(path), names)
+            chunk: list[tuple[int, list[str]]] = [start] if data else []
+            limit = CHUNK_CELLS if max_cells is None else max_cells
+            rows_per_chunk = max(1, limit // len(header)) if math.isfinite(limit) else limit
+            yielded = False
+            for record in records:
+                chunk.append(record)
+                if len(chunk) >= rows_per_chunk:
+                    yield _rows_table(chunk, header, str(path), chosen)
+                    chunk, yielded = [], True
+            if chunk:
+                yield _rows_table(chunk, header, str(path), chosen)
+            elif not yielded:
+                raise DatasetError(f"{path}: CSV has a header row but no data rows")
     except FileNotFoundError:
         raise DatasetNotFoundError(f"{path}: CSV file not found") from None
     except IsADirectoryError:
@@ -122,8 +151,14 @@ def read_table(path: str | os.PathLike, names: Callable[[int], list[str] | None]
                            "table as UTF-8 CSV") from None
     except (csv.Error, OSError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot parse CSV: {exc}") from None
-    return _make_table([r for _, r in records], [n for n, _ in records], str(path), names,
-                       chosen)
+
+
+def refuse_special_file(path: str | os.PathLike[str], kind: str) -> None:
+    """The error naming what ``path`` is when it is no regular file (see
+    :func:`not_a_regular_file`); ``kind`` is what it should be ("a CSV file")."""
+    problem = not_a_regular_file(path)
+    if problem:
+        raise DatasetError(f"{path}: {problem}, not {kind}; give the path of a file")
 
 
 def not_a_regular_file(path: str | os.PathLike[str]) -> str | None:
@@ -141,16 +176,16 @@ def not_a_regular_file(path: str | os.PathLike[str]) -> str | None:
 
 
 def _records(reader: Any, path: str | os.PathLike[str]  # a csv.reader (its class is private)
-             ) -> list[tuple[int, list[str]]]:
-    """(last line, fields) of each non-empty record; a quoted field that runs over lines
-    (an unbalanced quote, most likely) is refused at the line where it starts."""
-    records: list[tuple[int, list[str]]]
-    records, start = [], 1
+             ) -> Iterator[tuple[int, list[str]]]:
+    """(last line, fields) of each non-empty record, as they are read; a quoted field that
+    runs over lines (an unbalanced quote, most likely) is refused at the line where it
+    starts."""
+    start = 1
     while True:
         try:
             rec = next(reader)
         except StopIteration:
-            return records
+            return
         except csv.Error as exc:
             if "unexpected end of data" in str(exc) or "EOF" in str(exc):
                 raise DatasetError(f"{path}: line {start}: a quote opened on this line is never "
@@ -162,7 +197,7 @@ def _records(reader: Any, path: str | os.PathLike[str]  # a csv.reader (its clas
                                f"{reader.line_num} (an unbalanced quote?); balance the quotes "
                                '(a quote in a field is written "")')
         if rec:
-            records.append((reader.line_num, rec))
+            yield reader.line_num, rec
         start = reader.line_num + 1
 
 
@@ -173,37 +208,47 @@ def rows_to_table(rows: Iterable) -> Table:
         header = [str(k) for k in rows[0].keys()]
         rows = [header] + [[r.get(h) for h in header] for r in rows]
     rows = [["" if v is None else str(v) for v in row] for row in rows]
-    return _make_table(rows, list(range(1, len(rows) + 1)), "<rows>")
+    if not rows:
+        raise DatasetError("<rows>: CSV is empty (a header row is required)")
+    header, data = _header((1, rows[0]), "<rows>")
+    records = list(enumerate(rows, start=1))[0 if data else 1:]
+    if not records:
+        raise DatasetError("<rows>: CSV has a header row but no data rows")
+    return _rows_table(records, header, "<rows>")
 
 
 def _headerless(first: list[str]) -> bool:
     return bool(first) and all(to_float(v.strip()) is not None for v in first)
 
 
-def _make_table(records: list[list[str]], lines: list[int], source: str,
-                names: Callable[[int], list[str] | None] | None = None,
-                delimiter: str = ",") -> Table:
-    """Decide the header, validate row lengths; strip whitespace from every cell."""
-    if not records:
-        raise DatasetError(f"{source}: CSV is empty (a header row is required)")
-    if _headerless(records[0]):
-        header = names(len(records[0])) if names is not None else None
+def _header(first: tuple[int, list[str]], source: str,
+            names: Callable[[int], list[str] | None] | None = None) -> tuple[list[str], bool]:
+    """(header, whether the first record is data): the first record is the header unless
+    it holds only numbers; then ``names`` gives the header, or the file is refused."""
+    line, record = first
+    data = _headerless(record)
+    if data:
+        header = names(len(record)) if names is not None else None
         if header is None:
             raise DatasetError(
-                f"{source}: line {lines[0]} holds only numbers, so the file has no header row "
-                f"(its {len(records[0])} fields are data); add a first line naming the columns")
-        data, data_lines = records, lines
+                f"{source}: line {line} holds only numbers, so the file has no header row "
+                f"(its {len(record)} fields are data); add a first line naming the columns")
     else:
-        header, data, data_lines = [h.strip() for h in records[0]], records[1:], lines[1:]
-        if not data:
-            raise DatasetError(f"{source}: CSV has a header row but no data rows")
+        header = [h.strip() for h in record]
     if "" in header:
         raise DatasetError(f"{source}: header column {header.index('') + 1} has no name")
     dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
         raise DatasetError(f"{source}: duplicate column names in header: {dupes}")
-    rows = []
-    for rec, line in zip(data, data_lines):
+    return list(header), data
+
+
+def _rows_table(records: list[tuple[int, list[str]]], header: list[str], source: str,
+                delimiter: str = ",") -> Table:
+    """The records (line, fields) under ``header``: row lengths validated, whitespace
+    stripped from every cell."""
+    rows, lines = [], []
+    for line, rec in records:
         if len(rec) != len(header):
             hint = ""
             if len(header) == 1 or len(rec) == 1:
@@ -213,4 +258,5 @@ def _make_table(records: list[list[str]], lines: list[int], source: str,
             raise DatasetError(f"{source}: line {line} has {len(rec)} fields but the header has "
                                f"{len(header)}{hint}")
         rows.append([v.strip() for v in rec])
-    return Table(list(header), rows, data_lines, source)
+        lines.append(line)
+    return Table(list(header), rows, lines, source)

@@ -21,6 +21,7 @@ from .idx import DatasetError
 
 __all__ = [
     "Dataset", "CsvSchema", "split_indices", "load_csv", "encode_csv_rows", "load_digits",
+    "resolve_task",
 ]
 
 TASKS = ("classification", "regression")
@@ -35,8 +36,9 @@ DIGITS_WHITE = 16.0  # the digits images have 17 grey levels, 0..16
 class Dataset:
     """A train/test split ready for training.
 
-    X arrays are float32 (n, features); y is int64 class ids 0..k-1 for
-    classification and float32 for regression.
+    X arrays are float32 (n, features), or array-likes of rows that ``fit`` reads a
+    batch at a time (data bigger than memory: :class:`~.rowsubset.RowSubset` views of a
+    memory map); y is int64 class ids 0..k-1 for classification and float32 for regression.
     """
 
     name: str
@@ -153,8 +155,10 @@ class CsvSchema:
 # (files, compression, delimiter and header: see csvread)
 
 
-def _drop_missing(table: Table, columns: list[str], dropna: bool) -> tuple[Table, np.ndarray]:
-    """Drop (dropna) or reject rows with a missing value in *columns*."""
+def _drop_missing(table: Table, columns: list[str], dropna: bool, allow_empty: bool = False
+                  ) -> tuple[Table, np.ndarray]:
+    """Drop (dropna) or reject rows with a missing value in *columns* (``allow_empty``: all
+    of them may go)."""
     wanted = set(columns)
     checked = [(c, j) for j, c in enumerate(table.header) if c in wanted]
     keep = []
@@ -167,7 +171,7 @@ def _drop_missing(table: Table, columns: list[str], dropna: bool) -> tuple[Table
                 f"{table.source}: missing value on line {table.lines[i]}, column {bad!r}; "
                 "pass dropna=True (--dropna) to drop rows with missing values"
             )
-    if not keep:
+    if not keep and not allow_empty:
         raise DatasetError(f"{table.source}: no rows left after dropping rows with missing values")
     return table.subset(keep), np.asarray(keep, dtype=np.int64)
 
@@ -237,28 +241,36 @@ def _refuse_misspelt_numbers(table: Table, col: str, values: list[str]) -> None:
 
 
 def _resolve_task(values: list[str], task: str, source: str, target: str) -> str:
+    numbers = [to_float(v) for v in values]
+    text = next((v for v, x in zip(values, numbers) if x is None), None)
+    return resolve_task(task, None if text is not None else np.unique(np.asarray(numbers)),
+                        source, target, text)
+
+
+def resolve_task(task: str, distinct: NDArray[Any] | None, source: str, target: str,
+                 text: str | None = None) -> str:
+    """The task of a target whose distinct values are the numbers ``distinct``, or (None)
+    that holds ``text``, a value that is no number; ``task`` is what was asked ("auto": an
+    integer target with at most MAX_AUTO_CLASSES values is classes, other numbers values)."""
     if task not in ("auto", *TASKS):
         raise DatasetError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
-    numbers = [to_float(v) for v in values]
-    numeric = all(x is not None for x in numbers)
-    if task == "regression" and not numeric:
-        bad = next(v for v, x in zip(values, numbers) if x is None)
+    if task == "regression" and distinct is None:
         raise DatasetError(
             f"{source}: task='regression' needs a numeric target, but column {target!r} "
-            f"contains {bad!r}"
+            f"contains {text!r}"
         )
-    if task == "classification" and numeric and \
-            not all(x.is_integer() for x in numbers) and len(set(numbers)) > MAX_AUTO_CLASSES:  # type: ignore[union-attr]  # numeric: no None
+    integers = distinct is not None and bool(np.all(np.mod(distinct, 1) == 0))
+    if task == "classification" and distinct is not None and not integers and \
+            len(distinct) > MAX_AUTO_CLASSES:
         raise DatasetError(
             f"{source}: task='classification' on column {target!r}, which holds "
-            f"{len(set(numbers))} distinct numbers with fractions: those are values, not "
+            f"{len(distinct)} distinct numbers with fractions: those are values, not "
             "classes; use task='regression' / --task regression")
     if task != "auto":
         return task
-    if not numeric:
+    if distinct is None:
         return "classification"
-    few_ints = all(x.is_integer() for x in numbers) and len(set(numbers)) <= MAX_AUTO_CLASSES  # type: ignore[union-attr]  # numeric: no None
-    return "classification" if few_ints else "regression"
+    return "classification" if integers and len(distinct) <= MAX_AUTO_CLASSES else "regression"
 
 
 def _class_names(values: list[str]) -> list[str]:
@@ -366,7 +378,8 @@ def load_csv(
 
 
 def encode_csv_rows(path_or_rows: str | os.PathLike[str] | Table | list[Any],
-                    schema: CsvSchema, require_target: bool = False, dropna: bool = False
+                    schema: CsvSchema, require_target: bool = False, dropna: bool = False,
+                    *, allow_empty: bool = False
                     ) -> tuple[NDArray[np.float32], NDArray[Any] | None, NDArray[np.intp]]:
     """Encode new data with a saved schema; returns (X, y or None, kept_rows).
 
@@ -376,6 +389,8 @@ def encode_csv_rows(path_or_rows: str | os.PathLike[str] | Table | list[Any],
     (taken in that order).  Extra columns are ignored.  y is returned
     when the target column is present (and has no missing values unless
     *require_target*).  kept_rows are 0-based indices of the data rows used.
+    ``allow_empty``: a table whose rows ``dropna`` all drops gives no rows instead of an
+    error (a chunk of a file read a chunk at a time).
     """
     if isinstance(path_or_rows, (str, os.PathLike)):
         table = read_table(path_or_rows, names=schema.headerless_names)
@@ -393,7 +408,7 @@ def encode_csv_rows(path_or_rows: str | os.PathLike[str] | Table | list[Any],
         raise DatasetError(f"{table.source}: target column {schema.target!r} not found; "
                            f"columns are {table.header}")
     checked = schema.columns + ([schema.target] if require_target else [])
-    table, kept = _drop_missing(table, checked, dropna)
+    table, kept = _drop_missing(table, checked, dropna, allow_empty)
     X = _encode_features(table, schema)
     if has_target and (require_target or not any(map(is_missing, table.column(schema.target)))):
         return X, _encode_target(table, schema), kept

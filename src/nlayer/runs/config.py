@@ -26,7 +26,8 @@ SCHEDULES = schedules.CHOICES
 
 #: Settings shared by every dataset (a row of DEFAULTS overrides them).
 COMMON = {
-    "dataset": "digits", "csv": None, "target": None, "task": "auto", "dropna": False,
+    "dataset": "digits", "csv": None, "npy": None, "labels": None, "test_npy": None,
+    "test_labels": None, "parquet": None, "target": None, "task": "auto", "dropna": False,
     "data_dir": None, "download": True,
     "hidden": [256, 128], "activation": "relu", "init": "he_normal", "batchnorm": False,
     "dropout": 0.0, "optimizer": "sgd", "lr": None, "momentum": 0.9, "nesterov": False,
@@ -148,7 +149,9 @@ def _key_name(key, v):
 
 
 CHECKS = {
-    "dataset": _choice(DATASETS), "csv": _text, "target": _text, "task": _choice(TASKS),
+    "dataset": _choice(DATASETS), "csv": _text, "npy": _text, "labels": _text,
+    "test_npy": _text, "test_labels": _text, "parquet": _text,
+    "target": _text, "task": _choice(TASKS),
     "dropna": _boolean, "data_dir": _text, "download": _boolean,
     "hidden": _hidden, "activation": _choice(ACTIVATIONS), "init": _choice(INITS),
     "batchnorm": _boolean, "dropout": _number(0, 1), "optimizer": _choice(OPTIMIZERS),
@@ -229,15 +232,57 @@ def canonical(key):
     return ALIASES.get(name, name)
 
 
+#: The settings that choose what a run trains on: one of them (the others are its options).
+SOURCES = ("dataset", "csv", "npy", "parquet")
+#: The settings that belong to one source only.
+SOURCE_OPTIONS = {"labels": "npy", "test_npy": "npy", "test_labels": "npy"}
+
+
 def _data_source(from_file, explicit):
-    """File and flag settings merged; a --dataset or --csv flag replaces the file's choice."""
+    """File and flag settings merged; a source flag (--dataset, --csv, --npy, --parquet)
+    replaces the file's choice of source, and the options of the source it replaces."""
     chosen = {**from_file, **explicit}
-    for flag, other in (("csv", "dataset"), ("dataset", "csv")):
-        if flag in explicit and other not in explicit:
-            chosen.pop(other, None)
-    if chosen.get("csv") and "dataset" in chosen:
-        raise UserError("give --dataset or --csv, not both")
+    given = [key for key in SOURCES if key in explicit]
+    if given:
+        for key in (*SOURCES, *SOURCE_OPTIONS):
+            source = SOURCE_OPTIONS.get(key, key)
+            if key not in explicit and source not in given:
+                chosen.pop(key, None)
+    both = [key for key in SOURCES if chosen.get(key)]
+    if len(both) > 1:
+        flags = " and ".join("--" + key for key in both)
+        raise UserError(f"give one of --dataset, --csv, --npy or --parquet: {flags} both choose "
+                        "the data, not both")
     return chosen
+
+
+def source_name(cfg):
+    """What a run's directory is named after: the data file's stem, or the dataset."""
+    path = cfg.get("csv") or cfg.get("npy") or cfg.get("parquet")
+    return Path(path).stem if path else cfg["dataset"]
+
+
+def _check_source(cfg):
+    """The options of the chosen source are given, and no option of another is."""
+    if cfg["target"] and not (cfg["csv"] or cfg["parquet"]):
+        own = "--npy takes its targets from --labels FILE" if cfg["npy"] else \
+            f"the built-in dataset {cfg['dataset']!r} has its own labels"
+        raise UserError(f"--target {cfg['target']} names a column of a CSV or Parquet file; pass "
+                        f"--csv FILE or --parquet FILE too ({own})")
+    for key, source in SOURCE_OPTIONS.items():
+        if cfg[key] and not cfg[source]:
+            raise UserError(f"--{key.replace('_', '-')} goes with --{source} FILE")
+    if cfg["npy"] and not cfg["labels"]:
+        raise UserError("--npy needs --labels FILE (a .npy of the targets, one per row of X)")
+    if bool(cfg["test_npy"]) != bool(cfg["test_labels"]):
+        raise UserError("give --test-npy and --test-labels together (the test rows and their "
+                        "targets), or neither (a split of --npy's rows)")
+    if (cfg["csv"] or cfg["parquet"]) and not cfg["target"]:
+        flag = "--csv" if cfg["csv"] else "--parquet"
+        raise UserError(f"{flag} needs --target COLUMN (the column to predict)")
+    if cfg["npy"] and cfg["dropna"]:
+        raise UserError("--dropna drops CSV or Parquet rows with missing values; a .npy holds "
+                        "numbers only (NaN is refused: drop those rows first)")
 
 
 def resolve(explicit, config_path=None, defaults=None):
@@ -247,8 +292,8 @@ def resolve(explicit, config_path=None, defaults=None):
     """
     explicit = {k: v for k, v in explicit.items() if k in CHECKS}
     chosen = _data_source(read_toml(config_path) if config_path else {}, explicit)
-    table = "csv" if chosen.get("csv") else CHECKS["dataset"]("dataset",
-                                                              chosen.get("dataset", "digits"))
+    files = any(chosen.get(key) for key in SOURCES[1:])
+    table = "csv" if files else CHECKS["dataset"]("dataset", chosen.get("dataset", "digits"))
     recipe = CHECKS["recipe"]("recipe", chosen.get("recipe", COMMON["recipe"]))
     row = (defaults or RECIPES[recipe])[table]
     cfg = {key: CHECKS[key](key, value) for key, value in {**COMMON, **row, **chosen}.items()}
@@ -260,13 +305,9 @@ def resolve(explicit, config_path=None, defaults=None):
             raise UserError(f"patience {cfg['patience']} stops training early on the development "
                             "set, and dev_split 0 leaves none; give dev_split > 0, or patience 0")
         cfg["patience"] = 0  # the recipe's early stopping needs the development set given up
-    if cfg["target"] and not cfg["csv"]:
-        raise UserError(f"--target {cfg['target']} names a column of a CSV file; pass --csv FILE "
-                       f"too (the built-in dataset {cfg['dataset']!r} has its own labels)")
-    if cfg["csv"]:
+    if files:
         cfg["dataset"] = None
-        if not cfg["target"]:
-            raise UserError("--csv needs --target COLUMN (the column to predict)")
+    _check_source(cfg)
     return cfg
 
 

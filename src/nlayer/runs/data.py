@@ -1,8 +1,8 @@
 """Loading data for the commands and describing it in ``model.metadata``.
 
-A model trained by the CLI records how its data was made (dataset name or CSV
-path, schema, split seed), so ``evaluate`` can rebuild the same test split and
-``predict`` can encode new CSV rows the same way.
+A model trained by the CLI records how its data was made (dataset name, CSV, ``.npy`` or
+Parquet path, schema, split seed), so ``evaluate`` can rebuild the same test split and
+``predict`` can encode new rows the same way (:mod:`.stream` reads them a chunk at a time).
 """
 
 from pathlib import Path
@@ -12,6 +12,7 @@ import numpy as np
 from nlayer.datasets import CsvSchema, DatasetError, encode_csv_rows, load_csv, load_dataset
 from nlayer.datasets import csvread
 
+from . import sources
 from .errors import UserError
 
 TEST_SIZE = 0.2
@@ -22,7 +23,11 @@ IMAGE_TARGET = "label"
 
 
 def load_for_training(cfg):
-    """The Dataset named by a resolved train config (built-in or CSV)."""
+    """The Dataset named by a resolved train config (built-in, CSV, ``.npy`` or Parquet)."""
+    if cfg.get("npy"):
+        return sources.npy_dataset(cfg, TEST_SIZE, SPLIT_SEED)
+    if cfg.get("parquet"):
+        return sources.parquet_dataset(cfg, TEST_SIZE, SPLIT_SEED)
     if cfg["csv"]:
         return load_csv(cfg["csv"], cfg["target"], task=cfg["task"], dropna=cfg["dropna"],
                         test_size=TEST_SIZE, seed=SPLIT_SEED)
@@ -34,6 +39,8 @@ def describe(ds, cfg):
     """What ``model.metadata`` keeps about the data: enough to rebuild or re-encode it."""
     meta = {"dataset": ds.name, "task": ds.task, "class_names": ds.class_names,
             "n_features": ds.n_features, "split": {"test_size": TEST_SIZE, "seed": SPLIT_SEED}}
+    if any(cfg.get(key) for key in sources.SOURCES):
+        return {**meta, **sources.describe(ds, cfg)}
     if ds.schema is not None:
         meta["csv"] = str(Path(cfg["csv"]).resolve())
         meta["csv_schema"] = ds.schema.to_dict()
@@ -68,7 +75,8 @@ def check_metadata(model, path):
         "feature_names": (_names(n_in), f"a list of {n_in} names (strings), one per input"),
         "csv_schema": (lambda v: isinstance(v, dict) and _schema(v),
                        "a CSV schema as nlayer train records it"),
-        "csv": (lambda v: isinstance(v, str), "a file name"),
+        **{key: (lambda v: isinstance(v, str), "a file name")
+           for key in ("csv", "npy", "labels", "test_npy", "test_labels", "parquet")},
         "dataset": (lambda v: isinstance(v, str), "a dataset name"),
         "split": (lambda v: isinstance(v, dict), "a table (seed, test_size)"),
         "pixel_scale": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -96,26 +104,6 @@ def task_of(model):
 def class_names_of(model):
     names = model.metadata.get("class_names")
     return list(names) if names else [str(k) for k in range(model.n_outputs or 0)]
-
-
-def test_split(model, dataset=None, csv_path=None, data_dir=None, download=True, target=None):
-    """(X_test, y_test, description) for ``evaluate``: a named set, a CSV, or the recorded data."""
-    meta = model.metadata
-    if csv_path:
-        X, y = labelled_csv(model, csv_path, target)
-        return X, y, f"{csv_path} (all {len(y)} rows)"
-    split = meta.get("split", {})
-    seed, size = split.get("seed", SPLIT_SEED), split.get("test_size", TEST_SIZE)
-    name = dataset or meta.get("dataset")
-    if dataset is None and meta.get("csv_schema"):
-        schema = CsvSchema.from_dict(meta["csv_schema"])
-        ds = load_csv(meta["csv"], schema.target, task=schema.task,
-                      dropna=meta.get("dropna", False), test_size=size, seed=seed)
-        return ds.X_test, ds.y_test, f"{meta['csv']} (test split)"
-    if not name:
-        raise UserError("the model does not record its dataset; pass --dataset NAME or --csv FILE")
-    ds = load_dataset(name, data_dir=data_dir, download=download, test_size=size, seed=seed)
-    return ds.X_test, ds.y_test, f"{ds.name} (test split)"
 
 
 def schema_of(model, target=None):
@@ -175,32 +163,49 @@ def _labels_as_ids(table, schema):
     return csvread.Table(table.header, rows, table.lines, table.source)
 
 
-def encode(model, path, require_target=False, dropna=False, target=None):
-    """(X, y or None, kept_rows, dropped_lines) for a CSV, encoded as the model's training
-    data was; dropped_lines are the file lines --dropna skipped."""
+def csv_tables(model, path, target=None, max_cells=None):
+    """The CSV at ``path`` as Table chunks whose columns the model's schema names (image
+    models: pixel columns by name or in order, class ids in the label column)."""
     schema = schema_of(model, target)
-    image = not model.metadata.get("csv_schema")
-    table = csvread.read_table(path, names=_image_names(schema) if image
-                               else schema.headerless_names)
-    if image:
-        table = _labels_as_ids(_positional_header(table, schema, path), schema)
-    X, y, kept = encode_csv_rows(table, schema, require_target=require_target, dropna=dropna)
-    if image:
-        X = _scale_pixels(X, model.metadata.get("pixel_scale", 1.0))
+    image = is_image_model(model)
+    header = None
+    for table in csvread.iter_tables(path, names=_image_names(schema) if image
+                                     else schema.headerless_names, max_cells=max_cells):
+        if image:
+            header = header or _positional_header(table, schema, path).header
+            table = _labels_as_ids(table.renamed(header), schema)
+        yield table
+
+
+def encode_table(model, table, require_target=False, dropna=False, target=None):
+    """(X, y or None, kept rows, dropped lines) of a Table, encoded as the model's training
+    data was (without image models' pixel scaling: see :func:`scale_pixels`); dropped_lines
+    are the file lines --dropna skipped."""
+    X, y, kept = encode_csv_rows(table, schema_of(model, target), require_target=require_target,
+                                 dropna=dropna, allow_empty=True)
     if X.shape[1] != model.n_features:
-        raise UserError(f"{path}: encodes to {X.shape[1]} features but the model takes "
-                       f"{model.n_features}")
+        raise UserError(f"{table.source}: encodes to {X.shape[1]} features but the model takes "
+                        f"{model.n_features}")
     dropped = sorted(set(table.lines) - {table.lines[i] for i in kept})
     return X, y, kept, dropped
 
 
-def _scale_pixels(X, scale):
-    """Raw intensities (0..255, 0..16) become [0, 1]; values already in [0, 1] stay."""
-    if X.size and float(np.max(X)) > 1.0:
-        return (X / np.float32(scale)).astype(np.float32)
-    return X
+def is_image_model(model):
+    """A model of one numeric input per column, without a CSV schema (images, ``.npy``)."""
+    return not model.metadata.get("csv_schema")
 
 
-def labelled_csv(model, path, target=None):
-    X, y, _, _ = encode(model, path, require_target=True, target=target)
-    return X, y
+def scales_pixels(model):
+    """An image model whose pixels its loader divided (by a white pixel's raw value)."""
+    return is_image_model(model) and model.metadata.get("pixel_scale", 1.0) != 1.0
+
+
+def raw_pixels(model, X):
+    """Whether an image model's inputs X hold raw intensities (a value above 1), which
+    :func:`scale_pixels` divides; decided over a whole file, not per chunk."""
+    return bool(scales_pixels(model) and X.size and float(np.max(X)) > 1.0)
+
+
+def scale_pixels(model, X):
+    """Raw intensities (0..255, 0..16) become [0, 1], as the image set's loader scaled them."""
+    return (X / np.float32(model.metadata.get("pixel_scale", 1.0))).astype(np.float32)

@@ -117,7 +117,10 @@ def write_run(out, model, ds, cfg, summary):
 
 
 def n_outputs(ds):
-    return len(ds.class_names) if ds.class_names else 1
+    """Output units: one per class, or per regression target (a 2-D y of --npy)."""
+    if ds.class_names:
+        return len(ds.class_names)
+    return ds.y_train.shape[1] if ds.y_train.ndim == 2 else 1
 
 
 def finish(model, ds, cfg, out, training, started, shown_as=None):
