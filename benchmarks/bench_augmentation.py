@@ -74,8 +74,8 @@ def measure(X, y, rounds, cases=CASES):
 def report(seconds, per_batch, what, rounds, load):
     plain = statistics.median(seconds["none"])
     lines = ["# What augmentation costs an epoch", "",
-             machine_line(machine_info()) + f"; 1-minute load average {load[0]:.2f} at the "
-             f"start, {load[1]:.2f} at the end.", "",
+             machine_line(machine_info()) + f"; 1-minute load average {load[1]:.2f} at the "
+             "end.", "",
              f"Data: {what}. 784-512-256-10, dropout 0.2, Adam, batches of 128, float32, one "
              f"epoch per measurement; medians of {rounds} interleaved rounds "
              "(`python benchmarks/bench_augmentation.py`).", "",

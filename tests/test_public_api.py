@@ -56,7 +56,9 @@ def test_old_paths_give_the_same_objects_as_the_new_ones():
 #: public names added since 0.1.0
 AUGMENTATION = ["Augmentation", "RandomTranslation", "RandomFlip", "RandomRotation",
                 "RandomZoom", "ElasticDistortion"]
-NEW_PUBLIC_NAMES = {"nlayer": ["LivePlot", "TensorBoard", "MLflowLogger", *AUGMENTATION],
+NEW_PUBLIC_NAMES = {"nlayer": ["LivePlot", "TensorBoard", "MLflowLogger", "ensemble",
+                               *AUGMENTATION],
+                    "nlayer.model": ["ensemble"],
                     "nlayer.callbacks": ["LivePlot", "TensorBoard", "MLflowLogger"],
                     "nlayer.training.augmentation": AUGMENTATION,
                     "nlayer.preprocessing": ["GlobalStandardizer"]}

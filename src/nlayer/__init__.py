@@ -21,7 +21,7 @@ from .errors import (CheckpointMismatchError, ModelFileError, ModelTooLargeError
                      TrainingDivergedError)
 from .gradcheck import check_gradients
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
-from .model import MLP, Sequential, load
+from .model import MLP, Sequential, ensemble, load
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .plotting import plot_layer_stats
 from .preprocessing import MinMaxScaler, Standardizer
@@ -30,7 +30,7 @@ from .training.augmentation import (Augmentation, ElasticDistortion, RandomFlip,
                                     RandomTranslation, RandomZoom)
 
 __all__ = [
-    "Sequential", "MLP", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
+    "Sequential", "MLP", "ensemble", "Layer", "Dense", "Activation", "BatchNorm", "Dropout",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules",
     "Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint",
     "LayerMonitor", "LivePlot", "TensorBoard", "MLflowLogger", "plot_layer_stats",

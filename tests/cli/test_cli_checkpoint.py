@@ -181,3 +181,39 @@ def test_class_weight_balanced_is_recorded_and_refused_for_regression(tmp_path):
                  "--out", tmp_path / "r2")
     assert result.returncode == 2
     assert "--class-weight is for classification, and this run is a regression" in result.stderr
+
+
+ENSEMBLE = [*FAST, "--epochs", "60", "--patience", "0", "--ensemble", "3", "--quiet"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_an_ensemble_killed_between_members_resumes_to_the_same_model(tmp_path):
+    whole = tmp_path / "whole"
+    result = cli("train", *ENSEMBLE, "--out", whole, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    ensemble = summary["ensemble"]
+    assert ensemble["members"] == 3 and ensemble["seeds"] == [0, 1, 2]
+    members = [nl.load(whole / "members" / f"member-{k}.nlayer") for k in range(3)]
+    merged = nl.load(whole / "model.nlayer")
+    from nlayer.datasets import load_dataset
+    X = load_dataset("digits").X_test[:50]
+    logits = np.mean([np.log(m.predict(X).astype(np.float64)) for m in members], axis=0)
+    np.testing.assert_allclose(merged.predict(X), np.exp(logits) / np.exp(logits).sum(
+        axis=1, keepdims=True), atol=2e-6)
+    # the development rows are the same for every member: one split, scored by each
+    assert len({m.history.params.get("samples") for m in members}) == 1
+
+    out = tmp_path / "run"
+    proc = start(*ENSEMBLE, "--out", out)
+    deadline = time.monotonic() + 120
+    while not (out / "members" / "member-0.nlayer").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the second member
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert not (out / "model.nlayer").exists()
+    result = cli("train", "--resume", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert_same_run(out, whole)

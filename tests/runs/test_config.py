@@ -184,3 +184,11 @@ def test_a_named_recipe_replaces_the_datasets_row():
         {**resolve(["--dataset", "digits"]), "recipe": "fast"}
     with pytest.raises(UserError, match="--recipe: invalid choice: 'slow'"):
         parse(["train", "--recipe", "slow"])
+
+
+def test_an_ensemble_refuses_the_flags_that_watch_one_network():
+    assert resolve(["--ensemble", "4"])["ensemble"] == 4
+    with pytest.raises(UserError, match="--monitor watch one network, and ensemble 3 trains 3"):
+        resolve(["--ensemble", "3", "--monitor", "10"])
+    with pytest.raises(UserError, match="ensemble must be a whole number >= 1"):
+        resolve(["--ensemble", "0"])

@@ -28,13 +28,15 @@ class Parser(argparse.ArgumentParser):
 def _cell(key, value):
     if key == "hidden":
         return " ".join(map(str, value))
+    if value is None:
+        return "-"
     return format(value, "g") if isinstance(value, float) else str(value)
 
 
 def _defaults_help():
     """The per-dataset defaults as a small text table for ``train --help``."""
-    keys = ("hidden", "optimizer", "lr", "schedule", "batch_size", "epochs", "patience", "l2",
-            "weight_decay", "dropout")
+    keys = ("hidden", "optimizer", "lr", "batch_size", "epochs", "patience", "l2", "dropout",
+            "augment", "ensemble")
     rows = [("dataset", *keys)]
     rows += [(name, *(_cell(k, row[k]) for k in keys))
              for name, row in config.defaults_table().items()]
@@ -43,7 +45,8 @@ def _defaults_help():
     return ("Train an MLP and write a run directory.\n\n"
             "Built-in defaults (--config and flags override them); every dataset also uses\n"
             "relu, he_normal, momentum 0.9 (SGD), dev split 0.1, normalize standard, float32,\n"
-            "seed 0 (fashion-mnist and mnist: adam with a cosine decay of lr over the run):\n"
+            "seed 0 (fashion-mnist and mnist: adam with a cosine decay of lr over the run,\n"
+            "mnist scaled globally; --recipe fast: the shorter 0.1 recipes):\n"
             + "\n".join(lines) + "\n\nl2 is lambda in J = mean loss + lambda/(2m) sum ||W||^2 "
             "(m = rows in the batch).\npatience 0 = no early stopping.")
 
@@ -101,6 +104,9 @@ def add_model_flags(p):
                    help="transform each training batch anew: comma-separated shift=PIXELS, "
                         "flip, rotate=DEGREES, zoom=FRACTION, elastic=ALPHA:SIGMA (e.g. "
                         "shift=2,flip); 'none' for none")
+    g.add_argument("--ensemble", type=int, metavar="K",
+                   help="train K networks (seeds seed..seed+K-1, one development split) and "
+                        "average them into one model (default 1)")
     g.add_argument("--recipe", choices=tuple(config.RECIPES),
                    help="built-in settings to start from: default, or fast (the shorter "
                         "recipes without augmentation)")

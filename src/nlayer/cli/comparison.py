@@ -56,6 +56,9 @@ def resolve(args):
                        f"--optimizer {explicit['optimizer']} is not supported")
     explicit["optimizer"] = "sgd"
     cfg = config.resolve(explicit, args.config, defaults=config.COMPARE_DEFAULTS)
+    if cfg["ensemble"] > 1:
+        raise UserError(f"compare trains one network per system, and ensemble "
+                        f"{cfg['ensemble']} asks for {cfg['ensemble']}; drop --ensemble")
     if cfg["augment"] is not None:
         raise UserError(f"compare gives every system the same batches, and augment "
                         f"({cfg['augment']}) is nlayer's alone; drop --augment (or the "

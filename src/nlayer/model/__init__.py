@@ -7,8 +7,9 @@ tells the row order it will use.
 """
 
 from ..training.loop import batch_orders
+from .ensemble import ensemble
 from .loading import load
 from .mlp import MLP
 from .sequential import Sequential
 
-__all__ = ["Sequential", "MLP", "load", "batch_orders"]
+__all__ = ["Sequential", "MLP", "load", "batch_orders", "ensemble"]

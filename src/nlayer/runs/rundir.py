@@ -31,6 +31,8 @@ MONITOR_FILES = ("layer_stats.csv", "gradients.png", "activations.png")
 CHECKPOINT = "checkpoint.nlayer"
 #: the folder of ``--tensorboard``'s event files (replaced whole when a run replaces another)
 TENSORBOARD = "tensorboard"
+#: the folder of an ensemble's members (``--ensemble K``; replaced whole as well)
+MEMBERS = "members"
 MODEL = "model.nlayer"
 
 
@@ -83,7 +85,7 @@ def has_run_files(path):
     """Whether ``path`` holds files of an earlier run (which a new run would replace)."""
     path = Path(path)
     return any((path / name).is_file() for name in (*RUN_FILES, *MONITOR_FILES)) or \
-        (path / TENSORBOARD).is_dir()
+        any((path / name).is_dir() for name in (TENSORBOARD, MEMBERS))
 
 
 @contextlib.contextmanager
@@ -143,8 +145,9 @@ def _publish(stage, path):
     for name in (*RUN_FILES, *MONITOR_FILES):
         if name not in new and (path / name).is_file():
             (path / name).unlink()
-    if (path / TENSORBOARD).is_dir():
-        shutil.rmtree(path / TENSORBOARD)
+    for folder in (TENSORBOARD, MEMBERS):
+        if (path / folder).is_dir():
+            shutil.rmtree(path / folder)
     for name in sorted(new):
         os.replace(stage / name, path / name)
     stage.rmdir()

@@ -1,6 +1,7 @@
 """A training run: the MLP its settings describe, ``fit`` with the run's callbacks, the test
 score and the run directory. The one path of ``nlayer train`` and of every sweep trial."""
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import numpy as np
 
 import nlayer as nl
 
-from . import data, monitoring, plots, rundir, summary as summary_mod, tracking
+from . import data, members, monitoring, plots, rundir, summary as summary_mod, tracking
 from .interrupt import KeepBestOnInterrupt, StopOnInterrupt
 
 __all__ = ["build_model", "learning_rate", "early_stopping", "augmentation", "plateau", "checkpointer", "fit",
@@ -74,13 +75,14 @@ def checkpointer(cfg, out, every_seconds=None):
 
 
 def fit(model, ds, cfg, reporter=None, out=None, resume=False, monitor=None, callbacks=(),
-        checkpoint_seconds=None):
+        checkpoint_seconds=None, validation=None):
     """Train with Ctrl-C handling; returns (history, stopper, interrupted, seconds).
 
     ``reporter`` is a callback that shows progress (the command line's), or None.
     With ``out`` the run checkpoints there (every ``checkpoint_every`` epochs, at most
     every ``checkpoint_seconds`` if given); ``resume`` continues from its checkpoint.
     ``callbacks`` come after the run's own (a ``runs_last`` one after its checkpoint).
+    ``validation``: (X_dev, y_dev) instead of splitting ``dev_split`` off (ensembles).
     """
     stopper = early_stopping(cfg)
     saver = checkpointer(cfg, out, checkpoint_seconds) if out is not None else None
@@ -89,13 +91,42 @@ def fit(model, ds, cfg, reporter=None, out=None, resume=False, monitor=None, cal
     start = time.perf_counter()
     with StopOnInterrupt(model) as guard:
         history = model.fit(ds.X_train, ds.y_train, epochs=cfg["epochs"],
-                            batch_size=cfg["batch_size"], validation_split=cfg["dev_split"],
+                            batch_size=cfg["batch_size"],
+                            validation_split=0.0 if validation else cfg["dev_split"],
+                            validation_data=validation,
                             seed=cfg["seed"], callbacks=[guard, *callbacks],
                             class_weight=None if cfg["class_weight"] == "none" else
                             cfg["class_weight"], augment=augmentation(cfg),
                             resume_from=out / rundir.CHECKPOINT if resume else None)
     interrupted = guard.requested and history.interrupted
     return history, stopper, interrupted, time.perf_counter() - start
+
+
+def fit_ensemble(first, ds, cfg, reporter=None, out=None, resume=False, callbacks=(),
+                 checkpoint_seconds=None):
+    """``cfg["ensemble"]`` members trained one after another (see :mod:`.members`);
+    returns (merged model, first member's history and stopper, interrupted, seconds,
+    what summary.json says of the ensemble)."""
+    count, seeds = cfg["ensemble"], [cfg["seed"] + k for k in range(cfg["ensemble"])]
+    (X, y), dev = members.split(ds, cfg)
+    part = dataclasses.replace(ds, X_train=X, y_train=y)
+    trained = members.finished(out, count) if resume and out is not None else []
+    current = members.checkpoint_member(out, cfg) if resume and out is not None else None
+    seconds, interrupted, first_stopper = 0.0, False, None
+    for k in range(len(trained), count):
+        model = first if k == 0 else build_model(cfg, ds.task, n_outputs(ds))
+        _, stopper, interrupted, spent = fit(model, part, {**cfg, "seed": seeds[k]}, reporter,
+                                             out, current == k, None, callbacks,
+                                             checkpoint_seconds, dev)
+        first_stopper = stopper if k == 0 else first_stopper
+        seconds += spent
+        trained.append(model)
+        if interrupted:
+            break
+        if out is not None:
+            members.save_member(out, k, model)
+    model, report = members.merge(trained, seeds[:len(trained)], dev)
+    return model, model.history, first_stopper, interrupted, seconds, report
 
 
 def write_run(out, model, ds, cfg, summary):
@@ -155,16 +186,24 @@ def train_and_write(model, ds, cfg, out, reporter=None, started=None, checkpoint
     monitor = nl.LayerMonitor(cfg["monitor"]) if cfg.get("monitor") else None
     board, logger = tracking.callbacks(cfg, out, Path(shown_as or out).name)
     callbacks = [*callbacks, *(cb for cb in (board, logger) if cb is not None)]
+    ensemble = None
     try:
         with np.errstate(all="ignore"):  # overflow surfaces as TrainingDivergedError instead
-            history, stopper, interrupted, seconds = fit(model, ds, cfg, reporter,
-                                                         out if checkpoints else None, resume,
-                                                         monitor, callbacks, checkpoint_seconds)
+            if cfg.get("ensemble", 1) > 1:
+                model, history, stopper, interrupted, seconds, ensemble = fit_ensemble(
+                    model, ds, cfg, reporter, out if checkpoints else None, resume, callbacks,
+                    checkpoint_seconds)
+            else:
+                history, stopper, interrupted, seconds = fit(
+                    model, ds, cfg, reporter, out if checkpoints else None, resume, monitor,
+                    callbacks, checkpoint_seconds)
     except BaseException as exc:  # fit did not end: neither does the MLflow run by itself
         if logger is not None:
             logger.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     training = summary_mod.training_summary(history, stopper, interrupted, seconds)
+    if ensemble is not None:
+        training["ensemble"] = ensemble
     summary = finish(model, ds, cfg, out, training, started, shown_as)
     if monitor is not None:
         summary = monitoring.write(out, model.history, summary, monitor.activation_samples)

@@ -148,12 +148,13 @@ class _Affine(Transform):
 
     exact = False
 
-    def affine(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def angles_and_scales(self, rng: np.random.Generator,
+                          m: int) -> tuple[np.ndarray, np.ndarray]:
         """(angles in radians, scales) per image."""
         raise NotImplementedError
 
     def draw(self, rng: np.random.Generator, m: int, shape: tuple[int, int]) -> np.ndarray:
-        return np.stack(self.affine(rng, m))
+        return np.stack(self.angles_and_scales(rng, m))
 
     def matrix(self, drawn: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         angle, scale = drawn
@@ -171,7 +172,8 @@ class RandomRotation(_Affine):
     def get_config(self) -> dict[str, Any]:
         return {"degrees": self.degrees}
 
-    def affine(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def angles_and_scales(self, rng: np.random.Generator,
+                          m: int) -> tuple[np.ndarray, np.ndarray]:
         return np.radians(rng.uniform(-self.degrees, self.degrees, m)), np.ones(m)
 
 
@@ -184,7 +186,8 @@ class RandomZoom(_Affine):
     def get_config(self) -> dict[str, Any]:
         return {"factor": self.factor}
 
-    def affine(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def angles_and_scales(self, rng: np.random.Generator,
+                          m: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(m), rng.uniform(1 - self.factor, 1 + self.factor, m)
 
 
