@@ -136,14 +136,22 @@ def test_settings_become_the_library_schedule():
 def test_compare_keeps_a_constant_rate_recipe_for_images():
     """compare trains every peer with a constant SGD rate and L2: not the adam + cosine recipe."""
     from nlayer.runs import config
-    train = config.resolve({"dataset": "fashion-mnist"})
+    train = config.resolve({"dataset": "fashion-mnist", "recipe": "fast"})
     compare = config.resolve({"dataset": "fashion-mnist"}, defaults=config.COMPARE_DEFAULTS)
     assert (train["optimizer"], train["schedule"], train["dropout"]) == ("adam", "cosine", 0.2)
     assert train["normalize"] == "standard"
-    mnist = config.resolve({"dataset": "mnist"})  # the same recipe, pixels scaled to [0, 1]
+    # the fast mnist recipe: the same, pixels scaled to [0, 1]
+    mnist = config.resolve({"dataset": "mnist", "recipe": "fast"})
     assert {k: v for k, v in mnist.items() if k not in ("dataset", "normalize")} == \
         {k: v for k, v in train.items() if k not in ("dataset", "normalize")}
     assert mnist["normalize"] == "minmax"
+    # the defaults: five of the fast network averaged; on mnist a wider net on moved images
+    assert config.resolve({"dataset": "fashion-mnist"}) == {**train, "recipe": "default",
+                                                           "ensemble": 5}
+    wide = config.resolve({"dataset": "mnist"})
+    assert (wide["hidden"], wide["dropout"], wide["epochs"], wide["augment"],
+            wide["normalize"]) == ([1024, 1024], 0.3, 30, "shift=2", "global")
+    assert (compare["augment"], compare["ensemble"]) == (None, 1)
     assert (compare["optimizer"], compare["schedule"], compare["weight_decay"]) == \
         ("sgd", "constant", 0)
     assert (compare["hidden"], compare["lr"], compare["l2"], compare["epochs"]) == \

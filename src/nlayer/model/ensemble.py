@@ -46,8 +46,10 @@ def ensemble(models: Sequence[Sequential]) -> Sequential:
     >>> X = np.random.default_rng(0).normal(size=(200, 4)); y = (X[:, 0] > 0).astype(int)
     >>> members = []
     >>> for seed in range(3):
-    ...     m = nl.MLP(hidden=(8,)); m.compile(optimizer=nl.SGD(lr=0.1), normalize="standard")
-    ...     _ = m.fit(X, y, epochs=2, seed=seed); members.append(m)
+    ...     m = nl.MLP(hidden=(8,))
+    ...     _ = m.compile(optimizer=nl.SGD(lr=0.1), normalize="standard")
+    ...     _ = m.fit(X, y, epochs=2, seed=seed)
+    ...     members.append(m)
     >>> merged = nl.ensemble(members)
     >>> logits = np.mean([np.log(m.predict(X)) for m in members], axis=0)
     >>> expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
