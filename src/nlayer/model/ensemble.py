@@ -40,13 +40,29 @@ def ensemble(models: Sequence[Sequential]) -> Sequential:
     is compiled as the first member is, for evaluation and prediction: training it further
     would let the members' units mix, and it would no longer be an ensemble.
 
+    Parameters
+    ----------
+    models : sequence of Sequential
+        At least 2 trained (built and compiled) models.
+
+    Returns
+    -------
+    Sequential
+        The merged model, compiled, named ``ensemble_of_K``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than 2 members, a member is untrained or not normalised as the
+        first, the members differ in more than their widths, or a folded bias has nowhere to go.
+
     Examples
     --------
     >>> import numpy as np, nlayer as nl
     >>> X = np.random.default_rng(0).normal(size=(200, 4)); y = (X[:, 0] > 0).astype(int)
     >>> members = []
     >>> for seed in range(3):
-    ...     m = nl.MLP(hidden=(8,)); m.compile(optimizer=nl.SGD(lr=0.1), normalize="standard")
+    ...     m = nl.MLP(hidden=(8,)).compile(optimizer=nl.SGD(lr=0.1), normalize="standard")
     ...     _ = m.fit(X, y, epochs=2, seed=seed); members.append(m)
     >>> merged = nl.ensemble(members)
     >>> logits = np.mean([np.log(m.predict(X)) for m in members], axis=0)
