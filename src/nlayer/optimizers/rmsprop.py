@@ -22,18 +22,11 @@ class RMSprop(Optimizer):
     Parameters
     ----------
     lr : float, Schedule or dict, default 0.001
-        Learning rate > 0, or a schedule from :mod:`nlayer.schedules` (or its config dict).
+        A number > 0 or a schedule, as for :class:`~nlayer.Adam`.
     rho : float, default 0.9
         In [0, 1).
-    epsilon : float, default 1e-7
-        eps > 0.
-    weight_decay : float, default 0.0
-        wd >= 0.
-
-    Raises
-    ------
-    ValueError, TypeError
-        If a number is out of range or of the wrong type.
+    epsilon, weight_decay : float, default 1e-7 and 0.0
+        eps > 0 and wd >= 0 (a ValueError or TypeError otherwise).
 
     Examples
     --------
