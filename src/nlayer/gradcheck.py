@@ -37,7 +37,25 @@ def check_gradients(model: Sequential, X: ArrayLike, y: ArrayLike, eps: float = 
     ``model`` must be compiled; it is not modified (a float64 copy is checked).
     ``sample_weight`` checks the weighted loss (see ``Sequential.cost``).
     A correct implementation gives errors around 1e-9 or smaller; above 1e-6
-    points to a bug. With ``return_details`` also returns ``{param_name: error}``.
+    points to a bug.
+
+    Parameters
+    ----------
+    model : Sequential
+        A compiled model.
+    X, y : array_like
+        A few rows and their targets.
+    eps : float, default 1e-6
+        The finite-difference step.
+    seed : int, default 0
+        Seeds dropout's masks, and the weights of a model not built yet (which is built).
+    return_details : bool, default False
+    sample_weight : array_like, optional
+
+    Returns
+    -------
+    float or (float, dict)
+        The largest relative error; with ``return_details`` also ``{param_name: error}``.
 
     Examples
     --------

@@ -136,7 +136,23 @@ class Dense(Layer):
         dA_prev = dZ W^T
 
     Kernel shape (n_in, units), bias shape (units,), as in Keras.
-    ``units=None`` (last layer only) takes the width of the targets at the first ``fit``.
+
+    Parameters
+    ----------
+    units : int or None
+        Width; None (last layer only) takes the width of the targets at the first ``fit``.
+    activation : str, dict or None
+        g, e.g. ``"relu"``, ``"softmax"``; None is linear.
+    init : str, dict or Initializer, default "auto"
+        Kernel initialiser; ``"auto"``: He for the ReLU family, Glorot otherwise.
+    use_bias : bool, default True
+    name : str, optional
+        Default: ``dense_<k>`` when added to a model.
+
+    Raises
+    ------
+    ValueError
+        If ``units`` is not a positive integer or None, or the activation is unknown.
 
     Examples
     --------
@@ -248,7 +264,23 @@ def _init_config(init: Any) -> Any:
 
 
 class Activation(Layer):
-    """Element-wise ``A = g(Z)`` as its own layer; backward ``dZ = dA * g'(Z)``."""
+    """Element-wise ``A = g(Z)`` as its own layer; backward ``dZ = dA * g'(Z)``.
+
+    Parameters
+    ----------
+    activation : str, dict or None
+        g by name (``"relu"``, ``"tanh"``, ...), config dict or instance; None is linear.
+    name : str, optional
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> layer = nl.Activation("relu")
+    >>> layer.forward(np.array([[-1.0, 2.0]]))
+    array([[0., 2.]])
+    >>> layer.backward(np.array([[5.0, 5.0]]))         # dZ = dA * relu'(Z)
+    array([[0., 5.]])
+    """
 
     def __init__(self, activation: str | dict[str, Any] | None, name: str | None = None) -> None:
         super().__init__(name)
@@ -288,7 +320,18 @@ class BatchNorm(Layer):
         dZ = (1/m) / sqrt(var + eps) * (m dZ_hat - sum(dZ_hat) - Z_hat sum(dZ_hat * Z_hat))
            = gamma / sqrt(var + eps) * (dout - (dbeta + Z_hat dgamma) / m)
 
-    Defaults (momentum 0.99, epsilon 1e-3) are Keras's.
+    Parameters
+    ----------
+    momentum : float, default 0.99
+        In [0, 1).
+    epsilon : float, default 1e-3
+        > 0. The defaults are Keras's.
+    name : str, optional
+
+    Raises
+    ------
+    ValueError
+        If ``momentum`` or ``epsilon`` is out of range.
 
     Examples
     --------
@@ -378,6 +421,27 @@ class Dropout(Layer):
     applied at 1/65536 resolution and the scale uses that exact rate (the
     expected activation is unchanged). Drawing raw bits is 3x faster than
     drawing floats, and dropout's random numbers are most of its cost.
+
+    Parameters
+    ----------
+    rate : float
+        Share of units dropped, in [0, 1).
+    name : str, optional
+
+    Raises
+    ------
+    ValueError
+        If ``rate`` is outside [0, 1) or rounds to 1.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> drop = nl.Dropout(0.5)
+    >>> A = drop.forward(np.ones((1000, 4)), training=True, rng=np.random.default_rng(0))
+    >>> sorted(set(A.ravel().tolist()))                 # dropped, or scaled by 1 / (1 - rate)
+    [0.0, 2.0]
+    >>> bool(np.array_equal(drop.forward(np.ones((2, 4))), np.ones((2, 4))))  # inference
+    True
     """
 
     def __init__(self, rate: float, name: str | None = None) -> None:

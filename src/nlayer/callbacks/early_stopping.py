@@ -22,6 +22,22 @@ class EarlyStopping(Callback):
     epoch (kernels, biases, gamma/beta and batch-norm moving statistics) when
     training ends, however it ends.
 
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+    patience : int, default 5
+        Epochs without improvement before stopping (>= 0).
+    min_delta : float, default 0.0
+        The least change that counts as an improvement.
+    mode : {"auto", "min", "max"}
+    restore_best_weights : bool, default True
+
+    Raises
+    ------
+    ValueError
+        If ``patience`` is not a whole number >= 0, ``mode`` is unknown, or ``"auto"``
+        cannot tell the direction of ``monitor``.
+
     Examples
     --------
     >>> import numpy as np, nlayer as nl

@@ -42,6 +42,23 @@ class ModelCheckpoint(Callback):
     (``save_best_only`` aside). Checkpoints are written after every other callback
     has seen the batch or epoch, so their states are complete.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+    monitor : str, default "val_loss"
+        For ``save_best_only``.
+    save_best_only : bool, default False
+    every_epochs : int, default 1
+    every_batches : int, optional
+    mode : {"auto", "min", "max"}
+    every_seconds : float, optional
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is empty, a count or ``mode`` is invalid, or ``every_seconds`` is given
+        with ``save_best_only``.
+
     Examples
     --------
     An interrupted run resumed from its checkpoint ends with the uninterrupted run's weights:

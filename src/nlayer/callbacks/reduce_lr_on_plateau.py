@@ -19,6 +19,32 @@ class ReduceLROnPlateau(Callback):
     those of :class:`EarlyStopping`. It changes ``optimizer.lr``, so the optimiser
     must have a constant rate, not a schedule. Its counters are in
     :meth:`get_state`; the rate itself is in the optimiser's state.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+    factor : float, default 0.1
+        In (0, 1).
+    patience : int, default 10
+    cooldown : int, default 0
+    min_lr : float, default 0.0
+    min_delta : float, default 0.0
+    mode : {"auto", "min", "max"}
+
+    Raises
+    ------
+    ValueError
+        If a setting is out of range, or (when training begins) the optimiser follows a schedule.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X, y = np.random.default_rng(0).normal(size=(200, 4)), np.arange(200) % 2  # noise
+    >>> model = nl.MLP(hidden=(32,)).compile(optimizer=nl.SGD(lr=0.1, momentum=0.9))
+    >>> cut = nl.ReduceLROnPlateau(factor=0.5, patience=2, min_lr=0.01)
+    >>> _ = model.fit(X, y, epochs=20, validation_split=0.25, seed=0, callbacks=[cut])
+    >>> model.optimizer.lr                   # halved on each plateau, down to min_lr
+    0.01
     """
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,

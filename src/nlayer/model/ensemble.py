@@ -40,6 +40,22 @@ def ensemble(models: Sequence[Sequential]) -> Sequential:
     is compiled as the first member is, for evaluation and prediction: training it further
     would let the members' units mix, and it would no longer be an ensemble.
 
+    Parameters
+    ----------
+    models : sequence of Sequential
+        At least 2 trained (built and compiled) models.
+
+    Returns
+    -------
+    Sequential
+        The merged model, compiled, named ``ensemble_of_K``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than 2 members, a member is untrained or not normalised as the
+        first, the members differ in more than their widths, or a folded bias has nowhere to go.
+
     Examples
     --------
     >>> import numpy as np, nlayer as nl

@@ -6,12 +6,13 @@ The file format knows nothing of the model (see :mod:`nlayer.saving`); the model
 it for the checked contents and builds itself from them here.
 """
 
+from .. import layers as layers_mod
 from ..callbacks import History
 from ..errors import ModelFileError
 from ..preprocessing import NORMALIZERS, Standardizer
 from ..saving.modelfile import invalid_settings
 
-__all__ = ["build"]
+__all__ = ["build", "config", "from_config"]
 
 
 def build(cls, path, header, arrays):
@@ -68,3 +69,29 @@ def _take_optimizer_state(model, path, saved, arrays):
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise ModelFileError(f"{path}: the optimiser's saved state is invalid ({exc}); the "
                              "file was altered: use another copy") from None
+
+
+def config(model):
+    """:meth:`Sequential.get_config <nlayer.model.sequential.Sequential.get_config>`."""
+    config = {"name": model.name, "dtype": model.dtype.name, "n_features": model.n_features,
+              "layers": [layer.get_config() for layer in model.layers]}
+    if model.compiled:
+        config["compile"] = {
+            "optimizer": model.optimizer.get_config(), "loss": model.loss.name, "l2": model.l2,
+            "metrics": [m.name for m in model.metrics],
+            "normalize": model.normalizer.name if model.normalizer is not None else None,
+            "scale_targets": model.target_scaler is not None,
+        }
+    return config
+
+
+def from_config(cls, config, dtype=None):
+    """:meth:`Sequential.from_config <nlayer.model.sequential.Sequential.from_config>`."""
+    model = cls([layers_mod.from_config(c) for c in config["layers"]],
+                dtype=dtype or config.get("dtype", "float32"), name=config.get("name", "sequential"))
+    if config.get("compile"):
+        c = config["compile"]
+        model.compile(optimizer=c["optimizer"], loss=c["loss"], l2=c["l2"],
+                      metrics=c["metrics"], normalize=c["normalize"],
+                      scale_targets=c.get("scale_targets", False))
+    return model

@@ -16,6 +16,20 @@ def load(path: str | os.PathLike[str]) -> Sequential:
     the JSON header and every array's declared shape before anything is allocated or built
     from them, and nothing is unpickled or executed.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Sequential
+        Built, compiled as it was saved, with its normaliser, history and metadata.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, unreadable or not a valid model file.
+
     Examples
     --------
     >>> import os, tempfile, numpy as np, nlayer as nl

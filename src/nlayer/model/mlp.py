@@ -25,6 +25,27 @@ def MLP(hidden: int | Iterable[int] = (100,), activation: str | dict[str, Any] =
     width from the targets at the first ``fit``. ``init="auto"`` is He for the
     ReLU family and Glorot for tanh/sigmoid.
 
+    Parameters
+    ----------
+    hidden : int or iterable of int, default (100,)
+        Units of each hidden layer.
+    activation : str or dict, default "relu"
+        The hidden layers' activation.
+    output : str or dict, default "softmax"
+        The output layer's activation (``"sigmoid"``, ``"linear"`` for regression, ...).
+    n_outputs : int, optional
+    batchnorm : bool, default False
+    dropout : float, default 0.0
+        Dropout rate after each hidden activation (0: no Dropout layers).
+    init : str, dict or Initializer, default "auto"
+    dtype : {"float32", "float64"}
+    name : str, default "mlp"
+
+    Returns
+    -------
+    Sequential
+        Not compiled yet.
+
     Examples
     --------
     >>> import numpy as np, nlayer as nl

@@ -1,27 +1,12 @@
-"""The model: an ordered stack of layers, its passes, prediction and evaluation.
+"""The model: an ordered stack of layers, its prediction and evaluation.
 
-The training loop that ``Sequential.fit`` runs lives in :mod:`nlayer.training`.
-
-Forward propagation runs the layers in order, ``A^[l] = layer_l(A^[l-1])``, from
-``A^[0] = X``. The cost of a batch of m rows is
-
-    J = (1/m) sum_i L(a_i, y_i) + (lambda / (2m)) sum_l ||W^[l]||^2
-
-(kernels only). Back propagation starts from the loss's ``dZ = (A - Y)/m`` (fused
-softmax/sigmoid outputs) or ``dA``, and runs the layers' backward passes in
-reverse; each Dense adds its ``(lambda/m) W`` to ``dW``. The optimiser then
-updates every parameter from its gradient.
-
-Every backward pass is linear in the gradient it receives, so ``fit`` starts
-back propagation from ``s dZ`` with the optimiser's ``gradient_scale`` s (SGD:
-its learning rate) and every gradient arrives already multiplied by s, which
-saves the optimiser a pass over all the weights (see ``optimizers``).
+Its passes and cost (the math: Z, A, dZ, dW, db, lambda) are in :mod:`nlayer.model.passes`;
+the training loop that ``Sequential.fit`` runs lives in :mod:`nlayer.training`.
 """
 
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -36,7 +21,7 @@ from ..training.augmentation import Augmentation, Transform
 from ..training.rows import Rows, RowSource
 from ..training.state import Totals
 from ..utils import checks, fastpaths
-from . import file_contents, inference
+from . import file_contents, inference, passes
 from .summary import summary_html, summary_text
 
 __all__ = ["Sequential"]
@@ -51,8 +36,31 @@ _Path = str | os.PathLike[str]
 class Sequential:
     """A stack of layers trained by mini-batch gradient descent.
 
-    ``dtype`` (float32 by default, or float64) is fixed when the model is made:
-    weights, inputs, activations and gradients all use it.
+    Parameters
+    ----------
+    layers : iterable of Layer, optional
+        The layers in order, input to output (more with :meth:`add`).
+    dtype : {"float32", "float64"}
+        Fixed when the model is made: weights, inputs, activations and gradients all use it.
+    name : str, default "sequential"
+
+    Raises
+    ------
+    ValueError
+        If ``dtype`` is neither float32 nor float64 (TypeError: a layer is not an nlayer layer).
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X = np.random.default_rng(0).normal(size=(200, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> model = nl.Sequential([nl.Dense(8, activation="relu"), nl.Dense(2, activation="softmax")])
+    >>> model.compile(optimizer=nl.Adam(lr=0.01), metrics=["accuracy"])
+    Sequential(2 layers, dtype=float32)
+    >>> history = model.fit(X, y, epochs=10, batch_size=32, seed=0)
+    >>> model.predict(X[:2]).shape
+    (2, 2)
+    >>> bool(model.evaluate(X, y)["accuracy"] > 0.9)
+    True
     """
 
     #: called as ``tap(scale)`` between back propagation and the optimiser's step when set
@@ -161,17 +169,34 @@ class Sequential:
                 scale_targets: bool = False) -> Self:
         """Choose the optimiser, the loss, the L2 strength lambda, metrics and input normalisation.
 
-        ``loss=None`` follows the output activation: softmax -> categorical_crossentropy,
-        sigmoid -> binary_crossentropy, anything else -> mean_squared_error.
-        ``normalize`` is ``"standard"``, ``"minmax"`` or None; it is fit on the training
-        rows at the first ``fit`` and stored in the model.
+        Parameters
+        ----------
+        optimizer : str, dict or Optimizer, default "sgd"
+        loss : str or Loss, optional
+            None follows the output activation: softmax -> categorical_crossentropy,
+            sigmoid -> binary_crossentropy, anything else -> mean_squared_error.
+        l2 : float, default 0.0
+            lambda >= 0, the L2 penalty on the Dense kernels.
+        metrics : list of str, optional
+        normalize : {"standard", "minmax"} or None
+            Input normaliser, fit on the training rows at the first ``fit``, stored in the model.
+        scale_targets : bool, default False
+            Regression only (off by default, so a plain model is the method's math):
+            standardise Y with the training rows' mean and standard deviation at the first
+            ``fit``: the network learns ``(Y - mean) / std``, ``predict`` returns
+            ``A * std + mean`` in the original units, and both are stored in the model file
+            and the ONNX graph. J is then measured on standardised targets; the metrics
+            (mse, mae, r2) stay in the original units.
 
-        ``scale_targets=True`` (regression only; off by default, so a plain model is the
-        method's math) standardises Y with the training rows' mean and standard deviation
-        at the first ``fit``: the network learns ``(Y - mean) / std``, ``predict`` returns
-        ``A * std + mean`` in the original units, and both are stored in the model file
-        and the ONNX graph. The loss J is then measured on standardised targets; the
-        metrics (mse, mae, r2) stay in the original units.
+        Returns
+        -------
+        Sequential
+
+        Raises
+        ------
+        ValueError, TypeError
+            For an unknown name, a negative ``l2``, ``metrics`` given as a string, or
+            ``scale_targets`` with a classification loss.
         """
         self.optimizer = optimizers.get(optimizer)
         self.optimizer.bind(self)  # one model per optimiser: its state follows these weights
@@ -223,25 +248,12 @@ class Sequential:
         return A
 
     def _fused_start(self) -> int | None:
-        """Index of the layer whose dZ the loss gives directly, or None (general path).
-
-        Asked twice per batch (cost and backward), so kept for the loss and output
-        activation it was worked out for.
-        """
-        last = self.layers[-1]
-        key = (self.loss, last, getattr(last, "activation", None))
-        if self.__dict__.get("_fused_key") != key:
-            start = None
-            if isinstance(last, (layers_mod.Dense, layers_mod.Activation)) and \
-                    last.activation.name == self.loss.fused_activation:
-                start = len(self.layers) - 1
-            self._fused_key, self._fused_index = key, start
-        return self._fused_index
+        """Index of the layer whose dZ the loss gives directly, or None (general path)."""
+        return passes.fused_start(self)
 
     def _output_logits(self) -> NDArray[Any] | None:
-        i = self._fused_start()
-        # the fused layer is a Dense or an Activation (see _fused_start): both keep their Z
-        return None if i is None else cast(layers_mod.Dense, self.layers[i]).Z
+        """Z of the fused output layer (for the loss), or None."""
+        return passes.output_logits(self)
 
     def backward(self, A: NDArray[Any], Y: NDArray[Any], scale: float = 1.0,
                  weights: NDArray[Any] | None = None) -> None:
@@ -253,35 +265,7 @@ class Sequential:
         are the rows' weights w_i (see :meth:`cost`).
         """
         batch = None if weights is None else sample_weights.Batch(weights)
-        return self._backward(A, Y, scale, batch)
-
-    def _backward(self, A: NDArray[Any], Y: NDArray[Any], scale: float,
-                  batch: sample_weights.Batch | None) -> None:
-        """Back propagation; ``batch``: the rows' :class:`~nlayer.training.sample_weights.Batch` or None."""
-        if batch is None:
-            return self._backward_pass(A, Y, scale, None)
-        with sample_weights.weighted_l2(self._dense_layers(), batch.total):
-            return self._backward_pass(A, Y, scale, batch.r)
-
-    def _backward_pass(self, A: NDArray[Any], Y: NDArray[Any], scale: float,
-                       r: NDArray[Any] | None) -> None:
-        start = self._fused_start()
-        if start is None:
-            grad, i, is_dZ = self.loss.dA(A, Y, scale, r), len(self.layers) - 1, False
-        else:
-            grad, i, is_dZ = self.loss.dZ(A, Y, scale, r), start, True
-        if is_dZ and isinstance(self.layers[i], layers_mod.Activation):
-            i -= 1  # the activation layer's dZ is the dA of the layer below
-            is_dZ = False
-        for j in range(i, -1, -1):
-            layer, need = self.layers[j], j > 0
-            if is_dZ:
-                # a dZ at layer j (not an Activation: see above) is the fused output Dense's
-                grad = cast(layers_mod.Dense, layer).backward(grad, need_dA_prev=need,
-                                                              scale=scale, is_dZ=True)
-                is_dZ = False
-            else:
-                grad = layer.backward(grad, need_dA_prev=need, scale=scale)
+        return passes.backward(self, A, Y, scale, batch)
 
     def cost(self, A: NDArray[Any], Y: NDArray[Any],
              weights: NDArray[Any] | None = None) -> float:
@@ -290,25 +274,11 @@ class Sequential:
         With row weights w_i a row counts w_i times: the data loss is the weighted
         mean sum w_i L_i / sum w_i and m in the L2 term is sum w_i.
         """
-        return self._cost(A, Y, None if weights is None else sample_weights.Batch(weights))
-
-    def _cost(self, A: NDArray[Any], Y: NDArray[Any],
-              batch: sample_weights.Batch | None) -> float:
-        """J for a batch whose rows' weights are the :class:`~nlayer.training.sample_weights.Batch`
-        ``batch`` (None: every row counts once)."""
-        if batch is None:
-            data, penalty = self.loss.loss(self._output_logits(), A, Y), self._l2_term(A.shape[0])
-        else:
-            data = self.loss.loss(self._output_logits(), A, Y, batch.r)
-            penalty = self._l2_term(batch.total)
-        self._batch_penalty = penalty  # fit records the penalty apart from the data loss
-        return data + penalty
+        return passes.cost(self, A, Y, None if weights is None else sample_weights.Batch(weights))
 
     def _l2_term(self, m: float) -> float:
         """(lambda / (2m)) sum over Dense kernels of ||W||^2 (0 without L2)."""
-        if not self.l2:
-            return 0.0
-        return self.l2 / (2 * m) * sum(l.l2_penalty() for l in self._dense_layers())
+        return passes.l2_term(self, m)
 
     @property
     def trainable_params(self) -> list[NDArray[Any]]:
@@ -324,19 +294,7 @@ class Sequential:
 
         ``Wb``: the rows' weights w_i, or None (every row counts once).
         """
-        A = self.forward(Xb, training=True, rng=rng)
-        batch = None if Wb is None else sample_weights.Batch(Wb)  # r and sum w, once
-        J = self._cost(A, Yb, batch)
-        if not math.isfinite(J):
-            return J, A
-        scale = self.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
-        self._backward(A, Yb, scale, batch)
-        tap = self._step_tap  # set by a LayerMonitor for its sampled steps only
-        if tap is not None:
-            tap(scale)
-        # one update of the packed parameters from the packed gradients (see _pack_parameters)
-        self.optimizer.step([self._flat_params], [self._flat_grads], scale)
-        return J, A
+        return passes.train_step(self, Xb, Yb, rng, Wb)
 
     # -- training ---------------------------------------------------------------
     def fit(self, X: _Features, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
@@ -349,25 +307,48 @@ class Sequential:
             augment: Augmentation | Transform | list[Transform] | None = None) -> History:
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
-        X is an array or an array-like such as ``np.load(path, mmap_mode="r")``, read a
-        batch at a time, never copied whole (``nlayer.training.rows``). Rows are reshuffled
-        every epoch from the seeded generator and the last partial batch is used;
-        ``shuffle="blocks"`` reads runs of rows in random order, for a slow disk or an X
-        bigger than memory (:func:`nlayer.training.rows.epoch_order`).
-        ``validation_split`` holds out a random (stratified for classification) share of
-        the rows as the development set. ``verbose``: 0 silent (default); 1 one progress
-        bar redrawn in place (Jupyter, terminals; tqdm's when installed); 2 a line per epoch.
+        Parameters
+        ----------
+        X : array_like, shape (m, n_features)
+            An array or an array-like such as ``np.load(path, mmap_mode="r")``, read a
+            batch at a time, never copied whole (``nlayer.training.rows``).
+        y : array_like
+        epochs, batch_size : int, default 1 and 32
+            Rows are reshuffled every epoch from the seeded generator; the last partial batch is used.
+        validation_split : float, default 0.0
+            Share of the rows held out (at random, stratified for classification) as the
+            development set; not with ``validation_data`` ``(X_dev, y_dev)``.
+        shuffle : bool or "blocks", default True
+            ``"blocks"`` reads runs of rows in random order, for a slow disk or an X bigger
+            than memory (:func:`nlayer.training.rows.epoch_order`).
+        seed : int, optional
+        callbacks : list of Callback, optional
+        verbose : {0, 1, 2}, default 0
+            0 silent; 1 one progress bar redrawn in place (Jupyter, terminals; tqdm's when
+            installed); 2 a line per epoch.
+        resume_from : path, optional
+            Continue from a checkpoint (:class:`~nlayer.ModelCheckpoint`) with the same data,
+            settings and callbacks as the interrupted run: it ends with the weights and
+            history that run would have had (``epochs`` may grow).
+        sample_weight : array_like, optional
+            One number >= 0 per row. With ``class_weight`` (``"balanced"``: n / (k n_c) as in
+            scikit-learn, or ``{class id: weight}``) it weights the rows: the loss, its
+            gradient and the metrics become weighted means (see :meth:`cost`); both may be
+            given (they multiply). The development rows keep their weights.
+        class_weight : "balanced", dict or None
+        augment : Augmentation, transform or list of transforms, optional
+            E.g. ``[nl.RandomTranslation(2), nl.RandomFlip()]``: transforms each training batch anew.
 
-        ``sample_weight`` (one number >= 0 per row) and ``class_weight`` (``"balanced"``:
-        n / (k n_c) as in scikit-learn, or ``{class id: weight}``) weight the rows: the
-        loss, its gradient and the metrics become weighted means (see :meth:`cost`);
-        both may be given (they multiply). The development rows keep their weights.
-        ``augment`` (:class:`~nlayer.Augmentation` or a list of transforms such as
-        ``[nl.RandomTranslation(2), nl.RandomFlip()]``) transforms each training batch anew.
+        Returns
+        -------
+        History
 
-        ``resume_from`` continues from a checkpoint (:class:`~nlayer.ModelCheckpoint`)
-        with the same data, settings and callbacks as the interrupted run: it ends
-        with the weights and history that run would have had (``epochs`` may grow).
+        Raises
+        ------
+        RuntimeError
+            If the model is not compiled (ValueError: malformed data or settings).
+        TrainingDivergedError
+            If the cost stops being a finite number.
         """
         return training.fit(self, X, y, epochs, batch_size, validation_split, validation_data,
                             shuffle, seed, callbacks, verbose, resume_from, sample_weight,
@@ -395,6 +376,21 @@ class Sequential:
         """Outputs A^[L] for raw inputs X: class probabilities, or values for regression.
 
         An unbuilt model with known layer sizes builds its (untrained) weights here, as in Keras.
+
+        Parameters
+        ----------
+        X : array_like, shape (m, n_features)
+        batch_size : int, optional
+            Rows per forward pass (default 4096).
+
+        Returns
+        -------
+        ndarray, shape (m, n_outputs)
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no weights or its input normaliser is not fitted yet.
         """
         return inference.predict(self, X, batch_size)
 
@@ -402,7 +398,16 @@ class Sequential:
                  sample_weight: ArrayLike | None = None) -> dict[str, float]:
         """``{"loss": J, <metric>: value, ...}`` on (X, y); J includes the L2 term.
 
-        ``sample_weight`` makes the loss and metrics weighted means over the rows.
+        Parameters
+        ----------
+        X, y : array_like
+        batch_size : int, optional
+        sample_weight : array_like, optional
+            Makes the loss and metrics weighted means over the rows.
+
+        Returns
+        -------
+        dict of str to float
         """
         return inference.evaluate(self, X, y, batch_size, sample_weight)
 
@@ -458,28 +463,13 @@ class Sequential:
 
     # -- configuration and files ----------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        config = {"name": self.name, "dtype": self.dtype.name, "n_features": self.n_features,
-                  "layers": [layer.get_config() for layer in self.layers]}
-        if self.compiled:
-            config["compile"] = {
-                "optimizer": self.optimizer.get_config(), "loss": self.loss.name, "l2": self.l2,
-                "metrics": [m.name for m in self.metrics],
-                "normalize": self.normalizer.name if self.normalizer is not None else None,
-                "scale_targets": self.target_scaler is not None,
-            }
-        return config
+        """The layers and compile settings as JSON-ready data (saved in the model file)."""
+        return file_contents.config(self)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], dtype: DTypeLike | None = None) -> Self:
         """An unbuilt model with the same layers (and compile settings) as ``config``."""
-        model = cls([layers_mod.from_config(c) for c in config["layers"]],
-                    dtype=dtype or config.get("dtype", "float32"), name=config.get("name", "sequential"))
-        if config.get("compile"):
-            c = config["compile"]
-            model.compile(optimizer=c["optimizer"], loss=c["loss"], l2=c["l2"],
-                          metrics=c["metrics"], normalize=c["normalize"],
-                          scale_targets=c.get("scale_targets", False))
-        return model
+        return file_contents.from_config(cls, config, dtype)
 
     def save(self, path: _Path) -> None:
         """Write the model to one file, atomically (see :mod:`nlayer.saving.modelfile`)."""

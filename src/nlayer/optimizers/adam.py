@@ -21,6 +21,22 @@ class Adam(Optimizer):
     ``weight_decay`` is coupled, ``g <- g + wd w`` before the moments (PyTorch
     ``Adam(weight_decay=)``); for decoupled decay use :class:`AdamW`.
 
+    Parameters
+    ----------
+    lr : float, Schedule or dict, default 0.001
+        Learning rate > 0, or a schedule from :mod:`nlayer.schedules` (or its config dict).
+    beta_1, beta_2 : float, default 0.9 and 0.999
+        b1, b2, in [0, 1).
+    epsilon : float, default 1e-7
+        eps > 0.
+    weight_decay : float, default 0.0
+        wd >= 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If a number is out of range or of the wrong type.
+
     Examples
     --------
     The first step moves each weight by about ``lr`` against its gradient's sign, whatever
@@ -85,7 +101,22 @@ class AdamW(Adam):
         w <- w (1 - lr wd),   then the Adam update of w
 
     The decay does not pass through the moments, so it is not scaled down where
-    gradients are large. Default ``weight_decay=0.01`` as PyTorch.
+    gradients are large.
+
+    Parameters
+    ----------
+    lr, beta_1, beta_2, epsilon
+        As :class:`Adam`.
+    weight_decay : float, default 0.01
+        wd >= 0 (PyTorch's default).
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> w, g = np.array([1.0, 1.0]), np.array([1e-3, -50.0])
+    >>> nl.AdamW(lr=0.01, weight_decay=0.1).step([w], [g])   # w (1 - 0.001), then Adam's step
+    >>> np.round(w, 4)
+    array([0.989, 1.009])
     """
 
     name = "adamw"

@@ -18,6 +18,25 @@ class RMSprop(Optimizer):
         w <- w - lr g / (sqrt(s) + eps)
 
     ``weight_decay`` is coupled, ``g <- g + wd w`` (PyTorch ``RMSprop(weight_decay=)``).
+
+    Parameters
+    ----------
+    lr : float, Schedule or dict, default 0.001
+        A number > 0 or a schedule, as for :class:`~nlayer.Adam`.
+    rho : float, default 0.9
+        In [0, 1).
+    epsilon, weight_decay : float, default 1e-7 and 0.0
+        eps > 0 and wd >= 0 (a ValueError or TypeError otherwise).
+
+    Examples
+    --------
+    The first step moves w by about ``lr / sqrt(1 - rho)`` against the gradient's sign:
+
+    >>> import numpy as np, nlayer as nl
+    >>> w, g = np.array([1.0, 1.0]), np.array([1e-3, -50.0])
+    >>> nl.RMSprop(lr=0.01).step([w], [g])
+    >>> np.round(w, 4)
+    array([0.9684, 1.0316])
     """
 
     name = "rmsprop"

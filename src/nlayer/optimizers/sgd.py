@@ -23,6 +23,22 @@ class SGD(Optimizer):
     v scaled by ``-1 / (alpha (1 - beta))``. With ``momentum=0`` it is plain SGD.
     ``weight_decay`` is coupled, ``g <- g + wd w`` (PyTorch ``SGD(weight_decay=)``).
 
+    Parameters
+    ----------
+    lr : float, Schedule or dict, default 0.01
+        Learning rate > 0, or a schedule from :mod:`nlayer.schedules` (or its config dict).
+    momentum : float, default 0.0
+        mu, in [0, 1) (a schedule with a momentum range sets it instead).
+    nesterov : bool, default False
+        Needs ``momentum > 0``.
+    weight_decay : float, default 0.0
+        wd >= 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If a number is out of range or of the wrong type, or ``nesterov`` without momentum.
+
     Examples
     --------
     One step by hand: from w = 1 with gradient g = 0.5, ``v = -lr g`` and ``w = w + v``.

@@ -71,7 +71,13 @@ class Transform:
 
 
 class RandomTranslation(Transform):
-    """Move each image by up to ``pixels`` whole pixels in each direction (uniform)."""
+    """Move each image by up to ``pixels`` whole pixels in each direction (uniform).
+
+    Parameters
+    ----------
+    pixels : int, default 2
+        k >= 1 (a ValueError otherwise); see :class:`Augmentation` for an example.
+    """
 
     def __init__(self, pixels: int = 2) -> None:
         if isinstance(pixels, bool) or not isinstance(pixels, (int, np.integer)) or pixels < 1:
@@ -114,7 +120,22 @@ class RandomTranslation(Transform):
 
 class RandomFlip(Transform):
     """Mirror each image left to right with probability 1/2 (``"horizontal"``), as
-    Keras's ``RandomFlip("horizontal")``: for clothes, not for digits."""
+    Keras's ``RandomFlip("horizontal")``: for clothes, not for digits.
+
+    Parameters
+    ----------
+    mode : {"horizontal"}, the only mode
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X = np.tile(np.array([[1, 2, 3, 4]], dtype=np.float32), (4, 1))   # 2 x 2 images
+    >>> nl.Augmentation([nl.RandomFlip()], image_shape=(2, 2))(X, np.random.default_rng(0))
+    array([[1., 2., 3., 4.],
+           [2., 1., 4., 3.],
+           [2., 1., 4., 3.],
+           [2., 1., 4., 3.]], dtype=float32)
+    """
 
     def __init__(self, mode: str = "horizontal") -> None:
         if mode != "horizontal":
@@ -164,7 +185,19 @@ class _Affine(Transform):
 
 
 class RandomRotation(_Affine):
-    """Turn each image about its centre by an angle drawn uniformly in [-degrees, degrees]."""
+    """Turn each image about its centre by an angle drawn uniformly in [-degrees, degrees].
+
+    Parameters
+    ----------
+    degrees : float, default 10.0
+        In (0, 180] (a ValueError otherwise).
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> nl.Augmentation([nl.RandomRotation(15), nl.RandomZoom(0.1)]).transforms
+    [RandomRotation(degrees=15.0), RandomZoom(factor=0.1)]
+    """
 
     def __init__(self, degrees: float = 10.0) -> None:
         self.degrees = _factor("RandomRotation's degrees", degrees, 180)
@@ -178,7 +211,13 @@ class RandomRotation(_Affine):
 
 
 class RandomZoom(_Affine):
-    """Scale each image about its centre by a factor drawn uniformly in [1 - f, 1 + f]."""
+    """Scale each image about its centre by a factor drawn uniformly in [1 - f, 1 + f].
+
+    Parameters
+    ----------
+    factor : float, default 0.1
+        f, in (0, 0.9] (a ValueError otherwise).
+    """
 
     def __init__(self, factor: float = 0.1) -> None:
         self.factor = _factor("RandomZoom's factor", factor, 0.9)
@@ -196,7 +235,13 @@ class ElasticDistortion(Transform):
     away, u uniform in [-1, 1] per pixel and direction, smoothed by a Gaussian G of
     standard deviation ``sigma`` pixels (Simard: sigma 4, alpha 34 on 28 x 28 digits).
     The field is defined on the output grid (it is smooth: a pixel or two of another
-    transform barely changes it)."""
+    transform barely changes it).
+
+    Parameters
+    ----------
+    alpha, sigma : float, default 34.0 and 4.0
+        In (0, 1000] and (0, 100] (a ValueError otherwise).
+    """
 
     exact = False
 

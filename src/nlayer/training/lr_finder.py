@@ -111,6 +111,45 @@ def lr_find(model: Any, X: ArrayLike, y: ArrayLike, start_lr: float = 1e-6,
     ``smoothing`` is the moving average's beta: higher is smoother but lags the
     rate more (about ``1 / (1 - beta)`` batches).
     ``model`` must be compiled; an unbuilt model stays unbuilt.
+
+    Parameters
+    ----------
+    model : Sequential
+        A compiled model (not modified).
+    X, y : array_like
+        Training rows and targets.
+    start_lr, end_lr : float, default 1e-6 and 10.0
+        The sweep's first and last rate (> 0, ``end_lr > start_lr``).
+    steps : int, default 200
+        At least 5.
+    batch_size : int, default 32
+    smoothing : float, default 0.9
+        In [0, 1).
+    diverge : float, default 4.0
+        > 1.
+    seed : int or None, default 0
+
+    Returns
+    -------
+    LRFinderResult
+
+    Raises
+    ------
+    RuntimeError
+        If the model is not compiled.
+    ValueError
+        If a setting is out of range, or fewer than 2 batches were recorded.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X, y = np.random.default_rng(0).normal(size=(256, 4)), np.arange(256) % 2
+    >>> model = nl.MLP(hidden=(16,)).compile(optimizer=nl.SGD(momentum=0.9))
+    >>> result = nl.lr_find(model, X, y, start_lr=1e-4, end_lr=10.0, steps=40)
+    >>> len(result.rates), float(result.rates[0]), bool(1e-4 < result.suggestion < 10)
+    (40, 0.0001, True)
+    >>> model.built                                      # the model itself is untouched
+    False
     """
     if not getattr(model, "compiled", False):
         raise RuntimeError("the model is not compiled; call model.compile(optimizer=...) "
