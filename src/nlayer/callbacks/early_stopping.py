@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from ..utils import checks
 from .base import Callback, checked_state
 from .watch import Monitor
 
@@ -56,8 +57,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = True) -> None:
-        if patience < 0 or int(patience) != patience:
-            raise ValueError(f"patience must be a whole number >= 0, got {patience}")
+        patience = checks.whole(patience, "patience", low=0)
         self._watch = Monitor("EarlyStopping", monitor, mode, min_delta)
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
         self.restore_best_weights = restore_best_weights

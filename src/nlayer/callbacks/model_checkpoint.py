@@ -13,6 +13,7 @@ import numpy as np
 
 from ..saving.checkpoint import save_checkpoint
 from .base import Callback, checked_state
+from .watch import infer_mode
 
 __all__ = ["ModelCheckpoint"]
 
@@ -32,8 +33,8 @@ class ModelCheckpoint(Callback):
       precedent); it cannot be combined with ``save_best_only``, whose skipped save
       would lose a best model;
     - ``save_best_only=True``: only at the end of an epoch whose ``monitor`` value
-      beats every earlier one (``mode`` "min"/"max", or "auto": max for accuracy
-      and r2). The best value is part of the checkpoint, so after a resume a worse
+      beats every earlier one (``mode`` "min"/"max", or "auto": read from the name
+      as EarlyStopping does). The best value is part of the checkpoint, so after a resume a worse
       epoch never overwrites the best model (Keras starts again from +-inf).
 
     ``path`` may hold ``{epoch}`` (and ``{batch}``) to keep one file per save.
@@ -94,8 +95,13 @@ class ModelCheckpoint(Callback):
             _whole(every_batches, "every_batches", 1)
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if mode == "auto":
-            mode = "max" if str(monitor).removeprefix("val_") in ("accuracy", "r2") else "min"
+        if mode == "auto":  # read from the name as EarlyStopping and ReduceLROnPlateau do
+            try:
+                mode = infer_mode(str(monitor), "ModelCheckpoint")
+            except ValueError:
+                if save_best_only:  # the best model would be chosen the wrong way round
+                    raise
+                mode = "min"  # only save_best_only compares values
         self.monitor, self.mode = monitor, mode
         self.save_best_only = bool(save_best_only)
         self.every_seconds = _seconds(every_seconds)
