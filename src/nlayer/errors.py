@@ -49,6 +49,24 @@ class TrainingDivergedError(_Advised, ArithmeticError):
 
     ``fixes`` lists what applies to this model, most likely first (keys of
     :data:`LIBRARY_FIXES`).
+
+    Parameters
+    ----------
+    epoch, batch : int
+        Where the loss diverged (1-based).
+    loss : float
+        The loss that was not finite.
+    fixes : iterable of str, default ("lr", "normalize", "init")
+    wording : dict of str to str, optional
+        How to word some fixes instead of :data:`LIBRARY_FIXES` (a front end's).
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> error = nl.TrainingDivergedError(3, 7, float("nan"), fixes=["lr"])
+    >>> print(error.message({"lr": "--lr 0.001"}))  # the fixes as another front end words them
+    training diverged: the loss became nan at epoch 3, batch 7. The model keeps the weights
+    from the end of the last completed epoch. Try --lr 0.001.
     """
 
     def __init__(self, epoch: int, batch: int, loss: float,
@@ -62,7 +80,24 @@ class TrainingDivergedError(_Advised, ArithmeticError):
 
 
 class ModelTooLargeError(_Advised, MemoryError):
-    """The model would not fit in memory; raised before anything large is allocated."""
+    """The model would not fit in memory; raised before anything large is allocated.
+
+    Parameters
+    ----------
+    text : str
+        What does not fit.
+    needed, available : int
+        Bytes.
+    fixes : iterable of str, default ("layers", "batch_size")
+        Keys of :data:`LIBRARY_FIXES`.
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> print(nl.ModelTooLargeError("The weights need 12 GB; 8 GB are free.", 12 * 2**30,
+    ...                             8 * 2**30, fixes=["layers"]))
+    The weights need 12 GB; 8 GB are free. Use fewer or narrower layers.
+    """
 
     def __init__(self, text: str, needed: int, available: int,
                  fixes: Iterable[str] = ("layers", "batch_size")) -> None:

@@ -106,6 +106,33 @@ def plot_layer_stats(history: History | Mapping[str, Any] | Sequence[Mapping[str
     first and last epoch recorded, and its share of saturated or dead units; A is
     drawn as violins when ``samples`` is the monitor's ``activation_samples``,
     else as mean and standard deviation from the rows.
+
+    Parameters
+    ----------
+    history : History, dict or list of dict
+        A History with ``layer_stats``, its dict, or the rows themselves.
+    path : str or path-like, optional
+    kind : {"gradients", "activations"}
+    title : str, optional
+    samples : dict, optional
+        A LayerMonitor's ``activation_samples`` (``kind="activations"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown or there are no layer statistics.
+    ImportError
+        If matplotlib is missing.
+
+    Examples
+    --------
+    >>> monitor = nl.LayerMonitor(every_batches=10)                           # doctest: +SKIP
+    >>> history = model.fit(X, y, epochs=5, callbacks=[monitor])              # doctest: +SKIP
+    >>> fig = nl.plot_layer_stats(history, "gradients.png")                   # doctest: +SKIP
     """
     if kind not in ("gradients", "activations"):
         raise ValueError(f"kind must be 'gradients' or 'activations', got {kind!r}")

@@ -63,9 +63,31 @@ EXPLODED_UPDATE = 1.0
 class LayerMonitor(Callback):
     """Record per-layer statistics every ``every_batches`` training steps.
 
-    >>> monitor = nl.LayerMonitor(every_batches=50)         # doctest: +SKIP
-    >>> model.fit(X, y, epochs=5, callbacks=[monitor])      # doctest: +SKIP
-    >>> model.history.layer_stats[0]["dz_rms"]              # doctest: +SKIP
+    Parameters
+    ----------
+    every_batches : int, default 50
+        Record on every this-many-th training step (>= 1), counted across epochs.
+
+    Raises
+    ------
+    ValueError
+        If ``every_batches`` is not a whole number >= 1.
+
+    Examples
+    --------
+    Two epochs of 4 batches, sampled every 2 steps: 4 rows for each of the 2 Dense layers.
+
+    >>> import numpy as np, nlayer as nl
+    >>> X, y = np.random.default_rng(0).normal(size=(64, 4)), np.arange(64) % 2
+    >>> model = nl.MLP(hidden=(8,))
+    >>> model.compile(optimizer=nl.SGD(lr=0.1))
+    Sequential(2 layers, dtype=float32)
+    >>> monitor = nl.LayerMonitor(every_batches=2)
+    >>> history = model.fit(X, y, epochs=2, batch_size=16, seed=0, callbacks=[monitor])
+    >>> len(history.layer_stats), [row["layer"] for row in history.layer_stats[:2]]
+    (8, ['dense_1', 'dense_2'])
+    >>> bool(history.layer_stats[0]["dz_rms"] > 0)
+    True
     """
 
     #: values of A kept per layer and sample for ``activation_samples``

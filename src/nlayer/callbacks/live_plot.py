@@ -43,13 +43,33 @@ MARGINS = {"left": 0.06, "right": 0.98, "bottom": 0.16, "top": 0.9, "wspace": 0.
 class LivePlot(Callback):
     """Redraw the training curves (and a LayerMonitor's statistics) in place while training.
 
-    >>> model.fit(X, y, epochs=30, validation_split=0.1,                 # doctest: +SKIP
-    ...           callbacks=[nl.LayerMonitor(every_batches=20), nl.LivePlot()])
-
     ``every_epochs``: redraw at most every this many epochs. ``every_seconds``: and at most
     this often (None: keep the redraws within :data:`MAX_SHARE` of the run's time).
     ``path``: also write the figure to this file at each redraw (format from the suffix;
     in or out of a notebook). ``draws`` and ``seconds`` count the redraws and their time.
+    Outside a notebook and without ``path`` it draws nothing.
+
+    Parameters
+    ----------
+    every_epochs : int, default 1
+        >= 1.
+    every_seconds : float, optional
+        >= 0 seconds between redraws.
+    path : str or path-like, optional
+
+    Raises
+    ------
+    ValueError
+        If ``every_epochs`` or ``every_seconds`` is out of range.
+    TypeError
+        If ``path`` is not a file name.
+    ImportError
+        If it would draw (in a notebook, or with ``path``) and matplotlib is missing.
+
+    Examples
+    --------
+    >>> model.fit(X, y, epochs=30, validation_split=0.1,                 # doctest: +SKIP
+    ...           callbacks=[nl.LayerMonitor(every_batches=20), nl.LivePlot()])
     """
 
     def __init__(self, every_epochs: int = 1, every_seconds: float | None = None,

@@ -37,6 +37,23 @@ class MLflowLogger(Callback):
     directory so). A fit that raises leaves a run it started open: call
     :meth:`end_run` with ``"FAILED"``.
 
+    Parameters
+    ----------
+    params : dict, optional
+        The run's parameters; None logs the model's settings.
+    run_name : str, optional
+        The name of the run it starts (when no run is active).
+    log_model : bool, default True
+
+    Raises
+    ------
+    TypeError
+        If an argument is of the wrong type.
+    ImportError
+        When training begins, if mlflow is missing.
+
+    Examples
+    --------
     >>> model.fit(X, y, epochs=10, callbacks=[nl.MLflowLogger()])    # doctest: +SKIP
     """
 

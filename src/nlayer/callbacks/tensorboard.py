@@ -49,6 +49,24 @@ class TensorBoard(Callback):
     ``"epoch"`` writes scalars at each epoch's end; ``"batch"`` or a whole number N also
     writes the training batch's loss every N batches.
 
+    Parameters
+    ----------
+    log_dir : str or path-like, default "logs"
+    histogram_freq : int, default 1
+        >= 0.
+    update_freq : "epoch", "batch" or int, default "epoch"
+
+    Raises
+    ------
+    TypeError
+        If ``log_dir`` is not a folder path.
+    ValueError
+        If ``histogram_freq`` or ``update_freq`` is not one of the values above.
+    ImportError
+        When training begins, if tensorboardX is missing.
+
+    Examples
+    --------
     >>> model.fit(X, y, epochs=10, callbacks=[nl.TensorBoard("logs/run1")])  # doctest: +SKIP
     """
 

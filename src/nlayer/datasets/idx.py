@@ -48,6 +48,37 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises DatasetError (naming the file) for a bad header, a payload
     that is shorter or longer than the header says, or corrupt gzip data.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    ndarray
+        Of the shape and element type the header gives.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If there is no such file.
+    DatasetError
+        If the file is not a whole IDX file.
+
+    Examples
+    --------
+    A gzip-compressed 2x3 array of bytes (type 0x08, 2 dimensions):
+
+    >>> import gzip, pathlib, struct, tempfile
+    >>> from nlayer.datasets import read_idx
+    >>> data = bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 2, 3) + bytes(range(6))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder, "tiny-idx2-ubyte.gz")
+    ...     _ = path.write_bytes(gzip.compress(data))
+    ...     array = read_idx(path)
+    >>> array
+    array([[0, 1, 2],
+           [3, 4, 5]], dtype=uint8)
     """
     path = Path(path)
     data = _read_bytes(path)

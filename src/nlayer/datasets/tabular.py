@@ -39,6 +39,16 @@ class Dataset:
     X arrays are float32 (n, features), or array-likes of rows that ``fit`` reads a
     batch at a time (data bigger than memory: :class:`~.rowsubset.RowSubset` views of a
     memory map); y is int64 class ids 0..k-1 for classification and float32 for regression.
+
+    Parameters
+    ----------
+    name, task : str
+    X_train, y_train, X_test, y_test : ndarray or array-like
+    feature_names : list of str
+    class_names : list of str or None
+    source : str, default ""
+    schema : CsvSchema, optional
+    pixel_scale : float, optional
     """
 
     name: str
@@ -94,6 +104,14 @@ class CsvSchema:
     ``columns`` are the feature columns in order, ``kinds[col]`` is
     "numeric" or "categorical", ``categories[col]`` the sorted one-hot
     categories of a categorical column.
+
+    Parameters
+    ----------
+    target, task : str
+    columns : list of str
+    kinds, categories : dict
+    class_names : list of str, optional
+        Classification: the class labels, in class-id order.
     """
 
     target: str
@@ -359,6 +377,37 @@ def load_csv(
     The split is stratified for classification and seeded either way.
     gzip files are read directly; the delimiter is sniffed (see :mod:`.csvread`).
     Messages count lines of the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    target : str
+    task : {"auto", "classification", "regression"}
+        ``"auto"``: classes for a text target or an integer one with at most 20 values.
+    dropna : bool, default False
+    test_size : float in [0, 1), default 0.2
+    seed : int, default 0
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        If the file cannot be read, ``target`` is absent, or an argument or value is bad.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, nlayer.datasets as nd
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder, "pets.csv")
+    ...     _ = path.write_text("weight,colour,kind\\n" + "4,black,cat\\n30,brown,dog\\n" * 5)
+    ...     ds = nd.load_csv(path, target="kind")
+    >>> ds.task, ds.class_names, ds.X_train.shape, ds.X_test.shape
+    ('classification', ['cat', 'dog'], (8, 3), (2, 3))
+    >>> nd.encode_csv_rows([{"weight": 5, "colour": "brown"}], ds.schema)  # new rows, no target
+    (array([[5., 0., 1.]], dtype=float32), None, array([0]))
     """
     table = read_table(path)
     if target not in table.header:
@@ -391,6 +440,21 @@ def encode_csv_rows(path_or_rows: str | os.PathLike[str] | Table | list[Any],
     *require_target*).  kept_rows are 0-based indices of the data rows used.
     ``allow_empty``: a table whose rows ``dropna`` all drops gives no rows instead of an
     error (a chunk of a file read a chunk at a time).
+
+    Parameters
+    ----------
+    path_or_rows : str, path-like, Table or list
+    schema : CsvSchema
+    require_target, dropna, allow_empty : bool, default False
+
+    Returns
+    -------
+    tuple of (ndarray, ndarray or None, ndarray)
+
+    Raises
+    ------
+    DatasetError
+        If the data cannot be read, lack a column it needs, or hold a bad or missing value.
     """
     if isinstance(path_or_rows, (str, os.PathLike)):
         table = read_table(path_or_rows, names=schema.headerless_names)

@@ -66,7 +66,31 @@ def _whole(owner: str, name: str, value: int | None, optional: bool = True) -> i
 
 
 class Schedule:
-    """Base class: ``schedule(step) -> lr``; ``step`` counts the updates already made."""
+    """Base class: ``schedule(step) -> lr``; ``step`` counts the updates already made.
+
+    Parameters
+    ----------
+    steps_per_epoch : int, optional
+        Optimiser steps (mini-batches) per epoch, >= 1, for schedules counted in epochs;
+        ``None`` lets ``fit`` fill it in through :meth:`bind`.
+
+    Raises
+    ------
+    ValueError
+        If ``steps_per_epoch`` is not a whole number >= 1.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> class Halve(nl.schedules.Schedule):  # defines __call__ and initial_lr
+    ...     initial_lr = 0.1
+    ...     def __call__(self, step):
+    ...         return 0.1 / 2 ** step
+    >>> opt, w = nl.SGD(lr=Halve()), np.array([1.0])
+    >>> opt.step([w], [np.array([1.0])])
+    >>> opt.lr, w
+    (0.05, array([0.9]))
+    """
 
     name = "schedule"
     #: keys of get_config (besides name), in constructor order
@@ -129,7 +153,31 @@ class Schedule:
 
 class StepDecay(Schedule):
     """``lr = lr0 * factor ** floor(epoch / every)``: the rate drops by ``factor`` every
-    ``every`` epochs (PyTorch ``StepLR``); ``epoch = step / steps_per_epoch``."""
+    ``every`` epochs (PyTorch ``StepLR``); ``epoch = step / steps_per_epoch``.
+
+    Parameters
+    ----------
+    lr : float
+        The starting rate lr0 > 0.
+    factor : float, default 0.1
+        In (0, 1].
+    every : float, default 10
+        Epochs between drops (> 0; may be fractional).
+    steps_per_epoch : int, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a number is not a number or out of range. Calling the schedule
+        without ``steps_per_epoch`` (neither given nor bound by ``fit``) is a ValueError.
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> s = nl.schedules.StepDecay(0.1, factor=0.5, every=2, steps_per_epoch=10)
+    >>> [round(s(step), 4) for step in (0, 19, 20, 40)]
+    [0.1, 0.1, 0.05, 0.025]
+    """
 
     name = "step"
     _keys = ("lr", "factor", "every", "steps_per_epoch")
@@ -151,7 +199,31 @@ class StepDecay(Schedule):
 
 class ExponentialDecay(Schedule):
     """``lr = lr0 * rate ** (epoch / every)`` (Keras ``ExponentialDecay``; with
-    ``staircase`` the exponent is floored, so the rate changes every ``every`` epochs)."""
+    ``staircase`` the exponent is floored, so the rate changes every ``every`` epochs).
+
+    Parameters
+    ----------
+    lr : float
+        The starting rate lr0 > 0.
+    rate : float, default 0.9
+        The factor over each ``every`` epochs, in (0, 1].
+    every : float, default 1
+        Epochs per factor ``rate`` (> 0).
+    staircase : bool, default False
+    steps_per_epoch : int, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`StepDecay`'s.
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> s = nl.schedules.ExponentialDecay(0.1, rate=0.5, steps_per_epoch=4)
+    >>> [round(s(step), 4) for step in (0, 2, 4)]
+    [0.1, 0.0707, 0.05]
+    """
 
     name = "exponential"
     _keys = ("lr", "rate", "every", "staircase", "steps_per_epoch")
@@ -181,6 +253,31 @@ class CosineDecay(Schedule):
         then:                final + (lr - final) (1 + cos(pi t)) / 2,  t = (step - W) / (T - W)
 
     ``T = epochs * steps_per_epoch``; past T the rate stays ``final_lr``.
+
+    Parameters
+    ----------
+    lr : float
+        The peak rate > 0, reached at the end of the warm-up.
+    epochs : float, optional
+        Warm-up plus decay (> 0); ``None`` takes the run's epochs from ``fit``.
+    final_lr : float, default 0.0
+        In [0, ``lr``].
+    warmup : float, default 0.0
+        Epochs of linear warm-up (>= 0, fewer than ``epochs``).
+    steps_per_epoch : int, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a number is not a number or out of range, or ``warmup >= epochs``. Calling
+        the schedule before it knows ``epochs`` and ``steps_per_epoch`` is a ValueError.
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> s = nl.schedules.CosineDecay(0.1, epochs=10, warmup=1, steps_per_epoch=10)
+    >>> [round(s(step), 4) for step in (0, 9, 55, 100, 200)]
+    [0.01, 0.1, 0.05, 0.0, 0.0]
     """
 
     name = "cosine"
@@ -228,6 +325,33 @@ class OneCycle(Schedule):
     ``max_lr / (div * final_div)`` at step T - 1; both halves follow a cosine.
     With ``momentum=(low, high)`` SGD's momentum moves the other way: high to low
     while the rate climbs, back to high while it anneals (SGD only).
+
+    Parameters
+    ----------
+    max_lr : float
+        The peak rate > 0.
+    epochs : float, optional
+        The cycle's length (> 0); ``None`` takes the run's epochs from ``fit``.
+    warmup : float, default 0.3
+        The climb's share of the cycle, in (0, 1).
+    div, final_div : float, default 25.0, 1e4
+        The rate starts at ``max_lr / div`` and ends ``final_div`` times lower (both >= 1).
+    momentum_range : (float, float), optional
+        ``(low, high)``, in (0, 1), ``low <= high``; ``None`` leaves the momentum alone.
+    steps_per_epoch : int, optional
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a number is not a number or out of range, or ``momentum_range`` is not such a
+        pair. Calling it before it knows ``epochs`` and ``steps_per_epoch`` is a ValueError.
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> s = nl.schedules.OneCycle(0.1, epochs=10, steps_per_epoch=10, momentum_range=(0.85, 0.95))
+    >>> s.initial_lr, round(s(29), 4), f"{s(99):.1e}", round(s.momentum(29), 2)
+    (0.004, 0.1, '4.0e-07', 0.85)
     """
 
     name = "onecycle"
@@ -342,7 +466,31 @@ NAMES = tuple(_REGISTRY)
 
 
 def get(spec: Schedule | dict[str, Any]) -> Schedule:
-    """A :class:`Schedule` from an instance or a config dict ``{"name": ..., ...}``."""
+    """A :class:`Schedule` from an instance or a config dict ``{"name": ..., ...}``.
+
+    Parameters
+    ----------
+    spec : Schedule or dict
+        An instance (returned as is), or a dict of ``"name"`` (``"step"``, ``"exponential"``,
+        ``"cosine"``, ``"onecycle"``) and the constructor's arguments.
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is a bare name (a schedule needs its rate) or of another type.
+    ValueError
+        If the name is unknown or the constructor rejects the arguments.
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> nl.schedules.get({"name": "cosine", "lr": 0.1, "epochs": 5})
+    CosineDecay(lr=0.1, epochs=5.0, final_lr=0.0, warmup=0.0, steps_per_epoch=None)
+    """
     if isinstance(spec, str):
         raise TypeError(f"a schedule needs its settings: give a dict {{'name': {spec!r}, ...}} "
                         "or an instance such as nl.schedules.OneCycle(0.1)")

@@ -75,6 +75,18 @@ class LRFinderResult:
     batch's own J. ``suggestion`` is a heuristic (see the module's docstring);
     ``min_loss_lr`` is the rate at the lowest smoothed loss; ``diverged`` says
     whether the sweep stopped because the loss blew up.
+
+    Parameters
+    ----------
+    rates, losses, raw_losses : ndarray
+    suggestion, min_loss_lr : float
+    diverged : bool
+    settings : dict
+        The arguments of the sweep.
+
+    Examples
+    --------
+    See :func:`lr_find`.
     """
 
     rates: np.ndarray
