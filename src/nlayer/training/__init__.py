@@ -8,7 +8,8 @@
   the output layer's form, and row and class weights;
 - :mod:`~nlayer.training.memory` and :mod:`~nlayer.training.threads`: the memory a model
   needs, checked before it is allocated, and the BLAS threads a pass gets;
-- :mod:`~nlayer.training.augmentation`: random transforms of the training images, per batch;
+- :mod:`~nlayer.training.augmentation` and :mod:`~nlayer.training.transforms`: random
+  transforms of the training images (moves, flips, rotations, zooms, elastic warps), per batch;
 - :mod:`~nlayer.training.lr_finder`: the learning-rate range test (a short fit with a
   rising rate).
 """
