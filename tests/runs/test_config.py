@@ -173,6 +173,10 @@ def test_hidden_as_a_flag_needs_at_least_one_width():
 
 def test_augment_is_kept_in_its_canonical_text_from_flags_and_files(tmp_path):
     assert resolve(["--augment", " shift=2 ,flip"])["augment"] == "shift=2,flip"
+    # augmentation moves ink onto border pixels: scaled globally unless asked otherwise
+    assert resolve(["--augment", "flip"])["normalize"] == "global"
+    assert resolve(["--augment", "flip", "--normalize", "standard"])["normalize"] == "standard"
+    assert resolve(["--augment", "none"])["normalize"] == "standard"
     assert resolve(["--augment", "none"])["augment"] is None
     path = tmp_path / "c.toml"
     path.write_text('augment = "elastic, rotate=5"\n')

@@ -137,11 +137,18 @@ def digits():
     return X[:400], y[:400]
 
 
-def model():
+def model(normalize="global"):
     m = nl.MLP(hidden=(32,), dropout=0.1)
-    m.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), normalize="standard",
+    m.compile(optimizer=nl.SGD(lr=0.05, momentum=0.9), normalize=normalize,
               metrics=["accuracy"])
     return m
+
+
+def test_per_pixel_standard_scaling_with_augmentation_is_warned_about():
+    pytest.importorskip("sklearn")
+    X, y = digits()
+    with pytest.warns(UserWarning, match=r"per-pixel standard scaling.*normalize='global'"):
+        model("standard").fit(X, y, epochs=1, seed=0, augment=[nl.RandomTranslation(1)])
 
 
 def test_fit_with_augmentation_is_reproducible_and_changes_only_the_training_batches():

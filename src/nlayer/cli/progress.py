@@ -28,6 +28,10 @@ class EpochReporter(Callback):
         self.progress = None
         self.epochs = self.steps = 0
 
+    def announce(self, text):
+        """A line of its own between trainings (an ensemble's members)."""
+        self.console.print(text, markup=False, highlight=False)
+
     def on_train_begin(self, logs=None):
         logs = logs or {}
         self.epochs, self.steps = logs.get("epochs", 0), logs.get("steps", 0)

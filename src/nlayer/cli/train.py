@@ -19,7 +19,8 @@ def describe_start(console, ds, cfg):
     widths = " → ".join(map(str, [ds.n_features, *cfg["hidden"], n_outputs(ds)]))
     classes = f", {len(ds.class_names)} classes" if ds.class_names else ""
     extras = "".join([", batchnorm" if cfg["batchnorm"] else "",
-                      f", dropout {cfg['dropout']:g}" if cfg["dropout"] else ""])
+                      f", dropout {cfg['dropout']:g}" if cfg["dropout"] else "",
+                      f", augment {cfg['augment']}" if cfg.get("augment") else ""])
     opt = f"{cfg['optimizer']} lr={cfg['lr']:g}"
     if cfg["schedule"] != "constant":
         opt += f" ({cfg['schedule']})"
@@ -31,7 +32,10 @@ def describe_start(console, ds, cfg):
                  f"{len(ds.y_test)} test rows, {ds.n_features} features{classes})",
                  f"network {widths} ({cfg['activation']}, {cfg['init']}{extras}); {opt}, "
                  f"l2={cfg['l2']:g}, batch {cfg['batch_size']}, up to {cfg['epochs']} epochs, "
-                 f"patience {cfg['patience']}, dev split {cfg['dev_split']:g}"):
+                 f"patience {cfg['patience']}, dev split {cfg['dev_split']:g}"
+                 + (f"; an ensemble of {cfg['ensemble']} such networks (seeds {cfg['seed']}-"
+                    f"{cfg['seed'] + cfg['ensemble'] - 1}), averaged" if cfg.get("ensemble", 1) > 1
+                    else "")):
         console.print(line, markup=False, soft_wrap=True)
 
 

@@ -313,6 +313,8 @@ def resolve(explicit, config_path=None, defaults=None):
         cfg["patience"] = 0  # the recipe's early stopping needs the development set given up
     if files:
         cfg["dataset"] = None
+    if cfg["augment"] and cfg["normalize"] == "standard" and "normalize" not in chosen:
+        cfg["normalize"] = "global"  # per-pixel scaling blows up the border a shift fills
     _check_source(cfg)
     if cfg["ensemble"] > 1:
         alone = [f"--{k}" for k in ("monitor", "tensorboard", "mlflow") if cfg[k]]

@@ -69,12 +69,13 @@ def save_member(out, k, model):
     model.save(member_path(out, k))
 
 
-def merge(members, seeds, dev):
+def merge(members, seeds, train, dev):
     """The ensemble model (the one member when it is alone) and what summary.json says
-    of it: each member's development metrics and the ensemble's."""
+    of it: its metrics on the training rows, each member's development metrics and the
+    ensemble's."""
     model = nl.ensemble(members) if len(members) > 1 else members[0]
     model.history, model.metadata = members[0].history, members[0].metadata
-    report = {"members": len(members), "seeds": seeds}
+    report = {"members": len(members), "seeds": seeds, "train_metrics": model.evaluate(*train)}
     if dev is not None:
         report["member_dev_metrics"] = [m.evaluate(*dev) for m in members]
         report["dev_metrics"] = model.evaluate(*dev)

@@ -39,14 +39,15 @@ def training_summary(history, stopper, interrupted, seconds):
 def build(*, ds, cfg, history, test_metrics, training, run_dir):
     """Everything summary.json holds."""
     epoch = training["weights_epoch"]
+    ensemble = training.get("ensemble")  # the merged model's own scores, not a member's
+    train, dev = (epoch_metrics(history, epoch), epoch_metrics(history, epoch, "val_") or None) \
+        if ensemble is None else (ensemble["train_metrics"], ensemble.get("dev_metrics"))
     return {
         "nlayer_version": nlayer.__version__,
         "dataset": ds.name, "task": ds.task, "source": ds.source,
         "n_features": ds.n_features, "class_names": ds.class_names,
         "rows": {"train_and_dev": int(len(ds.y_train)), "test": int(len(ds.y_test))},
-        "metrics": {"train": epoch_metrics(history, epoch),
-                    "dev": epoch_metrics(history, epoch, "val_") or None,
-                    "test": test_metrics},
+        "metrics": {"train": train, "dev": dev, "test": test_metrics},
         **{f"test_{k}": v for k, v in test_metrics.items()},
         **training,
         "wall_seconds": None, "run_dir": str(run_dir), "files": [], "config": cfg,

@@ -103,10 +103,10 @@ def fit(model, ds, cfg, reporter=None, out=None, resume=False, monitor=None, cal
 
 
 def fit_ensemble(first, ds, cfg, reporter=None, out=None, resume=False, callbacks=(),
-                 checkpoint_seconds=None):
+                 checkpoint_seconds=None, announce=None):
     """``cfg["ensemble"]`` members trained one after another (see :mod:`.members`);
     returns (merged model, first member's history and stopper, interrupted, seconds,
-    what summary.json says of the ensemble)."""
+    what summary.json says of the ensemble). ``announce(text)`` shows which member starts."""
     count, seeds = cfg["ensemble"], [cfg["seed"] + k for k in range(cfg["ensemble"])]
     (X, y), dev = members.split(ds, cfg)
     part = dataclasses.replace(ds, X_train=X, y_train=y)
@@ -114,6 +114,8 @@ def fit_ensemble(first, ds, cfg, reporter=None, out=None, resume=False, callback
     current = members.checkpoint_member(out, cfg) if resume and out is not None else None
     seconds, interrupted, first_stopper = 0.0, False, None
     for k in range(len(trained), count):
+        if announce is not None:
+            announce(f"member {k + 1}/{count} (seed {seeds[k]})")
         model = first if k == 0 else build_model(cfg, ds.task, n_outputs(ds))
         _, stopper, interrupted, spent = fit(model, part, {**cfg, "seed": seeds[k]}, reporter,
                                              out, current == k, None, callbacks,
@@ -125,7 +127,7 @@ def fit_ensemble(first, ds, cfg, reporter=None, out=None, resume=False, callback
             break
         if out is not None:
             members.save_member(out, k, model)
-    model, report = members.merge(trained, seeds[:len(trained)], dev)
+    model, report = members.merge(trained, seeds[:len(trained)], (X, y), dev)
     return model, model.history, first_stopper, interrupted, seconds, report
 
 
@@ -192,7 +194,7 @@ def train_and_write(model, ds, cfg, out, reporter=None, started=None, checkpoint
             if cfg.get("ensemble", 1) > 1:
                 model, history, stopper, interrupted, seconds, ensemble = fit_ensemble(
                     model, ds, cfg, reporter, out if checkpoints else None, resume, callbacks,
-                    checkpoint_seconds)
+                    checkpoint_seconds, getattr(reporter, "announce", None))
             else:
                 history, stopper, interrupted, seconds = fit(
                     model, ds, cfg, reporter, out if checkpoints else None, resume, monitor,

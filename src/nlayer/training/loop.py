@@ -11,6 +11,7 @@ in a :class:`~nlayer.training.state.FitState`, which checkpoints store and
 
 import math
 import time
+import warnings
 
 import numpy as np
 
@@ -48,6 +49,11 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
     augment = augmentation.coerce(augment)
     if augment is not None:
         augment.shape_for(X.shape[1])  # rows that are not its images: refused before reading
+        if model.normalizer is not None and model.normalizer.name == "standard":
+            warnings.warn("augment with per-pixel standard scaling: a pixel of the image's "
+                          "near-empty border has almost no spread, so ink moved onto it is "
+                          "scaled to tens of standard deviations; compile(normalize='global')"
+                          " scales every pixel alike", stacklevel=3)
     targets.check_rows(y, X)
     X.check()
     if not model.built:
