@@ -35,6 +35,11 @@ class Layer:
     ``params`` and ``grads`` map the same names to arrays of the same shape; the
     optimiser updates ``params`` in place from ``grads``. ``weight_names`` lists
     every array of ``get_weights()`` in Keras order (trainable or not).
+
+    Parameters
+    ----------
+    name : str, optional
+        At most 256 characters: a TypeError if not a string, a ValueError if longer.
     """
 
     weight_names: tuple[str, ...] = ()

@@ -215,6 +215,46 @@ def to_onnx_model(model, opset=None, fold_batchnorm=True):
     ``fold_batchnorm`` folds each BatchNorm that directly follows a linear Dense into
     that Dense's weights; otherwise BatchNorm becomes a ``BatchNormalization`` node.
     The model is checked with ``onnx.checker.check_model`` before it is returned.
+
+    Parameters
+    ----------
+    model : nlayer.Sequential
+        A built model (its input normaliser, if any, fitted) of Dense, Activation,
+        BatchNorm and Dropout layers.
+    opset : int, optional
+        From ``MIN_OPSET`` (13) to the newest the installed onnx knows; None is
+        ``DEFAULT_OPSET`` (17).
+    fold_batchnorm : bool, default True
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``"X"`` and output ``"Y"``, with nlayer's version, the dtype, the number of
+        features and the output activation in its ``metadata_props``.
+
+    Raises
+    ------
+    ImportError
+        If the onnx package is not installed.
+    NotFittedError
+        If the model is not built, or its input normaliser is not fitted.
+    TypeError
+        If a layer or an activation has no ONNX form here.
+    ValueError
+        If ``opset`` is not a whole number in the range above.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> from nlayer.onnx import to_onnx_model
+    >>> X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    >>> model = nl.MLP(hidden=(4,))
+    >>> model.compile(optimizer="adam")
+    Sequential(2 layers, dtype=float32)
+    >>> history = model.fit(X, y, epochs=1, seed=0)
+    >>> proto = to_onnx_model(model)                                  # doctest: +SKIP
+    >>> [node.op_type for node in proto.graph.node]                   # doctest: +SKIP
+    ['Gemm', 'Relu', 'Gemm', 'Softmax']
     """
     onnx = _import_onnx()
     from onnx import TensorProto, helper
@@ -293,6 +333,46 @@ def export_onnx(model, path, opset=None, fold_batchnorm=True):
     The file is written to a temporary file in the same directory and then moved
     into place, so a crash never leaves a half-written file at ``path``.
     See :func:`to_onnx_model` for ``opset`` and ``fold_batchnorm``.
+
+    Parameters
+    ----------
+    model : nlayer.Sequential
+        As for :func:`to_onnx_model`.
+    path : str or os.PathLike
+        The file to write (replaced if it exists); its directory must exist.
+    opset : int, optional
+    fold_batchnorm : bool, default True
+
+    Returns
+    -------
+    str or os.PathLike
+        ``path``, as given.
+
+    Raises
+    ------
+    ImportError, NotFittedError, TypeError, ValueError
+        As :func:`to_onnx_model`; nothing is written then.
+    OSError
+        If the file cannot be written.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> from nlayer.onnx import export_onnx
+
+    A built model is enough (here untrained: ``n_outputs`` fixes the output width):
+
+    >>> model = nl.MLP(hidden=(4,), n_outputs=2)
+    >>> model.build((None, 3))
+    Sequential(2 layers, dtype=float32)
+    >>> export_onnx(model, "model.onnx")                              # doctest: +SKIP
+    'model.onnx'
+    >>> import onnxruntime as ort                                     # doctest: +SKIP
+    >>> sess = ort.InferenceSession("model.onnx")                     # doctest: +SKIP
+    >>> X = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    >>> Y = sess.run(None, {"X": X})[0]                               # doctest: +SKIP
+    >>> bool(np.allclose(Y, model.predict(X), atol=1e-6))             # doctest: +SKIP
+    True
     """
     proto = to_onnx_model(model, opset=opset, fold_batchnorm=fold_batchnorm)
     data = proto.SerializeToString()

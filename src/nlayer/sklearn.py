@@ -395,8 +395,14 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
     Parameters and attributes are those of :class:`NLayerClassifier` (without
     ``classes_``), plus ``n_outputs_``; its optimiser defaults are scikit-learn's
     ``MLPRegressor``'s (``optimizer="adam"``, ``learning_rate=0.001``,
-    ``batch_size="auto"``: min(200, rows)); its regularisation is its own:
+    ``batch_size="auto"``: min(200, rows)); its regularisation is its own.
 
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, init, batchnorm, dropout, momentum
+        As in :class:`NLayerClassifier`.
+    optimizer : {"sgd", "adam", "rmsprop"}, default="adam"
+    learning_rate : float, default=0.001
     l2 : float, default=3.0
         lambda of the L2 term ``lambda/(2m) sum ||W||^2``. With the targets
         standardised (below) the data loss is near 1 instead of near var(y), and
@@ -404,15 +410,34 @@ class NLayerRegressor(RegressorMixin, _BaseNLayer):
         cross-validation on diabetes and Friedman #1 (mean R^2 over seeds 0-5,
         cv=3: 0.485 and 0.910, against 0.447 and 0.865 with 1e-4 and 200 epochs,
         and 0.473 and 0.928 for StandardScaler + MLPRegressor(max_iter=2000)).
+    batch_size : int or "auto", default="auto"
     max_epochs : int, default=400
         Epochs (scikit-learn's max_iter); the stronger L2 needs more of them.
-
+    early_stopping, patience, validation_fraction, normalize
+        As in :class:`NLayerClassifier`, the development rows drawn at random.
     scale_targets : bool, default=True
         Standardise each target with the training rows' mean and standard
         deviation inside the network (``compile(scale_targets=True)``), so targets
         in the hundreds train as well as targets near 1; predictions come back in
         the original units. ``validation_scores_`` holds the development-set R^2
         (averaged over outputs), which does not depend on this scaling.
+    random_state, dtype, warm_start, verbose
+        As in :class:`NLayerClassifier`.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of targets (1 for a 1-D ``y``); the others are the classifier's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nlayer.sklearn import NLayerRegressor                    # doctest: +SKIP
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> y = X @ [1.0, -2.0, 0.5]
+    >>> reg = NLayerRegressor(hidden_layer_sizes=(16,), random_state=0)  # doctest: +SKIP
+    >>> reg.fit(X, y).predict(X[:2]).shape                            # doctest: +SKIP
+    (2,)
     """
 
     def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",

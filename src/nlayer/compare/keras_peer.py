@@ -15,6 +15,36 @@ def build_keras_model(model, seed=None):
     Keras initialises its own weights; load nlayer's with
     ``keras_model.set_weights(model.get_weights())`` (same order and shapes).
     Layers are made in the nlayer model's dtype.
+
+    Parameters
+    ----------
+    model : nlayer.Sequential
+        A built model of Dense, BatchNorm, Activation and Dropout layers.
+    seed : int, optional
+        Seed of the Keras Dropout layers.
+
+    Returns
+    -------
+    keras.Sequential
+        Named ``"keras"``; a leaky ReLU becomes a ``LeakyReLU`` layer after its Dense.
+
+    Raises
+    ------
+    ImportError
+        If Keras is not installed.
+    NotFittedError
+        If ``model`` is not built.
+    TypeError
+        If a layer has no Keras counterpart.
+
+    Examples
+    --------
+    >>> from nlayer.compare import ComparisonSpec, build_model, build_keras_model
+    >>> model = build_model(ComparisonSpec(hidden=(8,)), n_features=4, n_outputs=3)
+    >>> keras_model = build_keras_model(model)                        # doctest: +SKIP
+    >>> keras_model.set_weights(model.get_weights())                  # doctest: +SKIP
+    >>> [layer.__class__.__name__ for layer in keras_model.layers]    # doctest: +SKIP
+    ['Dense', 'Dense']
     """
     import keras
 

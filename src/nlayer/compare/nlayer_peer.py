@@ -10,7 +10,31 @@ from .scoring import scores
 
 
 def build_model(spec, n_features, n_outputs):
-    """The nlayer model of ``spec``, built (seeded initial weights) and compiled."""
+    """The nlayer model of ``spec``, built (seeded initial weights) and compiled.
+
+    Its initial weights are the ones every peer starts from; it is compiled with SGD
+    (``spec``'s lr, momentum and nesterov), ``spec.loss`` and ``spec.l2``.
+
+    Parameters
+    ----------
+    spec : ComparisonSpec
+    n_features : int
+        Input width.
+    n_outputs : int
+        Output width (classes for softmax, targets for linear).
+
+    Returns
+    -------
+    nlayer.Sequential
+        Named ``"nlayer"``.
+
+    Examples
+    --------
+    >>> from nlayer.compare import ComparisonSpec, build_model
+    >>> model = build_model(ComparisonSpec(hidden=(8,)), n_features=4, n_outputs=3)
+    >>> [w.shape for w in model.get_weights()]
+    [(4, 8), (8,), (8, 3), (3,)]
+    """
     model = MLP(hidden=spec.hidden, activation=spec.activation, output=spec.output,
                 n_outputs=n_outputs, batchnorm=spec.batchnorm, dropout=spec.dropout,
                 init=spec.init, dtype=spec.dtype, name="nlayer")

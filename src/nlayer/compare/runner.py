@@ -63,6 +63,45 @@ def run_comparison(spec, X_train, y_train, X_dev, y_dev, X_test, y_test, peers=P
     threads the others do not have. ``torch_threads`` sets PyTorch's alone (without
     ``threads``). Small networks train fastest on one thread, and on a machine busy with
     other work a default thread team can be slowed down many times over.
+
+    Parameters
+    ----------
+    spec : ComparisonSpec
+    X_train, X_dev, X_test : array-like of shape (n_samples, n_features)
+        Finite values; ``X_dev`` (with ``y_dev``) may be None without early stopping.
+    y_train, y_dev, y_test : array-like
+        One target row per row of the matching X.
+    peers : str or sequence of str, default PEERS
+        From ``"nlayer"``, ``"keras"``, ``"pytorch"``, ``"sklearn"``.
+    progress : callable, optional
+    threads, torch_threads : int, optional
+        Whole numbers >= 1.
+
+    Returns
+    -------
+    list of PeerResult
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not a ComparisonSpec.
+    ValueError
+        If an X is not 2-D, is empty, holds NaN or inf, or has another width than
+        ``X_train``; a y is None or has another number of rows than its X; there are
+        fewer than two classes; ``patience`` is set without a development set; or a
+        thread count is not a whole number >= 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nlayer.compare import ComparisonSpec, run_comparison
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    >>> spec = ComparisonSpec(hidden=(8,), epochs=2)
+    >>> [nl_result] = run_comparison(spec, X[:40], y[:40], X[40:50], y[40:50], X[50:], y[50:],
+    ...                              peers="nlayer")
+    >>> nl_result.ok, nl_result.epochs_run, len(nl_result.history["val_loss"])
+    (True, 2, 2)
     """
     if not isinstance(spec, ComparisonSpec):
         raise TypeError(f"spec must be a ComparisonSpec, got {type(spec).__name__}")

@@ -41,6 +41,31 @@ def scores(classification, P, Y, kernels=(), l2=0.0):
 
     ``loss`` is the data loss plus the L2 term with m = number of rows, as
     nlayer's ``evaluate`` reports it. R^2 is averaged over outputs.
+
+    Parameters
+    ----------
+    classification : bool
+        True: ``P`` holds probabilities and ``Y`` one-hot rows; False: values and targets.
+    P : array-like of shape (n_samples, n_outputs) or (n_samples,)
+        Predictions.
+    Y : array-like of shape (n_samples, n_outputs)
+        Targets.
+    kernels : sequence of array-like, default ()
+        The Dense kernels for the L2 term.
+    l2 : float, default 0.0
+        lambda of the L2 term.
+
+    Returns
+    -------
+    dict of str to float
+
+    Examples
+    --------
+    >>> from nlayer.compare import scores
+    >>> scores(False, [0.0, 2.0, 4.0, 8.0], [[0.0], [2.0], [4.0], [6.0]])
+    {'loss': 1.0, 'mse': 1.0, 'r2': 0.8}
+    >>> scores(True, [[0.9, 0.1], [0.2, 0.8]], [[1, 0], [0, 1]])["accuracy"]
+    1.0
     """
     P = np.asarray(P, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
@@ -60,7 +85,30 @@ def scores(classification, P, Y, kernels=(), l2=0.0):
 
 
 def rel_errors(weights, reference):
-    """Per array: ``max|a - b| / max(max|b|, 1e-12)`` between two weight lists."""
+    """Per array: ``max|a - b| / max(max|b|, 1e-12)`` between two weight lists.
+
+    Parameters
+    ----------
+    weights, reference : sequence of array-like
+        Arrays of the same shapes, in the same order (``b`` is ``reference``'s).
+
+    Returns
+    -------
+    list of float
+        0.0 for an empty array.
+
+    Raises
+    ------
+    ValueError
+        If the lists differ in length or two arrays in shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nlayer.compare import rel_errors
+    >>> rel_errors([np.array([1.0, 2.0])], [np.array([1.0, 2.5])])
+    [0.2]
+    """
     weights, reference = list(weights), list(reference)
     if len(weights) != len(reference):
         raise ValueError(f"{len(weights)} arrays against {len(reference)}")
@@ -75,7 +123,25 @@ def rel_errors(weights, reference):
 
 
 def weight_names(model):
-    """``"<layer>/<array>"`` for every array of ``model.get_weights()``."""
+    """``"<layer>/<array>"`` for every array of ``model.get_weights()``.
+
+    Parameters
+    ----------
+    model : nlayer.Sequential
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> from nlayer.compare import weight_names
+    >>> model = nl.Sequential([nl.Dense(3, activation="relu", name="hidden"),
+    ...                        nl.Dense(2, activation="softmax", name="out")])
+    >>> weight_names(model)
+    ['hidden/kernel', 'hidden/bias', 'out/kernel', 'out/bias']
+    """
     return [f"{layer.name}/{key}" for layer in model.layers for key in layer.weight_names]
 
 

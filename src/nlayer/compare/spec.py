@@ -24,6 +24,45 @@ class ComparisonSpec:
     all ``epochs``; otherwise training stops early on ``val_loss`` and the best
     epoch's weights are restored. ``seed`` fixes the initial weights, the batch
     order and (each library's own) dropout generator.
+
+    Parameters
+    ----------
+    hidden : int or tuple of int, default (64,)
+        Widths of the hidden layers (>= 1 each).
+    activation : {"relu", "tanh", "sigmoid", "leaky_relu", "linear"}, default "relu"
+    init : str, default "auto"
+        A kernel initialiser's name, as for :func:`nlayer.MLP`.
+    batchnorm : bool, default False
+    dropout : float, default 0.0
+        In [0, 1).
+    output : {"softmax", "linear"}, default "softmax"
+    lr : float, default 0.05
+        SGD's learning rate, > 0 (constant).
+    momentum : float, default 0.9
+        In [0, 1).
+    nesterov : bool, default False
+        Needs ``momentum > 0``.
+    l2 : float, default 0.0
+        >= 0.
+    batch_size, epochs : int, default 32, 10
+        Whole numbers >= 1.
+    patience : int or None, default None
+    min_delta : float, default 0.0
+        >= 0; the least fall of ``val_loss`` that counts as an improvement.
+    seed : int, default 0
+    dtype : {"float32", "float64"}, default "float32"
+
+    Raises
+    ------
+    ValueError
+        If a value is out of its range or of the wrong kind, or ``init`` is unknown.
+
+    Examples
+    --------
+    >>> from nlayer.compare import ComparisonSpec
+    >>> spec = ComparisonSpec(hidden=32, output="linear", epochs=5)
+    >>> spec.hidden, spec.loss
+    ((32,), 'mean_squared_error')
     """
 
     hidden: tuple = (64,)
@@ -112,6 +151,25 @@ class PeerResult:
     epoch's one-off costs such as graph tracing); ``total_seconds`` their sum.
     ``weights`` are the final arrays (after restoring the best epoch when
     early stopping is on) in Keras order, named by ``weight_names``.
+
+    Parameters
+    ----------
+    name : str
+        The peer: ``"nlayer"``, ``"keras"``, ``"pytorch"`` or ``"sklearn"``.
+    available : bool
+        False when the peer's library is missing or cannot run this spec.
+    note : str, default ""
+        Why the peer did not run, or what to know about its numbers.
+    test_loss, test_accuracy, test_mse, test_r2 : float or None
+        Test-set scores from :func:`~nlayer.compare.scores` (accuracy for classification,
+        MSE and R^2 for regression; None otherwise or when the peer did not train).
+    epochs_run : int, default 0
+    best_epoch : int or None
+    seconds_per_epoch, total_seconds : float or None
+    history : dict
+        Per-epoch lists, as above.
+    weights : list of ndarray
+    weight_names : list of str
     """
 
     name: str

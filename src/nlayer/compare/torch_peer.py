@@ -15,6 +15,42 @@ def build_torch_model(model):
     takes logits; apply ``softmax`` for probabilities). BatchNorm1d gets
     ``momentum = 1 - nlayer momentum`` (PyTorch weighs the new batch by it).
     Load nlayer's weights with :func:`torch_set_weights`.
+
+    Parameters
+    ----------
+    model : nlayer.Sequential
+        A built model of Dense, BatchNorm, Activation and Dropout layers.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        In the model's dtype; nlayer's initial weights are not loaded.
+
+    Raises
+    ------
+    ImportError, NotFittedError, TypeError
+        As :func:`build_keras_model` does: PyTorch missing, ``model`` not built, or a
+        layer without a PyTorch counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nlayer.compare import (ComparisonSpec, build_model, build_torch_model,
+    ...                             torch_set_weights)
+    >>> model = build_model(ComparisonSpec(hidden=(8,)), n_features=4, n_outputs=3)
+    >>> net = build_torch_model(model)                                # doctest: +SKIP
+    >>> net                                                           # doctest: +SKIP
+    Sequential(
+      (0): Linear(in_features=4, out_features=8, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=8, out_features=3, bias=True)
+    )
+    >>> torch_set_weights(net, model.get_weights())                   # doctest: +SKIP
+    >>> import torch                                                  # doctest: +SKIP
+    >>> X = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    >>> P = torch.softmax(net(torch.from_numpy(X)), dim=1)            # doctest: +SKIP
+    >>> bool(np.allclose(P.detach().numpy(), model.predict(X), atol=1e-6))  # doctest: +SKIP
+    True
     """
     import torch
     from torch import nn
@@ -56,7 +92,29 @@ def _torch_activation(act, is_last):
 
 
 def torch_set_weights(module, weights):
-    """Load arrays in nlayer/Keras order into a module from :func:`build_torch_model`."""
+    """Load arrays in nlayer/Keras order into a module from :func:`build_torch_model`.
+
+    Each kernel is transposed into its ``nn.Linear`` (which stores ``(n_out, n_in)``).
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+    weights : sequence of array-like
+        As ``model.get_weights()`` returns them.
+
+    Raises
+    ------
+    ValueError
+        If there are more arrays than the module holds.
+    StopIteration
+        If there are fewer.
+    RuntimeError
+        If an array's shape does not fit (PyTorch's own error).
+
+    Examples
+    --------
+    See :func:`build_torch_model`.
+    """
     import torch
     from torch import nn
 
@@ -76,7 +134,27 @@ def torch_set_weights(module, weights):
 
 
 def torch_get_weights(module):
-    """Copies of the module's arrays in nlayer/Keras order (kernels as (n_in, n_out))."""
+    """Copies of the module's arrays in nlayer/Keras order (kernels as (n_in, n_out)).
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        A module from :func:`build_torch_model`.
+
+    Returns
+    -------
+    list of ndarray
+        What ``model.set_weights`` takes.
+
+    Examples
+    --------
+    >>> from nlayer.compare import (ComparisonSpec, build_model, build_torch_model,
+    ...                             torch_get_weights)
+    >>> model = build_model(ComparisonSpec(hidden=(8,)), n_features=4, n_outputs=3)
+    >>> net = build_torch_model(model)                                # doctest: +SKIP
+    >>> [w.shape for w in torch_get_weights(net)]                     # doctest: +SKIP
+    [(4, 8), (8,), (8, 3), (3,)]
+    """
     from torch import nn
 
     out = []

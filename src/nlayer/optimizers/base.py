@@ -26,7 +26,41 @@ def check_number(owner: str, name: str, value: float, low: float = 0.0, high: fl
 
 class Optimizer:
     """Base class: learning rate ``lr`` (a number or a schedule), ``weight_decay`` and
-    per-parameter state made on first use."""
+    per-parameter state made on first use.
+
+    A subclass sets ``name`` and implements ``_update(p, g, state)``, which updates one
+    parameter ``p`` in place from ``g = gradient_scale * dJ/dp`` (and ``_init_state(p)``
+    if it keeps per-parameter arrays).
+
+    Parameters
+    ----------
+    lr : float, Schedule or dict
+        Learning rate > 0, or a schedule from :mod:`nlayer.schedules` (or its config dict).
+    weight_decay : float, default 0.0
+        >= 0; how a subclass applies it is its own.
+
+    Raises
+    ------
+    TypeError
+        If ``lr`` is neither a number nor a schedule, or ``weight_decay`` is not a number.
+    ValueError
+        If a number is out of range, a config dict is not a valid schedule, or the schedule
+        cycles momentum and this optimiser cannot (only SGD can).
+
+    Examples
+    --------
+    Plain gradient descent, ``w <- w - lr g``:
+
+    >>> import numpy as np, nlayer as nl
+    >>> class PlainGD(nl.Optimizer):
+    ...     name = "plain_gd"
+    ...     def _update(self, p, g, state):
+    ...         p -= self.lr * g
+    >>> w = np.array([1.0])
+    >>> PlainGD(lr=0.1).step([w], [np.array([0.5])])
+    >>> w
+    array([0.95])
+    """
 
     #: whether a schedule's ``momentum_range`` may drive this optimiser's momentum (SGD's)
     cycles_momentum = False

@@ -39,6 +39,33 @@ def arrays_dataset(X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
 
     Without ``X_test`` the test rows are split off as ``nlayer train`` splits digits and CSV
     files (20 %, stratified, seed 0).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Stored as float32.
+    y : array-like of shape (n_samples,)
+        Integer class labels 0..k-1, or a float regression target.
+    X_test, y_test : array-like, optional
+        The test rows; without them 20 % of (X, y) is held out.
+
+    Returns
+    -------
+    nlayer.datasets.Dataset
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D or has not one row per label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nlayer.sweep import arrays_dataset
+    >>> X, y = np.random.default_rng(0).normal(size=(50, 3)), np.arange(50) % 2
+    >>> ds = arrays_dataset(X, y)
+    >>> ds.task, ds.X_train.shape, ds.X_test.shape
+    ('classification', (40, 3), (10, 3))
     """
     from nlayer.runs import data
     from nlayer.datasets import Dataset
@@ -79,6 +106,54 @@ def run(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, X: ArrayLike, y
     unfinished trials of ``out`` from there. ``tensorboard=True`` writes each finished
     trial's settings and final metrics for TensorBoard's HParams dashboard into
     ``out/tensorboard`` (needs ``pip install "nlayer[tensorboard]"``).
+
+    Parameters
+    ----------
+    spec : str, os.PathLike, dict or Spec
+        A TOML file's path, or a dict shaped like it (see :mod:`nlayer.sweep.spec`).
+    X, y : array-like
+        The data, as for :func:`arrays_dataset`.
+    client : distributed.Client, optional
+        None starts a LocalCluster for the call (see ``workers`` and ``scheduler``).
+    X_test, y_test : array-like, optional
+        Test rows; without them 20 % of (X, y) is held out.
+    out : str or os.PathLike, optional
+        The sweep's directory.
+    workers : int, optional
+        Worker processes of the LocalCluster (default: one per core).
+    scheduler : str, optional
+        Address of a running dask scheduler to connect to instead.
+    resume : bool, default False
+    on_progress : callable, optional
+        Called as trials finish (the command line draws its progress with it).
+    checkpoint_seconds : float
+        Least time between two checkpoints of a trial.
+    tensorboard : bool, default False
+
+    Returns
+    -------
+    pandas.DataFrame or list of dict
+
+    Raises
+    ------
+    nlayer.sweep.SpecError
+        If the spec or one of its trials' settings cannot be run (before anything trains).
+    UserError
+        If the spec file cannot be read or ``out`` cannot be used (not empty without
+        ``resume``, not a directory).
+    ValueError
+        If X is not 2-D or has not one row per label.
+    ImportError
+        If dask (``distributed``) is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer.sweep
+    >>> X, y = np.random.default_rng(0).normal(size=(100, 4)), np.arange(100) % 2
+    >>> table = nlayer.sweep.run({"epochs": 3, "grid": {"lr": [0.01, 0.1]}},  # doctest: +SKIP
+    ...                          X, y, workers=2)
+    >>> len(table)                                                            # doctest: +SKIP
+    2
     """
     from nlayer.runs import rundir
 

@@ -63,7 +63,31 @@ class SpecError(UserError):
 
 @dataclass
 class Spec:
-    """A parsed, checked sweep: ``base`` settings, ``grid`` values and ``random`` draws."""
+    """A parsed, checked sweep: ``base`` settings, ``grid`` values and ``random`` draws.
+
+    Made by :func:`parse` or :func:`load`, which check every value; built by hand it is
+    not checked until :func:`~nlayer.sweep.expand` resolves its trials.
+
+    Parameters
+    ----------
+    base : dict
+        Settings every trial shares, keyed by ``nlayer train``'s canonical names.
+    grid : dict
+        Setting -> list of values; every combination is a point.
+    random : dict
+        Setting -> ``(kind, arguments)``: ``("choice", values)``, ``("uniform", [low, high])``,
+        ``("log_uniform", [low, high])`` or ``("int", [low, high])``.
+    seeds : list of int, default [0]
+        Every point is trained once per seed.
+    metric : {"accuracy", "loss", "mae", "r2"} or None, default None
+        The dev metric to rank by; None is accuracy (classification) or loss (regression).
+    samples : int, default 0
+        Random draws, each combined with every grid combination.
+    sample_seed : int, default 0
+        Seed of the random draws.
+    source : str, default "<spec>"
+        Where the spec came from (a file's path), for error messages.
+    """
 
     base: dict = field(default_factory=dict)
     grid: dict = field(default_factory=dict)      # key -> list of values
@@ -89,12 +113,65 @@ class Spec:
 
 
 def load(path: str | os.PathLike[str]) -> "Spec":
-    """The Spec in a TOML file."""
+    """The Spec in a TOML file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TOML file shaped as in :mod:`nlayer.sweep.spec`.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    UserError
+        If the file is missing, unreadable or not TOML (:class:`nlayer.runs.errors.UserError`),
+        or, as :class:`SpecError` (a UserError), if :func:`parse` refuses its contents.
+
+    Examples
+    --------
+    >>> import nlayer.sweep
+    >>> with open("sweep.toml", "w") as fh:
+    ...     _ = fh.write('epochs = 5\\n[grid]\\nlr = { log_range = [0.01, 0.1, 3] }\\n')
+    >>> nlayer.sweep.load("sweep.toml").grid
+    {'lr': [0.01, 0.0316228, 0.1]}
+    """
     return parse(config.load_toml(path, "sweep file"), str(path))
 
 
 def parse(raw: "Mapping[str, Any] | Spec", source: str = "<spec>") -> "Spec":
-    """A Spec from a dict shaped like the TOML file (a Spec passes through unchanged)."""
+    """A Spec from a dict shaped like the TOML file (a Spec passes through unchanged).
+
+    Parameters
+    ----------
+    raw : dict or Spec
+        Base settings at the top level, and optional ``"grid"``, ``"random"`` and
+        ``"sweep"`` tables, as in :mod:`nlayer.sweep.spec`.
+    source : str, default "<spec>"
+        Named in error messages (:func:`load` passes the file's path).
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        If a table, key, value, distribution or count cannot be run (the message names
+        the key and the fix), or there is nothing to sweep.
+    UserError
+        If a base setting's name is unknown or given twice (SpecError is a UserError too).
+
+    Examples
+    --------
+    >>> import nlayer.sweep
+    >>> spec = nlayer.sweep.parse({"epochs": 5, "grid": {"batch_size": {"range": [32, 96, 32]}},
+    ...                            "sweep": {"seeds": 2}})
+    >>> spec.grid, spec.seeds
+    ({'batch_size': [32, 64, 96]}, [0, 1])
+    """
     if isinstance(raw, Spec):
         return raw
     if not isinstance(raw, dict):

@@ -21,7 +21,24 @@ from .spec import Spec, SpecError
 
 @dataclass(frozen=True)
 class Trial:
-    """One training run: the resolved settings ``cfg`` of ``point`` with ``seed``."""
+    """One training run: the resolved settings ``cfg`` of ``point`` with ``seed``.
+
+    Made by :func:`expand`.
+
+    Parameters
+    ----------
+    id : str
+        ``"<point_id>-s<seed>"``, the same on every run of the spec.
+    point_id : str
+        A hash of ``point``.
+    index : int
+        Position in the sweep (points in order, seeds within a point).
+    point : dict
+        The swept settings only.
+    seed : int
+    cfg : dict
+        Every setting, as ``nlayer train`` resolves them.
+    """
 
     id: str
     point_id: str
@@ -68,7 +85,36 @@ def _sample(rng, kind, args):
 
 
 def expand(spec: Spec) -> list[Trial]:
-    """Every Trial of the spec, each resolved and checked like ``nlayer train`` settings."""
+    """Every Trial of the spec, each resolved and checked like ``nlayer train`` settings.
+
+    A point that repeats an earlier one (a random draw equal to another) is trained once.
+
+    Parameters
+    ----------
+    spec : Spec
+
+    Returns
+    -------
+    list of Trial
+        Points (grid combinations times random draws) in order, each with every seed.
+
+    Raises
+    ------
+    SpecError
+        If a point's settings fail ``nlayer train``'s checks, or ``dev_split`` is not > 0
+        (trials are ranked on the development set).
+
+    Examples
+    --------
+    >>> import nlayer.sweep
+    >>> spec = nlayer.sweep.parse({"epochs": 5, "grid": {"lr": [0.01, 0.1]},
+    ...                            "sweep": {"seeds": 2}})
+    >>> trials = nlayer.sweep.expand(spec)
+    >>> [(t.point, t.seed) for t in trials]
+    [({'lr': 0.01}, 0), ({'lr': 0.01}, 1), ({'lr': 0.1}, 0), ({'lr': 0.1}, 1)]
+    >>> trials[0].cfg["epochs"], trials[0].id.endswith("-s0")
+    (5, True)
+    """
     trials: list[Trial] = []
     seen: set[str] = set()
     for point in points(spec):
