@@ -202,6 +202,10 @@ def test_torch_weights_round_trip():
     with torch.no_grad():
         probs = torch.softmax(module(torch.from_numpy(X)), dim=1).numpy()
     np.testing.assert_allclose(probs, model.predict(X), rtol=1e-12, atol=1e-14)
+    for wrong in (weights[:-1], [*weights, weights[0]]):  # too few was a bare StopIteration
+        with pytest.raises(ValueError, match=f"holds {len(weights)} weight arrays, got "
+                                             f"{len(wrong)}"):
+            C.torch_set_weights(module, wrong)
 
 
 # ---------------------------------------------------------------------------

@@ -105,9 +105,7 @@ def torch_set_weights(module, weights):
     Raises
     ------
     ValueError
-        If there are more arrays than the module holds.
-    StopIteration
-        If there are fewer.
+        If there are more or fewer arrays than the module holds.
     RuntimeError
         If an array's shape does not fit (PyTorch's own error).
 
@@ -119,6 +117,10 @@ def torch_set_weights(module, weights):
     from torch import nn
 
     weights = [np.asarray(w) for w in weights]
+    needed = sum(1 + (m.bias is not None) if isinstance(m, nn.Linear) else 4
+                 for m in module if isinstance(m, (nn.Linear, nn.BatchNorm1d)))
+    if len(weights) != needed:
+        raise ValueError(f"the module holds {needed} weight arrays, got {len(weights)}")
     it = iter(weights)
     with torch.no_grad():
         for m in module:
@@ -129,8 +131,6 @@ def torch_set_weights(module, weights):
             elif isinstance(m, nn.BatchNorm1d):
                 for t in (m.weight, m.bias, m.running_mean, m.running_var):
                     t.copy_(torch.from_numpy(next(it)))
-    if next(it, None) is not None:
-        raise ValueError("more weight arrays than the module holds")
 
 
 def torch_get_weights(module):
