@@ -107,14 +107,42 @@ class ModelTooLargeError(_Advised, MemoryError):
 
 
 class ModelFileError(ValueError):
-    """A saved model file is missing, malformed or has been tampered with."""
+    """A saved model file is missing, malformed or has been tampered with.
+
+    Examples
+    --------
+    >>> import os, tempfile, nlayer as nl
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "model.nlayer")
+    ...     _ = open(path, "wb").write(b"not a model")
+    ...     try:
+    ...         nl.load(path)
+    ...     except nl.ModelFileError:
+    ...         print("refused")
+    refused
+    """
 
 
 class NotFittedError(RuntimeError):
-    """The model has no weights yet."""
+    """The model has no weights yet.
+
+    Examples
+    --------
+    >>> import nlayer as nl
+    >>> try:
+    ...     nl.Sequential([nl.Dense(2)]).get_weights()   # not built: no input width yet
+    ... except nl.NotFittedError:
+    ...     print("no weights yet")
+    no weights yet
+    """
 
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint that cannot continue this ``fit``: another model, other callbacks, other
     fit settings or other data than the interrupted run's. The file itself is sound
-    (a damaged file is a :class:`ModelFileError`)."""
+    (a damaged file is a :class:`ModelFileError`).
+
+    Examples
+    --------
+    See :class:`~nlayer.ModelCheckpoint`'s, whose resumed run must match the interrupted one.
+    """

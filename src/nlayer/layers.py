@@ -30,16 +30,18 @@ WeightShapes = tuple[list[tuple[str, tuple[int | None, ...]]], int | None]
 
 
 class Layer:
-    """Base class.
-
-    ``params`` and ``grads`` map the same names to arrays of the same shape; the
-    optimiser updates ``params`` in place from ``grads``. ``weight_names`` lists
-    every array of ``get_weights()`` in Keras order (trainable or not).
+    """Base class. ``params`` and ``grads`` map the same names to arrays of one shape; the
+    optimiser updates ``params`` in place from ``grads``. ``weight_names`` lists every array
+    of ``get_weights()`` in Keras order (trainable or not).
 
     Parameters
     ----------
     name : str, optional
         At most 256 characters: a TypeError if not a string, a ValueError if longer.
+
+    Examples
+    --------
+    :class:`Dense`'s builds a layer and checks its forward and backward pass by hand.
     """
 
     weight_names: tuple[str, ...] = ()

@@ -135,7 +135,14 @@ class Standardizer(_Normalizer):
 
 
 class MinMaxScaler(_Normalizer):
-    """x' = (x - min) / (max - min) per feature, into [0, 1]; a constant feature maps to 0."""
+    """x' = (x - min) / (max - min) per feature, into [0, 1]; a constant feature maps to 0.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> nl.MinMaxScaler().fit(np.array([[0.0, 7.0], [4.0, 7.0]])).transform([[1.0, 7.0]])
+    array([[0.25, 0.  ]])
+    """
 
     name = "minmax"
 

@@ -15,15 +15,12 @@ pipelines, grid searches, cross-validation, ``clone`` and pickling::
 scikit-learn is an optional dependency (``pip install nlayer[sklearn]``); it is
 imported only by this module.
 
-Training follows the network's own ``fit``: mini-batch gradient descent with
-the chosen optimiser for ``max_epochs`` epochs, rows reshuffled every epoch.
-With ``early_stopping=True`` a stratified (classifier) or random (regressor)
-``validation_fraction`` of the rows is held out, training stops once the
-development loss has not improved for ``patience`` epochs, and the weights of
-the best epoch are kept.
-
-The same ``random_state`` gives the same weights, the same batches and
-therefore identical predictions.
+Training follows the network's own ``fit``: mini-batch gradient descent with the chosen
+optimiser for ``max_epochs`` epochs, rows reshuffled every epoch. With
+``early_stopping=True`` a stratified (classifier) or random (regressor)
+``validation_fraction`` of the rows is held out, training stops once the development loss
+has not improved for ``patience`` epochs, and the weights of the best epoch are kept.
+The same ``random_state`` gives the same weights, batches and predictions.
 """
 
 import numbers
@@ -278,17 +275,23 @@ class NLayerClassifier(ClassifierMixin, _BaseNLayer):
     history_ : nlayer.History
         Record of the last ``fit``/``partial_fit`` call.
     n_iter_ : int
-        Epochs trained since the network was created (warm starts and
-        ``partial_fit`` calls add up).
+        Epochs trained since the network was created (warm starts and ``partial_fit`` add up).
     loss_curve_ : list of float
         Training loss (with the L2 term) of each of those epochs.
     validation_scores_ : list of float or None
-        Development-set accuracy of each epoch once early stopping has been
-        used (NaN for epochs trained without a development set), else None.
+        Development-set accuracy of each epoch once early stopping has been used (NaN for
+        epochs trained without a development set), else None.
     best_epoch_ : int
-        Epoch (counted like ``n_iter_``) with the lowest development loss in the
-        last call with early stopping -- the weights kept -- or else the lowest
-        training loss.
+        Epoch (counted like ``n_iter_``) with the lowest development loss in the last call
+        with early stopping -- the weights kept -- or else the lowest training loss.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer.sklearn as S
+    >>> X = np.random.default_rng(0).normal(size=(80, 3)); y = np.where(X[:, 0] > 0, "a", "b")
+    >>> clf = S.NLayerClassifier(hidden_layer_sizes=(8,), max_epochs=20, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.9, clf.classes_.tolist()
+    (True, ['a', 'b'])
     """
 
     def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,), activation: str = "relu",

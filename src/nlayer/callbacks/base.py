@@ -15,7 +15,20 @@ __all__ = ["Callback", "CallbackList", "checked_state"]
 
 
 class Callback:
-    """Base class; override the hooks you need. ``self.model`` is set by ``fit``."""
+    """Base class; override the hooks you need. ``self.model`` is set by ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> class StopAtHalf(nl.Callback):   # stop once the training loss is below 0.5
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         self.model.stop_training = logs["loss"] < 0.5
+    >>> X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> model = nl.MLP(hidden=(8,)).compile(optimizer=nl.SGD(lr=0.5))
+    >>> history = model.fit(X, y, epochs=50, seed=0, callbacks=[StopAtHalf()])
+    >>> len(history.epoch) < 50 and history.history["loss"][-1] < 0.5
+    True
+    """
 
     #: a Sequential once fit sets it (None before). Typed Any: the model module imports the
     #: callbacks, so naming its class here would be an import circle (tests/test_package_layout)

@@ -26,6 +26,15 @@ class History(Callback):
     ``params`` holds what ``fit`` began with, as in Keras: ``epochs``, ``steps`` (batches
     an epoch), ``samples`` and ``blas_threads`` (the BLAS thread count the numbers were
     computed with; None where it cannot be known, see ``nlayer.training.threads``).
+
+    Examples
+    --------
+    >>> import numpy as np, nlayer as nl
+    >>> X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> model = nl.MLP(hidden=(8,)).compile(optimizer=nl.SGD(lr=0.1), metrics=["accuracy"])
+    >>> history = model.fit(X, y, epochs=3, seed=0, validation_split=0.25)
+    >>> sorted(history.history), history.epoch, history.params["samples"]
+    (['accuracy', 'loss', 'lr', 'seconds', 'val_accuracy', 'val_loss'], [1, 2, 3], 48)
     """
 
     def __init__(self) -> None:

@@ -170,6 +170,12 @@ class PeerResult:
         Per-epoch lists, as above.
     weights : list of ndarray
     weight_names : list of str
+
+    Examples
+    --------
+    >>> from nlayer.compare import PeerResult
+    >>> PeerResult("keras", available=False, note="keras is not installed").available
+    False
     """
 
     name: str

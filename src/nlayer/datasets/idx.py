@@ -23,11 +23,35 @@ __all__ = ["DatasetError", "DatasetNotFoundError", "IDX_TYPES", "read_idx"]
 
 
 class DatasetError(ValueError):
-    """Bad or unusable data: corrupt file, wrong format, bad CSV, ..."""
+    """Bad or unusable data: corrupt file, wrong format, bad CSV, ...
+
+    Examples
+    --------
+    >>> import os, tempfile, nlayer.datasets as D
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "images.idx")
+    ...     _ = open(path, "wb").write(b"not an IDX file")
+    ...     try:
+    ...         D.read_idx(path)
+    ...     except D.DatasetError as exc:
+    ...         print(type(exc).__name__)
+    DatasetError
+    """
 
 
 class DatasetNotFoundError(DatasetError):
-    """The data could not be found on disk nor downloaded."""
+    """The data could not be found on disk nor downloaded.
+
+    Examples
+    --------
+    >>> import tempfile, nlayer.datasets as D
+    >>> with tempfile.TemporaryDirectory() as empty:
+    ...     try:
+    ...         D.load_dataset("mnist", data_dir=empty, download=False)
+    ...     except D.DatasetNotFoundError:
+    ...         print("not found")
+    not found
+    """
 
 
 #: IDX type code -> big-endian NumPy dtype.

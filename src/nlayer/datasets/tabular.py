@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from ..preprocessing import train_dev_split
 from .csvread import Table, is_missing, read_table, rows_to_table, to_float
+from .dataset import Dataset
 from .idx import DatasetError
 
 __all__ = [
@@ -30,48 +31,6 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_AUTO_CLASSES = 20
 _SCHEMA_VERSION = 1
 DIGITS_WHITE = 16.0  # the digits images have 17 grey levels, 0..16
-
-
-@dataclass
-class Dataset:
-    """A train/test split ready for training.
-
-    X arrays are float32 (n, features), or array-likes of rows that ``fit`` reads a
-    batch at a time (data bigger than memory: :class:`~.rowsubset.RowSubset` views of a
-    memory map); y is int64 class ids 0..k-1 for classification and float32 for regression.
-
-    Parameters
-    ----------
-    name, task : str
-    X_train, y_train, X_test, y_test : ndarray or array-like
-    feature_names : list of str
-    class_names : list of str or None
-    source : str, default ""
-    schema : CsvSchema, optional
-    pixel_scale : float, optional
-    """
-
-    name: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    task: str
-    feature_names: list[str]
-    class_names: list[str] | None = None
-    source: str = ""
-    schema: CsvSchema | None = None
-    #: Image sets: the raw value of a white pixel, which the loader divided by to reach [0, 1]
-    #: (raw pixels from elsewhere need the same division before they reach the model).
-    pixel_scale: float | None = None
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X_train.shape[1])
-
-    @property
-    def n_classes(self) -> int | None:
-        return None if self.class_names is None else len(self.class_names)
 
 
 # ---------------------------------------------------------------- splitting
@@ -112,6 +71,16 @@ class CsvSchema:
     kinds, categories : dict
     class_names : list of str, optional
         Classification: the class labels, in class-id order.
+
+    Examples
+    --------
+    >>> from nlayer.datasets import CsvSchema, encode_csv_rows
+    >>> schema = CsvSchema(target="y", task="regression", columns=["size", "colour"],
+    ...                    kinds={"size": "numeric", "colour": "categorical"},
+    ...                    categories={"colour": ["blue", "red"]})
+    >>> X, y, kept = encode_csv_rows([["size", "colour", "y"], ["2", "red", "1.5"]], schema)
+    >>> X.tolist(), y.tolist(), kept.tolist()   # size, then colour one-hot (blue, red)
+    ([[2.0, 0.0, 1.0]], [1.5], [0])
     """
 
     target: str
@@ -455,6 +424,10 @@ def encode_csv_rows(path_or_rows: str | os.PathLike[str] | Table | list[Any],
     ------
     DatasetError
         If the data cannot be read, lack a column it needs, or hold a bad or missing value.
+
+    Examples
+    --------
+    See :class:`CsvSchema`'s (a schema and two rows encoded) and :func:`load_csv`'s.
     """
     if isinstance(path_or_rows, (str, os.PathLike)):
         table = read_table(path_or_rows, names=schema.headerless_names)

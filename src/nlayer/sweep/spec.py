@@ -58,7 +58,17 @@ DISTRIBUTIONS = {"grid": ("range", "log_range"),
 
 
 class SpecError(UserError):
-    """A sweep file that cannot be run; the message names the key and the fix."""
+    """A sweep file that cannot be run; the message names the key and the fix.
+
+    Examples
+    --------
+    >>> from nlayer import sweep
+    >>> try:
+    ...     sweep.parse({"grid": {"lr": []}})
+    ... except sweep.SpecError:
+    ...     print("refused")
+    refused
+    """
 
 
 @dataclass
@@ -87,6 +97,13 @@ class Spec:
         Seed of the random draws.
     source : str, default "<spec>"
         Where the spec came from (a file's path), for error messages.
+
+    Examples
+    --------
+    >>> from nlayer import sweep
+    >>> spec = sweep.parse({"epochs": 2, "grid": {"lr": [0.01, 0.1]}, "sweep": {"seeds": [0, 1]}})
+    >>> spec.grid, spec.seeds, len(sweep.expand(spec))
+    ({'lr': [0.01, 0.1]}, [0, 1], 4)
     """
 
     base: dict = field(default_factory=dict)

@@ -38,6 +38,13 @@ class Trial:
     seed : int
     cfg : dict
         Every setting, as ``nlayer train`` resolves them.
+
+    Examples
+    --------
+    >>> from nlayer import sweep
+    >>> trial = sweep.expand(sweep.parse({"grid": {"hidden": [[8], [16]]}}))[1]
+    >>> trial.point, trial.seed, trial.cfg["hidden"], trial.id.endswith("-s0")
+    ({'hidden': [16]}, 0, [16], True)
     """
 
     id: str
