@@ -61,3 +61,28 @@ def test_row_weights_combine_sample_and_class_weights():
     with pytest.raises(ValueError, match="class_weight is for classification"):
         reg = model(output="linear", units=1, loss="mse")
         targets.class_weights(reg, np.ones((3, 1)), "balanced")
+
+
+def test_class_ids_stay_ids_and_make_the_same_one_hot_rows_a_batch_at_a_time():
+    import tracemalloc
+
+    from nlayer.preprocessing import one_hot
+    from nlayer.training import targets
+    model = nl.MLP(hidden=(4,), n_outputs=10)
+    model.compile(optimizer=nl.SGD(lr=0.1))
+    y = np.random.default_rng(0).integers(0, 10, 200_000)
+    Y = targets.prepare_rows(model, y)
+    assert isinstance(Y, targets.OneHotRows) and Y.ids.dtype == np.uint8
+    assert Y.shape == (200_000, 10) and Y.dtype == np.float32
+    rows = np.array([5, 0, 199_999, 5])
+    np.testing.assert_array_equal(Y[rows], one_hot(y[rows], 10, np.float32))
+    out = np.full((6, 10), 7.0, np.float32)  # a reused batch buffer: old values cleared
+    np.testing.assert_array_equal(Y.gather(rows, out=out), one_hot(y[rows], 10, np.float32))
+    np.testing.assert_array_equal(Y.subset(rows[:2])[np.arange(2)], one_hot(y[[5, 0]], 10))
+    # fit holds the ids (1 byte a row), not the one-hot rows (40 bytes a row: 8 MB here)
+    X = np.zeros((200_000, 2), np.float32)
+    tracemalloc.start()
+    model.fit(X, y, epochs=1, batch_size=1000, seed=0, shuffle=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 6_000_000, peak  # ids, labels and row order: ~5 MB; one-hot alone 8 MB

@@ -61,7 +61,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         memory.check(model.layers, X.shape[1], model.dtype, min(batch_size, X.shape[0]),
                      model.optimizer)
         model.build((None, X.shape[1]), seed=init_rng)
-    Y = targets.prepare(model, y)
+    Y = targets.prepare_rows(model, y)  # class ids stay ids: one-hot a batch at a time
     class_weight = targets.class_weights(model, Y, class_weight)
     W = targets.row_weights(model, Y, sample_weight, class_weight)
     X_train, Y_train, W_train, X_dev, Y_dev, W_dev = _split(
@@ -232,14 +232,14 @@ def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight)
         targets.check_rows(validation_data[1], dev)
         X_dev = np.concatenate([block for _, block in dev.blocks(checked=True)])
         Y_dev = targets.prepare(model, validation_data[1], "validation_data y")
-        return (X, Rows(Y, model.dtype), W, X_dev, Y_dev,
+        return (X, targets.rows(Y, model.dtype), W, X_dev, Y_dev,
                 targets.row_weights(model, Y_dev, None, class_weight))
     if not validation_split:
-        return X, Rows(Y, model.dtype), W, None, None, None
+        return X, targets.rows(Y, model.dtype), W, None, None, None
     train, dev = train_dev_split(X.shape[0], float(validation_split), rng,
                                  targets.strata(model, Y))
     X_train = Rows(X.source, model.dtype, model.normalizer, index=train)
-    Y_train = Rows(Y, model.dtype, index=train)  # gathered per batch too: no copy of Y
+    Y_train = targets.rows(Y, model.dtype, train)  # gathered per batch too: no copy of Y
     X_dev = X.raw(dev)  # the development rows are the one part of X held in memory
     if W is None:
         return X_train, Y_train, None, X_dev, Y[dev], None

@@ -10,10 +10,12 @@ split and ``class_weight``; :func:`row_weights` turns ``sample_weight`` and
 
 import numpy as np
 
+from ..losses import CategoricalCrossentropy, _check_one_hot_fits, class_ids
 from . import sample_weights
+from .rows import Rows
 
-__all__ = ["check_rows", "prepare", "infer_output_units", "strata", "class_weights",
-           "row_weights"]
+__all__ = ["check_rows", "prepare", "prepare_rows", "OneHotRows", "infer_output_units",
+           "strata", "class_weights", "row_weights", "rows"]
 
 
 def check_rows(y, X):
@@ -36,14 +38,69 @@ def prepare(model, y, what="y"):
     return Y
 
 
+class OneHotRows:
+    """Class ids as the one-hot rows Y of the loss, made a batch at a time: the training
+    targets cost the ids (1 byte a row for up to 256 classes), not k floats a row.
+
+    Gives what :class:`~nlayer.training.rows.Rows` gives of a one-hot array: ``shape``,
+    ``dtype``, ``gather(positions, out)`` and indexing, with the same values."""
+
+    def __init__(self, ids, k, dtype):
+        self.ids, self.k, self.dtype = ids, k, np.dtype(dtype)
+        self.shape = (len(ids), k)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def gather(self, positions, out=None):
+        ids = self.ids[positions]
+        Y = np.zeros((len(ids), self.k), self.dtype) if out is None else out[:len(ids)]
+        if out is not None:
+            Y.fill(0)
+        Y[np.arange(len(ids)), ids] = 1
+        return Y
+
+    __getitem__ = gather
+
+    def subset(self, index):
+        return OneHotRows(self.ids[index], self.k, self.dtype)
+
+
+def prepare_rows(model, y):
+    """The training targets as rows gathered per batch: :class:`OneHotRows` for class ids of
+    a softmax output, else the loss's Y (:func:`prepare`) as it is."""
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if not isinstance(model.loss, CategoricalCrossentropy) or labels.ndim != 1 or \
+            not labels.size:
+        return prepare(model, y)
+    ids = class_ids(labels)
+    width = model.layers[-1].n_out if model.built else model.n_outputs
+    if width is not None and ids.max() >= width:
+        prepare(model, y)  # the error naming the class id and the fix
+    if width is None:
+        _check_one_hot_fits(ids, model.dtype)  # a huge id: refused before the output layer
+    k = width if width is not None else int(ids.max()) + 1
+    return OneHotRows(ids.astype(np.min_scalar_type(k - 1)), k, model.dtype)
+
+
+def rows(Y, dtype, index=None):
+    """Y (an array or OneHotRows) as rows gathered per batch, only those at ``index``."""
+    if isinstance(Y, OneHotRows):
+        return Y if index is None else Y.subset(index)
+    return Rows(Y, dtype, index=index)
+
+
 def infer_output_units(model, y):
     """Give an output Dense(None) the width of the targets (at least two classes)."""
     dense = model._dense_layers()
     last = dense[-1] if dense else None
     if last is not None and last.units is None:
-        Y = model.loss.prepare_targets(y, None, model.dtype)
+        Y = prepare_rows(model, y)  # class ids: no one-hot copy of every row to count them
         if model.loss.fused_activation == "softmax":
-            used = np.flatnonzero(Y.any(axis=0))
+            used = np.unique(Y.ids) if isinstance(Y, OneHotRows) else \
+                np.flatnonzero(Y.any(axis=0))
             if used.size < 2:
                 raise ValueError(f"y holds a single class ({int(used[0])}); a classifier "
                                  "needs at least two classes to tell apart")
@@ -54,6 +111,8 @@ def strata(model, Y):
     """Each row's class id (classification), or None (regression)."""
     if not model.loss.classification:
         return None
+    if isinstance(Y, OneHotRows):
+        return Y.ids
     return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
 
 
