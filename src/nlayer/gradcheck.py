@@ -72,7 +72,7 @@ def check_gradients(model: Sequential, X: ArrayLike, y: ArrayLike, eps: float = 
     X64 = X64.astype(np.float64)
     targets.check_rows(y, X64)
     if not model.built:
-        targets.infer_output_units(model, y)
+        targets.infer_output_units(model, targets.prepare_rows(model, y))
         model.build((None, X64.shape[1]), seed=seed)
     clone = _float64_clone(model)
     X64 = clone._normalize(X64)

@@ -33,11 +33,12 @@ def test_prepare_one_hot_and_the_width_check():
 
 def test_an_unsized_output_takes_the_width_of_y_and_needs_two_classes():
     m = model()
-    targets.infer_output_units(m, np.array([0, 3, 1]))
+    targets.infer_output_units(m, targets.prepare_rows(m, np.array([0, 3, 1])))
     assert m.layers[-1].units == 4
     with pytest.raises(ValueError, match=r"y holds a single class \(2\); a classifier needs "
                                          "at least two classes"):
-        targets.infer_output_units(model(), np.array([2, 2, 2]))
+        unsized = model()
+        targets.infer_output_units(unsized, targets.prepare_rows(unsized, np.array([2, 2, 2])))
 
 
 def test_strata_are_class_ids_and_none_for_regression():

@@ -93,10 +93,7 @@ def ensemble(models: Sequence[Sequential]) -> Sequential:
     for i, layer in enumerate(merged.layers):
         members: list[Any] = [m.layers[i] for m in models]
         if isinstance(layer, Dense):
-            position = "first" if i == dense[0] else "last" if i == dense[-1] else "hidden"
-            if len(dense) == 1:
-                position = "only"
-            W, b = _dense_weights(members, models, position)
+            W, b = _dense_weights(members, models, first=i == dense[0], last=i == dense[-1])
             weights += [W, b] if layer.use_bias else [W]
             dropped = None if layer.use_bias or not np.any(b) else b
         elif isinstance(layer, BatchNorm):
@@ -147,19 +144,19 @@ def _shape_free(model: Sequential) -> list[Any]:
     return [layers, compile_settings]
 
 
-def _dense_weights(members: list[Dense], models: list[Sequential],
-                   position: str) -> tuple[NDArray[Any], NDArray[Any]]:
+def _dense_weights(members: list[Dense], models: list[Sequential], first: bool,
+                   last: bool) -> tuple[NDArray[Any], NDArray[Any]]:
     """The merged (kernel, bias) (the bias also when the layer has none: see ensemble)."""
     K = len(members)
     kernels = [m.get_weights()[0].astype(np.float64) for m in members]
     biases = [(m.get_weights()[1] if m.use_bias else np.zeros(m.units or 0)).astype(np.float64)
               for m in members]
-    if position in ("first", "only"):
+    if first:
         kernels, biases = _fold_normalizers(kernels, biases, models)
-    if position in ("last", "only"):
+    if last:
         kernels, biases = _fold_target_scalers(kernels, biases, models)
         W, b = np.vstack(kernels) / K, np.mean(biases, axis=0)
-    elif position == "first":
+    elif first:
         W, b = np.hstack(kernels), np.concatenate(biases)
     else:
         W = np.zeros((sum(k.shape[0] for k in kernels), sum(k.shape[1] for k in kernels)))

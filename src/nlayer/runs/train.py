@@ -120,7 +120,8 @@ def fit_ensemble(first, ds, cfg, reporter=None, out=None, resume=False, callback
         _, stopper, interrupted, spent = fit(model, part, {**cfg, "seed": seeds[k]}, reporter,
                                              out, current == k, None, callbacks,
                                              checkpoint_seconds, dev)
-        first_stopper = stopper if k == 0 else first_stopper
+        if k == 0:
+            first_stopper = stopper
         seconds += spent
         trained.append(model)
         if interrupted:

@@ -151,8 +151,7 @@ class Augmentation:
 
     def get_config(self) -> dict[str, Any]:
         """What :meth:`from_config` rebuilds it from (model metadata, checkpoints, CLI)."""
-        names = {cls: name for name, cls in TRANSFORMS.items()}
-        return {"transforms": [{"name": names[type(t)], **t.get_config()}
+        return {"transforms": [{"name": _NAMES[type(t)], **t.get_config()}
                                for t in self.transforms],
                 "image_shape": None if self.image_shape is None else list(self.image_shape),
                 "fill": self.fill}
@@ -187,7 +186,7 @@ class Augmentation:
                                  "shift=PIXELS, flip, rotate=DEGREES, zoom=FRACTION, "
                                  "elastic=ALPHA:SIGMA")
             keys = list(inspect.signature(TRANSFORMS[name]).parameters)
-            values = [v for v in value.split(":")] if value else []
+            values = value.split(":") if value else []
             if len(values) > len(keys):
                 raise ValueError(f"{name} takes at most {len(keys)} value(s) "
                                  f"({':'.join(keys)}), got {value!r} in {spec!r}")
@@ -203,17 +202,20 @@ class Augmentation:
 
     def spec(self) -> str:
         """The text :meth:`parse` reads back into this augmentation."""
-        names = {cls: name for name, cls in TRANSFORMS.items()}
         items = []
         for t in self.transforms:
             values = [f"{v:g}" if isinstance(v, float) else str(v)
                       for v in t.get_config().values()]
-            items.append(names[type(t)] + ("=" + ":".join(values) if values else ""))
+            items.append(_NAMES[type(t)] + ("=" + ":".join(values) if values else ""))
         return ",".join(items)
 
     def __repr__(self) -> str:
         extra = "" if self.image_shape is None else f", image_shape={self.image_shape}"
         return f"Augmentation({self.transforms!r}{extra})"
+
+
+#: each transform's name in texts and configurations (TRANSFORMS the other way round)
+_NAMES = {cls: name for name, cls in TRANSFORMS.items()}
 
 
 def _read_at(M: np.ndarray, t: np.ndarray, p: np.ndarray) -> np.ndarray:

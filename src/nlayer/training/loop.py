@@ -56,12 +56,14 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
                           " scales every pixel alike", stacklevel=3)
     targets.check_rows(y, X)
     X.check()
+    # class ids stay ids (one-hot a batch at a time); an unbuilt output takes their width
+    Y = targets.prepare_rows(model, y)
     if not model.built:
-        targets.infer_output_units(model, y)
+        targets.infer_output_units(model, Y)
         memory.check(model.layers, X.shape[1], model.dtype, min(batch_size, X.shape[0]),
                      model.optimizer)
         model.build((None, X.shape[1]), seed=init_rng)
-    Y = targets.prepare_rows(model, y)  # class ids stay ids: one-hot a batch at a time
+        targets.check_width(model, Y)  # a model ending without Dense knows it only now
     class_weight = targets.class_weights(model, Y, class_weight)
     W = targets.row_weights(model, Y, sample_weight, class_weight)
     X_train, Y_train, W_train, X_dev, Y_dev, W_dev = _split(

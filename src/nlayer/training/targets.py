@@ -14,7 +14,7 @@ from ..losses import CategoricalCrossentropy, _check_one_hot_fits, class_ids
 from . import sample_weights
 from .rows import Rows
 
-__all__ = ["check_rows", "prepare", "prepare_rows", "OneHotRows", "infer_output_units",
+__all__ = ["check_rows", "prepare", "check_width", "prepare_rows", "OneHotRows", "infer_output_units",
            "strata", "class_weights", "row_weights", "rows"]
 
 
@@ -29,7 +29,12 @@ def check_rows(y, X):
 
 def prepare(model, y, what="y"):
     """The loss's Y for labels y, checked against the width of the model's output."""
-    Y = model.loss.prepare_targets(y, model.n_outputs, model.dtype)
+    return check_width(model, model.loss.prepare_targets(y, model.n_outputs, model.dtype),
+                       what)
+
+
+def check_width(model, Y, what="y"):
+    """Y itself, once its columns are as many as the model's outputs (when known)."""
     width = model.layers[-1].n_out if model.built else model.n_outputs
     if width is not None and Y.shape[1] != width:
         raise ValueError(f"the model's output has {width} units but {what} has {Y.shape[1]} "
@@ -92,12 +97,13 @@ def rows(Y, dtype, index=None):
     return Rows(Y, dtype, index=index)
 
 
-def infer_output_units(model, y):
-    """Give an output Dense(None) the width of the targets (at least two classes)."""
+def infer_output_units(model, Y):
+    """Give an output Dense(None) the width of the targets Y (:func:`prepare_rows` of the
+    unbuilt model: class ids count their classes without a one-hot copy), at least two
+    classes."""
     dense = model._dense_layers()
     last = dense[-1] if dense else None
     if last is not None and last.units is None:
-        Y = prepare_rows(model, y)  # class ids: no one-hot copy of every row to count them
         if model.loss.fused_activation == "softmax":
             used = np.unique(Y.ids) if isinstance(Y, OneHotRows) else \
                 np.flatnonzero(Y.any(axis=0))
