@@ -95,6 +95,53 @@ def test_parquet_run_evaluates_and_predicts(tmp_path):
     assert "skipped 9 row(s) with missing values (--dropna): rows 5, 105, 205" in err
 
 
+def test_parquet_run_with_a_test_file_from_a_config_file(tmp_path):
+    write_parquet(tmp_path / "t.parquet", table_columns(900), row_group_size=128)
+    write_parquet(tmp_path / "T.parquet", table_columns(250, seed=1), row_group_size=100)
+    (tmp_path / "run.toml").write_text(f'parquet = "{tmp_path / "t.parquet"}"\n'
+                                       'target = "kind"\n'
+                                       f'test-parquet = "{tmp_path / "T.parquet"}"\n')
+    code, _, err = main("train", "--config", tmp_path / "run.toml", *QUICK, "--out",
+                        tmp_path / "run")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["rows"] == {"train_and_dev": 900, "test": 250}
+    recorded = _json("evaluate", tmp_path / "run")
+    assert recorded["rows"] == 250 and recorded["metrics"] == summary["metrics"]["test"]
+    assert recorded["data"] == f"{(tmp_path / 'T.parquet').resolve()} (the test file)"
+    assert 'test_parquet = "' in (tmp_path / "run" / "config.toml").read_text()
+    assert "--test-parquet FILE" in main("train", "--help")[1]
+
+
+def test_bad_test_parquet_is_one_line(tmp_path):
+    """A test file without a column of the training file, or with a category or class the
+    training file has not, is refused naming it before training."""
+    train = ("train", "--parquet", write_parquet(tmp_path / "t.parquet", table_columns(300)),
+             "--target", "kind", *QUICK, "--out", tmp_path / "run", "--test-parquet")
+    for name in ("kind", "colour"):
+        columns = table_columns(100, seed=1)
+        del columns[name]
+        line = _error(*train, write_parquet(tmp_path / f"no_{name}.parquet", columns))
+        assert f"no_{name}.parquet: no column '{name}'; a test file needs the columns of the " \
+               f"training file {tmp_path / 't.parquet'} (the features and the target 'kind'): " \
+               "add or rename them" in line
+    columns = table_columns(100, seed=1)
+    columns["colour"][7] = "pink"
+    assert "pink.parquet: row 7 (counted from 0), column 'colour': unknown category 'pink'; " \
+           "known categories: ['blue', 'green', 'red'] (the training data's, which the model " \
+           "has inputs for): drop or correct such rows" in \
+           _error(*train, write_parquet(tmp_path / "pink.parquet", columns))
+    columns = {**table_columns(100, seed=1), "kind": ["big", "small", "huge"] * 33 + ["big"]}
+    assert "huge.parquet: row 2 (counted from 0): unknown class 'huge'; known classes: " \
+           "['big', 'small']" in _error(*train, write_parquet(tmp_path / "huge.parquet",
+                                                               columns))
+    write_csv(tmp_path / "t.csv", table_columns(300))
+    assert "--test-parquet goes with --parquet FILE" in \
+        _error("train", "--csv", tmp_path / "t.csv", "--target", "kind", "--test-parquet",
+               tmp_path / "t.parquet")
+    assert not (tmp_path / "run").exists()
+
+
 def test_predict_writes_its_file_whole_or_not_at_all(npy_run, tmp_path):
     folder, *_ = npy_run
     columns = table_columns(6000)

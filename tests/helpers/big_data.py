@@ -58,8 +58,12 @@ def write_csv(path, columns):
 
 
 def write_parquet(path, columns, row_group_size=500):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """A Parquet file of ``columns``; the calling test skips without pyarrow."""
+    import pytest
+
+    reason = 'Parquet files need pyarrow (pip install "nlayer[parquet]")'
+    pa = pytest.importorskip("pyarrow", reason=reason)
+    pq = pytest.importorskip("pyarrow.parquet", reason=reason)
 
     pq.write_table(pa.table({k: list(v) if np.asarray(v).dtype.kind == "U" else v
                              for k, v in columns.items()}), path, row_group_size=row_group_size)

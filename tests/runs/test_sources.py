@@ -9,7 +9,7 @@ pytest.importorskip("rich")
 import nlayer as nl  # noqa: E402
 from big_data import (QUICK, main, same_weights, save_npy, table_columns,  # noqa: E402
                       write_csv, write_parquet)
-from nlayer.datasets import Dataset  # noqa: E402
+from nlayer.datasets import Dataset, encode_csv_rows  # noqa: E402
 from nlayer.datasets.rowsubset import RowSubset  # noqa: E402
 from nlayer.datasets.tabular import split_indices  # noqa: E402
 from nlayer.runs import config, data, train  # noqa: E402
@@ -17,9 +17,13 @@ from nlayer.runs import config, data, train  # noqa: E402
 
 def _in_memory_run(cfg, X, y, train_rows, test_rows, task="classification", names=None):
     """The model ``nlayer train`` would make of the arrays X, y held in memory."""
-    ds = Dataset("mem", X[train_rows], y[train_rows], X[test_rows], y[test_rows], task,
-                 [f"x{j}" for j in range(X.shape[1])], names)
-    model = train.build_model(cfg, task, train.n_outputs(ds))
+    return _trained(cfg, Dataset("mem", X[train_rows], y[train_rows], X[test_rows],
+                                 y[test_rows], task, [f"x{j}" for j in range(X.shape[1])],
+                                 names))
+
+
+def _trained(cfg, ds):
+    model = train.build_model(cfg, ds.task, train.n_outputs(ds))
     train.fit(model, ds, cfg)
     return model
 
@@ -91,3 +95,32 @@ def test_parquet_features_are_a_map_of_an_unlinked_scratch_file(tmp_path):
         open(mapped.filename)  # already unlinked: nothing is left behind, even on a crash
     assert ds.schema.feature_names == ["size", "weight", "colour=blue", "colour=green",
                                        "colour=red"]
+
+
+@pytest.mark.parametrize("target", ["kind", "size"])  # classes, values
+def test_parquet_test_file_gives_the_bits_of_the_rows_in_memory(tmp_path, target):
+    """--test-parquet: the training file is trained on whole and the test file encoded with
+    its schema: the weights and test metrics of the same rows encoded in memory."""
+    columns, test_columns = table_columns(1200), table_columns(400, seed=1)
+    files = {"parquet": str(write_parquet(tmp_path / "t.parquet", columns, 300)),
+             "test_parquet": str(write_parquet(tmp_path / "T.parquet", test_columns, 150))}
+    code, _, err = main("train", "--parquet", files["parquet"], "--target", target,
+                        "--test-parquet", files["test_parquet"], *QUICK, "--out",
+                        tmp_path / "run")
+    assert code == 0, err
+    model = nl.load(tmp_path / "run" / "model.nlayer")
+    schema = data.schema_of(model)
+    X, y, _ = encode_csv_rows(write_csv(tmp_path / "t.csv", columns), schema, True)
+    X_test, y_test, _ = encode_csv_rows(write_csv(tmp_path / "T.csv", test_columns), schema,
+                                        True)
+    cfg = config.resolve({**files, "target": target, "hidden": [8], "batch_size": 64,
+                          "epochs": 2})
+    ds = data.load_for_training(cfg)
+    assert ds.X_train.index is None and len(ds.y_train) == 1200
+    assert isinstance(ds.X_test.source, np.memmap) and np.array_equal(ds.X_test[:], X_test)
+    in_memory = _trained(cfg, Dataset("mem", X, y, X_test, y_test, schema.task,
+                                      schema.feature_names, schema.class_names))
+    assert same_weights(model, in_memory)
+    assert model.metadata["training"]["test"] == model.evaluate(X_test, y_test)
+    assert model.metadata["test_parquet"] == str((tmp_path / "T.parquet").resolve())
+    assert model.metadata["split"] is None

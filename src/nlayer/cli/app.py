@@ -71,6 +71,9 @@ def add_data_flags(p, csv=True):
         g.add_argument("--parquet", metavar="FILE", help="train on a Parquet file, read a batch "
                        "of rows at a time (needs pip install \"nlayer[parquet]\"); --target "
                        "names the column to predict")
+        g.add_argument("--test-parquet", metavar="FILE", help="test rows for --parquet, with "
+                       "the same columns, encoded as its rows are (default: a fixed 20%% "
+                       "split of its rows, as for CSV)")
     g.add_argument("--data-dir", metavar="DIR", help="folder holding the MNIST/Fashion-MNIST files")
     g.add_argument("--no-download", dest="download", action="store_false",
                    help="never download datasets")

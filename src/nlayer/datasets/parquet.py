@@ -31,7 +31,7 @@ from .idx import DatasetError, DatasetNotFoundError
 from .tabular import _FLOAT32_MAX, CsvSchema
 
 __all__ = ["ParquetUnavailableError", "EXTRA", "open_parquet", "batches", "kept_batches",
-           "target_values", "infer", "encode"]
+           "kept_targets", "target_values", "infer", "encode"]
 
 EXTRA = 'pip install "nlayer[parquet]"'
 #: Bytes read from the file at a time (pyarrow's buffered stream): pages of a column chunk
@@ -127,6 +127,16 @@ def kept_batches(pf: Any, columns: list[str], dropna: bool, source: str
     ``columns`` only; a missing value is an error naming it unless ``dropna``."""
     for first, batch in batches(pf, columns):
         yield first, batch.take(_kept(batch, columns, first, source, dropna))
+
+
+def kept_targets(pf: Any, schema: CsvSchema, dropna: bool, source: str) -> NDArray[Any]:
+    """The target's values (numbers or text) of the rows a model with ``schema`` uses, one
+    pass a batch at a time: with ``dropna`` the rows without a missing value in its columns,
+    else every row (a missing target is an error naming it)."""
+    columns = [*schema.columns, schema.target] if dropna else [schema.target]
+    values = [target_values(batch.column(schema.target))
+              for _, batch in kept_batches(pf, columns, dropna, source)]
+    return np.concatenate(values) if values else np.zeros(0)
 
 
 def target_values(arr: Any) -> NDArray[Any]:
@@ -235,5 +245,7 @@ def _positions(arr: Any, categories: list[str], col: str, rows: NDArray[Any], so
     if unknown.size:
         i = int(unknown[0])
         raise DatasetError(f"{source}: row {rows[i]} (counted from 0), column {col!r}: unknown "
-                           f"category {text[i].as_py()!r}; known categories: {categories}")
+                           f"category {text[i].as_py()!r}; known categories: {categories} (the "
+                           "training data's, which the model has inputs for): drop or correct "
+                           "such rows")
     return positions.astype(np.intp)

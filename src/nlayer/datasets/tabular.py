@@ -305,8 +305,8 @@ def _encode_categorical(table: Table, col: str, categories: list[str]) -> np.nda
         if value not in position:
             raise DatasetError(
                 f"{table.source}: line {table.lines[i]}, column {col!r}: unknown category "
-                f"{value!r}; known categories: {categories}"
-            )
+                f"{value!r}; known categories: {categories} (the training data's, which the "
+                "model has inputs for): drop or correct such rows")
         out[i, position[value]] = 1.0
     return out
 

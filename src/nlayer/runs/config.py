@@ -27,8 +27,8 @@ SCHEDULES = schedules.CHOICES
 #: Settings shared by every dataset (a row of DEFAULTS overrides them).
 COMMON = {
     "dataset": "digits", "csv": None, "npy": None, "labels": None, "test_npy": None,
-    "test_labels": None, "parquet": None, "target": None, "task": "auto", "dropna": False,
-    "data_dir": None, "download": True,
+    "test_labels": None, "parquet": None, "test_parquet": None, "target": None, "task": "auto",
+    "dropna": False, "data_dir": None, "download": True,
     "hidden": [256, 128], "activation": "relu", "init": "he_normal", "batchnorm": False,
     "dropout": 0.0, "optimizer": "sgd", "lr": None, "momentum": 0.9, "nesterov": False,
     "l2": 1e-4, "epochs": 30, "batch_size": 128, "patience": 5, "dev_split": 0.1,
@@ -156,7 +156,7 @@ def _key_name(key, v):
 
 CHECKS = {
     "dataset": _choice(DATASETS), "csv": _text, "npy": _text, "labels": _text,
-    "test_npy": _text, "test_labels": _text, "parquet": _text,
+    "test_npy": _text, "test_labels": _text, "parquet": _text, "test_parquet": _text,
     "target": _text, "task": _choice(TASKS),
     "dropna": _boolean, "data_dir": _text, "download": _boolean,
     "hidden": _hidden, "activation": _choice(ACTIVATIONS), "init": _choice(INITS),
@@ -241,7 +241,8 @@ def canonical(key):
 #: The settings that choose what a run trains on: one of them (the others are its options).
 SOURCES = ("dataset", "csv", "npy", "parquet")
 #: The settings that belong to one source only.
-SOURCE_OPTIONS = {"labels": "npy", "test_npy": "npy", "test_labels": "npy"}
+SOURCE_OPTIONS = {"labels": "npy", "test_npy": "npy", "test_labels": "npy",
+                  "test_parquet": "parquet"}
 
 
 def _data_source(from_file, explicit):

@@ -76,7 +76,8 @@ def check_metadata(model, path):
         "csv_schema": (lambda v: isinstance(v, dict) and _schema(v),
                        "a CSV schema as nlayer train records it"),
         **{key: (lambda v: isinstance(v, str), "a file name")
-           for key in ("csv", "npy", "labels", "test_npy", "test_labels", "parquet")},
+           for key in ("csv", "npy", "labels", "test_npy", "test_labels", "parquet",
+                       "test_parquet")},
         "dataset": (lambda v: isinstance(v, str), "a dataset name"),
         "split": (lambda v: isinstance(v, dict), "a table (seed, test_size)"),
         "pixel_scale": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)

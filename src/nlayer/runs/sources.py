@@ -13,8 +13,9 @@ The Dataset's X is never a copy of the file's rows:
   Training reads rows in random order, which a Parquet file (compressed row groups) cannot
   serve row by row.
 
-The test set: ``--test-npy X_test.npy --test-labels y_test.npy`` when given (X is then
-trained on whole), else the split of CSV files (:data:`~nlayer.runs.data.TEST_SIZE` of the
+The test set: ``--test-npy X_test.npy --test-labels y_test.npy`` or ``--test-parquet FILE``
+(encoded with the training file's schema into a scratch map of its own) when given (the
+training file is then trained on whole), else the split of CSV files (:data:`~nlayer.runs.data.TEST_SIZE` of the
 rows, stratified for classes, fixed seed): train and test sets are then
 :class:`~nlayer.datasets.rowsubset.RowSubset` views of the map, sorted row numbers and no
 copy. ``model.metadata`` records the files and the split, so ``nlayer evaluate RUN``
@@ -34,7 +35,8 @@ from nlayer.datasets.npyfile import open_npy
 from nlayer.datasets.rowsubset import RowSubset
 from nlayer.datasets.tabular import split_indices
 
-__all__ = ["npy_dataset", "parquet_dataset", "describe", "npy_labels", "SOURCES"]
+__all__ = ["npy_dataset", "parquet_dataset", "parquet_test_file", "describe", "npy_labels",
+           "SOURCES"]
 
 #: The config keys that name such a file (a run's data is one of these or a CSV or dataset).
 SOURCES = ("npy", "parquet")
@@ -47,10 +49,16 @@ def npy_labels(path, n_rows, x_path, class_names=None, task="auto"):
     if len(mapped) != n_rows:
         raise DatasetError(f"{path}: {len(mapped)} labels but {x_path} has {n_rows} rows; give "
                            "one label per row of X (the same order)")
+    return _targets(mapped, str(path), class_names, task)
+
+
+def _targets(values, source, class_names=None, task="auto", target="labels"):
+    """(y, task, class names) of target values: class ids by ``class_names`` when given (the
+    training data's classes), else as ``task`` says."""
     if class_names is not None:
-        return labels_mod.encode_with_names(mapped, class_names, str(path)), \
+        return labels_mod.encode_with_names(values, class_names, source), \
             "classification", class_names
-    return labels_mod.encode_labels(mapped, task, str(path))
+    return labels_mod.encode_labels(values, task, source, target)
 
 
 def npy_dataset(cfg, test_size, seed):
@@ -84,11 +92,37 @@ def parquet_dataset(cfg, test_size, seed):
     y, task, names = labels_mod.encode_labels(values, cfg["task"], source, cfg["target"])
     schema = CsvSchema(cfg["target"], task, columns, kinds, categories, names)
     X = encoded_map(pf, schema, kept, cfg["dropna"], source)
-    train, test = split_indices(y, test_size, seed, stratify=task == "classification")
-    return Dataset(name=Path(path).stem, X_train=RowSubset(X, train, source), y_train=y[train],
-                   X_test=RowSubset(X, test, source), y_test=y[test], task=task,
-                   feature_names=schema.feature_names, class_names=names, source=source,
-                   schema=schema)
+    if cfg["test_parquet"]:
+        X_test, y_test = parquet_test_file(cfg["test_parquet"], schema, cfg["dropna"], source)
+        X_train, y_train = RowSubset(X, None, source), y
+        X_test = RowSubset(X_test, None, str(cfg["test_parquet"]))
+    else:
+        train, test = split_indices(y, test_size, seed, stratify=task == "classification")
+        X_train, y_train = RowSubset(X, train, source), y[train]
+        X_test, y_test = RowSubset(X, test, source), y[test]
+    return Dataset(name=Path(path).stem, X_train=X_train, y_train=y_train, X_test=X_test,
+                   y_test=y_test, task=task, feature_names=schema.feature_names,
+                   class_names=names, source=source, schema=schema)
+
+
+def parquet_test_file(path, schema, dropna, train_source):
+    """(X, y) of ``--test-parquet``: its rows encoded with the training file's ``schema``
+    into a scratch map as the training rows are (its categories and classes must be the
+    training file's), and their targets."""
+    source = str(path)
+    pf = parquet.open_parquet(path)
+    needed = [*schema.columns, schema.target]
+    absent = [c for c in needed if c not in pf.schema_arrow.names]
+    if absent:
+        raise DatasetError(f"{source}: no column {', '.join(map(repr, absent[:10]))}; a test "
+                           f"file needs the columns of the training file {train_source} (the "
+                           f"features and the target {schema.target!r}): add or rename them")
+    values = parquet.kept_targets(pf, schema, dropna, source)
+    if not len(values):
+        raise DatasetError(f"{source}: no test rows" + (" left after dropping rows with "
+                                                        "missing values" if dropna else ""))
+    y, _, _ = _targets(values, source, schema.class_names, schema.task, schema.target)
+    return encoded_map(pf, schema, len(values), dropna, source), y
 
 
 def encoded_map(pf, schema, rows, dropna, source, directory=None):
@@ -127,5 +161,7 @@ def describe(ds, cfg):
                  for key in ("npy", "labels", "test_npy", "test_labels")}
         return {**files, "feature_names": list(ds.feature_names),
                 **({"split": None} if cfg["test_npy"] else {})}
+    test = cfg.get("test_parquet")
     return {"parquet": str(Path(cfg["parquet"]).resolve()), "csv_schema": ds.schema.to_dict(),
-            "dropna": cfg["dropna"]}
+            "dropna": cfg["dropna"],
+            **({"test_parquet": str(Path(test).resolve()), "split": None} if test else {})}

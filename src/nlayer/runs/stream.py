@@ -259,13 +259,13 @@ def _npy_test_set(model, meta, size, seed):
 
 
 def _parquet_test_set(model, meta, size, seed):
-    schema = CsvSchema.from_dict(meta["csv_schema"])
     dropna, source = meta.get("dropna", False), meta["parquet"]
-    pf = parquet.open_parquet(source)
-    columns = [*schema.columns, schema.target] if dropna else [schema.target]
-    values = [parquet.target_values(batch.column(schema.target))
-              for _, batch in parquet.kept_batches(pf, columns, dropna, source)]
-    y = _labels(model, np.concatenate(values), source, None)
+    if meta.get("test_parquet"):
+        return parquet_chunks(model, meta["test_parquet"], labelled=True, dropna=dropna), \
+            f"{meta['test_parquet']} (the test file)"
+    schema = CsvSchema.from_dict(meta["csv_schema"])
+    values = parquet.kept_targets(parquet.open_parquet(source), schema, dropna, source)
+    y = _labels(model, values, source, None)
     _, test = split_indices(y, size, seed, stratify=schema.task == "classification")
     return selected(parquet_chunks(model, source, labelled=True, dropna=dropna), test), \
         f"{source} (test split)"

@@ -39,8 +39,8 @@ from nlayer.runs import config
 from nlayer.runs.errors import UserError
 
 #: Settings that choose the data: one dataset is loaded once per sweep, so they cannot vary.
-DATA_KEYS = ("dataset", "csv", "npy", "labels", "test_npy", "test_labels", "parquet", "target",
-             "task", "dropna", "data_dir", "download")
+DATA_KEYS = ("dataset", "csv", "npy", "labels", "test_npy", "test_labels", "parquet",
+             "test_parquet", "target", "task", "dropna", "data_dir", "download")
 #: Dev metrics a sweep can rank by, and whether larger is better.
 METRICS = {"accuracy": True, "loss": False, "mae": False, "r2": True}
 METRICS_BY_TASK = {"classification": ("accuracy", "loss"), "regression": ("loss", "mae", "r2")}
