@@ -49,6 +49,29 @@ def test_a_memory_map_gives_the_in_memory_bits(table, fit):
     assert mapped.evaluate(np.load(path, mmap_mode="r"), y) == in_memory.evaluate(X, y)
 
 
+def test_a_zarr_array_gives_the_in_memory_bits(table, tmp_path):
+    """A zarr array on disk, opened read-only: the batches are gathered by row indices
+    (zarr serves ``z[indices]``), with a development split and row weights."""
+    zarr = pytest.importorskip("zarr", reason="zarr arrays are tested where zarr is installed")
+    X, y, _ = table
+    written = zarr.open_array(str(tmp_path / "X.zarr"), mode="w", shape=X.shape,
+                              chunks=(64, 12), dtype=X.dtype)
+    written[:] = X
+    z = zarr.open_array(str(tmp_path / "X.zarr"), mode="r")
+    fit = {"validation_split": 0.25, "sample_weight": np.linspace(0.5, 2.0, len(y))}
+    in_memory, h1 = trained(X, y, **fit)
+    on_zarr, h2 = trained(z, y, **fit)
+    for a, b in zip(in_memory.get_weights(), on_zarr.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert {k: v for k, v in h1.history.items() if k != "seconds"} == \
+        {k: v for k, v in h2.history.items() if k != "seconds"}
+    np.testing.assert_array_equal(on_zarr.predict(z), in_memory.predict(X))
+    assert on_zarr.evaluate(z, y) == in_memory.evaluate(X, y)
+    blocks, _ = trained(z, y, shuffle="blocks")  # runs of rows, sorted within each batch
+    assert all(np.array_equal(a, b) for a, b in
+               zip(blocks.get_weights(), trained(X, y, shuffle="blocks")[0].get_weights()))
+
+
 def test_the_callers_array_and_a_read_only_map_are_never_written(table):
     X, y, path = table
     before = X.copy()
@@ -152,10 +175,14 @@ def test_fit_on_a_memory_map_stays_within_a_bound_far_below_the_data(tmp_path):
 
 class DiskTable:
     """An array-like as h5py serves one: shape, dtype, and rows read by a slice or by
-    indices that must be increasing (h5py refuses others); every read is counted."""
+    indices that must be increasing (h5py refuses others); every read is counted. Like
+    h5py datasets and zarr arrays it has ``__array__``, which would read it whole."""
 
     def __init__(self, X):
         self._X, self.shape, self.dtype, self.reads = X, X.shape, X.dtype, 0
+
+    def __array__(self, dtype=None, copy=None):
+        raise AssertionError("the whole table was read (np.asarray)")
 
     def __getitem__(self, key):
         if not isinstance(key, slice):
