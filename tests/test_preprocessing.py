@@ -68,6 +68,20 @@ def test_stratified_split_keeps_class_shares():
     assert sorted(np.concatenate([train, dev]).tolist()) == list(range(100))
 
 
+def test_split_positions_are_four_byte_and_the_same_for_ids_and_their_names():
+    """Small integer ids are counted without sorting (np.bincount), any other labels with
+    np.unique: both give the same split, as 4-byte positions of the ascending rows."""
+    ids = np.random.default_rng(3).integers(0, 10, 3_000_001).astype(np.uint8)
+    ids[ids == 4] = 5  # a class absent: the classes present are counted, in order
+    by_id = train_dev_split(ids.size, 0.1, np.random.default_rng(0), strata=ids)
+    by_name = train_dev_split(ids.size, 0.1, np.random.default_rng(0), strata=ids.astype(str))
+    for a, b in zip(by_id, by_name):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == np.int32 and np.all(np.diff(a) > 0)
+    assert by_id[0].size + by_id[1].size == ids.size
+    assert np.bincount(ids[by_id[1]], minlength=10)[4] == 0
+
+
 def test_split_is_seeded_and_rejects_bad_fractions():
     a = train_dev_split(50, 0.3, np.random.default_rng(1))
     b = train_dev_split(50, 0.3, np.random.default_rng(1))

@@ -228,8 +228,9 @@ def get_normalizer(spec: "str | _Normalizer | None") -> "_Normalizer | None":
 
 def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
                     strata: ArrayLike | None = None, name: str = "validation_split",
-                    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Split the row indices 0..n_rows-1 at random into (train, dev), each in ascending order.
+                    ) -> tuple[NDArray[np.integer[Any]], NDArray[np.integer[Any]]]:
+    """Split the row indices 0..n_rows-1 at random into (train, dev), each in ascending order
+    (int32 when n_rows fits in it: the training rows' indices are the split's memory).
 
     The development part gets ``ceil(dev_fraction * n_rows)`` rows, as Keras's
     ``validation_split`` and scikit-learn's ``train_test_split`` count them. With
@@ -259,16 +260,29 @@ def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
         )
     in_dev = np.zeros(n_rows, dtype=bool)
     in_dev[dev] = True
-    return np.flatnonzero(~in_dev), np.flatnonzero(in_dev)
+    return _positions(~in_dev), _positions(in_dev)
+
+
+def _positions(mask: NDArray[np.bool_]) -> NDArray[np.integer[Any]]:
+    """np.flatnonzero(mask) in 4-byte integers when they hold the positions, found a
+    chunk at a time into the result (a large X's rows cost 4 bytes each, never 8 or 12)."""
+    out = np.empty(np.count_nonzero(mask),
+                   np.int32 if mask.size <= np.iinfo(np.int32).max else np.intp)
+    done, chunk = 0, 1 << 20
+    for a in range(0, mask.size, chunk):
+        part = np.flatnonzero(mask[a:a + chunk])
+        np.add(part, a, out=out[done:done + part.size], casting="unsafe")
+        done += part.size
+    return out
 
 
 def _stratified_rows(strata: NDArray[Any], n_pick: int,
-                     rng: np.random.Generator) -> NDArray[np.intp]:
+                     rng: np.random.Generator) -> NDArray[np.integer[Any]]:
     """About n_pick row indices, each class in proportion.
 
     Fewer than n_pick only where a class would otherwise give all its rows.
     """
-    _, class_of_row, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    classes, counts = _class_counts(strata)
     share = counts * (n_pick / strata.size)
     take = np.floor(share).astype(np.int64)
     order = np.lexsort((rng.random(counts.size), -(share - take)))  # largest remainder first
@@ -279,8 +293,20 @@ def _stratified_rows(strata: NDArray[Any], n_pick: int,
         take[c] += 1
         short -= 1
     take = np.minimum(take, counts - 1)  # every class keeps a training row
-    picks = [rng.permutation(np.flatnonzero(class_of_row == c))[:k] for c, k in enumerate(take)]
+    picks = [rng.permutation(_positions(strata == c))[:k]
+             for c, k in zip(classes, take)]
     return np.concatenate(picks)
+
+
+def _class_counts(strata: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """The classes present, in ascending order, and their row counts. Small non-negative
+    integer ids are counted without sorting a copy of the rows (np.unique would)."""
+    if strata.dtype.kind in "iu" and strata.size and 0 <= strata.min() and \
+            strata.max() < (1 << 16):
+        counts = np.bincount(strata)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+    return np.unique(strata, return_counts=True)
 
 
 def one_hot(ids: ArrayLike, n_classes: int | None = None,

@@ -203,6 +203,16 @@ def test_any_array_like_with_increasing_row_reads_trains_to_the_same_bits(table)
     np.testing.assert_array_equal(on_disk.predict(disk), in_memory.predict(X))
 
 
+def test_an_epoch_order_is_numpys_permutation_held_in_four_byte_positions():
+    from nlayer.training import rows
+    for n in (1, 1000, 1_000_003):
+        rng, reference = np.random.default_rng(n), np.random.default_rng(n)
+        order = rows.epoch_order(rng, n)
+        np.testing.assert_array_equal(order, reference.permutation(n))
+        assert order.dtype == np.int32  # 4 bytes a row: the one per-row array of an epoch
+        assert rng.bit_generator.state == reference.bit_generator.state  # same draws
+
+
 def test_block_shuffling_reads_long_runs_and_is_a_permutation(monkeypatch):
     from nlayer.training import rows
     monkeypatch.setattr(rows, "SHUFFLE_RUN_BYTES", 800)  # runs of 10 rows of 80 bytes

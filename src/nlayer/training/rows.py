@@ -21,7 +21,7 @@ import numpy as np
 
 from ..utils import checks
 
-__all__ = ["Rows", "BLOCK_BYTES", "epoch_order", "SHUFFLE_RUN_BYTES", "SHUFFLE_WINDOW_RUNS"]
+__all__ = ["Rows", "BLOCK_BYTES", "epoch_order", "index_dtype", "SHUFFLE_RUN_BYTES", "SHUFFLE_WINDOW_RUNS"]
 
 #: How much of X one block of :meth:`Rows.blocks` holds (checks and normaliser fits).
 BLOCK_BYTES = 1 << 22
@@ -40,19 +40,28 @@ def epoch_order(rng, n, shuffle=True, row_bytes=1):
     from one window (about 64 MiB) in long runs, so a file on a slow disk or larger than
     memory is read nearly sequentially. Each batch then mixes rows of a few dozen runs
     instead of the whole data: keep rows in a random order on disk when they come sorted.
-    ``False``: the rows in order. ``rng`` is None when not shuffling."""
+    ``False``: the rows in order. ``rng`` is None when not shuffling. The positions are
+    4-byte integers when n allows (the order is the one per-row array an epoch holds)."""
     if rng is None or not shuffle:
-        return np.arange(n)
+        return np.arange(n, dtype=index_dtype(n))
     if shuffle is True:
-        return rng.permutation(n)
+        order = np.arange(n, dtype=index_dtype(n))
+        rng.shuffle(order)  # rng.permutation(n)'s draws and values, in half the memory
+        return order
     run = max(1, SHUFFLE_RUN_BYTES // max(1, row_bytes))
-    starts = rng.permutation(-(-n // run)) * run
-    order = (starts[:, None] + np.arange(run)).ravel()
+    dtype = index_dtype(n + run)
+    starts = rng.permutation(-(-n // run)).astype(dtype) * dtype(run)
+    order = (starts[:, None] + np.arange(run, dtype=dtype)).ravel()
     order = order[order < n]  # the last run may be short, anywhere in the sequence
     ends = np.cumsum(np.minimum(run, n - starts))[SHUFFLE_WINDOW_RUNS - 1::SHUFFLE_WINDOW_RUNS]
     for a, b in zip([0, *ends], [*ends, n]):  # windows of whole runs
         rng.shuffle(order[a:b])
     return order
+
+
+def index_dtype(n):
+    """The integer type of row positions below n: int32 when it holds them (half of intp)."""
+    return np.int32 if n <= np.iinfo(np.int32).max else np.intp
 
 
 class Rows:

@@ -80,7 +80,8 @@ def prepare_rows(model, y):
     if not isinstance(model.loss, CategoricalCrossentropy) or labels.ndim != 1 or \
             not labels.size:
         return prepare(model, y)
-    ids = class_ids(labels)
+    # integer ids are checked as they are (class_ids would copy them to int64 first)
+    ids = labels if labels.dtype.kind in "iu" and labels.min() >= 0 else class_ids(labels)
     width = model.layers[-1].n_out if model.built else model.n_outputs
     if width is not None and ids.max() >= width:
         prepare(model, y)  # the error naming the class id and the fix
