@@ -12,6 +12,8 @@ from typing import Any, Protocol, Self, cast
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from .utils import fastpaths
+
 __all__ = ["Standardizer", "MinMaxScaler", "GlobalStandardizer", "get_normalizer", "train_dev_split", "one_hot",
            "NORMALIZERS"]
 
@@ -230,7 +232,7 @@ def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
                     strata: ArrayLike | None = None, name: str = "validation_split",
                     ) -> tuple[NDArray[np.integer[Any]], NDArray[np.integer[Any]]]:
     """Split the row indices 0..n_rows-1 at random into (train, dev), each in ascending order
-    (int32 when n_rows fits in it: the training rows' indices are the split's memory).
+    (int32 when n_rows fits in it). ``fit`` keeps the dev part only (:func:`dev_rows`).
 
     The development part gets ``ceil(dev_fraction * n_rows)`` rows, as Keras's
     ``validation_split`` and scikit-learn's ``train_test_split`` count them. With
@@ -240,11 +242,23 @@ def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
     within one row of its share of the data, and no class gives all its rows.
     ``name`` is the caller's name for the fraction, used in error messages.
     """
+    dev = dev_rows(n_rows, dev_fraction, rng, strata, name)
+    train = np.ones(n_rows, dtype=bool)
+    train[dev] = False
+    return _positions(train), dev
+
+
+def dev_rows(n_rows: int, dev_fraction: float, rng: np.random.Generator,
+             strata: ArrayLike | None = None, name: str = "validation_split",
+             ) -> NDArray[np.integer[Any]]:
+    """The development part of :func:`train_dev_split` (the same draws), ascending."""
     if not 0.0 < dev_fraction < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {dev_fraction}")
     n_dev = math.ceil(round(dev_fraction * n_rows, 9))  # round: 0.1 * 30 is 3.0000000000000004
     if strata is None:
-        dev = rng.permutation(n_rows)[:n_dev]
+        dev = np.arange(n_rows, dtype=fastpaths.index_dtype(n_rows))
+        rng.shuffle(dev)  # rng.permutation(n_rows)'s draws, in 4-byte positions
+        dev = dev[:n_dev]
     else:
         dev = _stratified_rows(np.asarray(strata), n_dev, rng)
     if dev.size == 0 and strata is not None and n_rows > 1:
@@ -258,16 +272,13 @@ def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
             f"{name}={dev_fraction} of {n_rows} rows leaves an empty training or "
             "development set; use more data or another fraction"
         )
-    in_dev = np.zeros(n_rows, dtype=bool)
-    in_dev[dev] = True
-    return _positions(~in_dev), _positions(in_dev)
+    return np.sort(dev.astype(fastpaths.index_dtype(n_rows)))
 
 
 def _positions(mask: NDArray[np.bool_]) -> NDArray[np.integer[Any]]:
     """np.flatnonzero(mask) in 4-byte integers when they hold the positions, found a
     chunk at a time into the result (a large X's rows cost 4 bytes each, never 8 or 12)."""
-    out = np.empty(np.count_nonzero(mask),
-                   np.int32 if mask.size <= np.iinfo(np.int32).max else np.intp)
+    out = np.empty(np.count_nonzero(mask), fastpaths.index_dtype(mask.size))
     done, chunk = 0, 1 << 20
     for a in range(0, mask.size, chunk):
         part = np.flatnonzero(mask[a:a + chunk])

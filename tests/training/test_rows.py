@@ -203,30 +203,6 @@ def test_any_array_like_with_increasing_row_reads_trains_to_the_same_bits(table)
     np.testing.assert_array_equal(on_disk.predict(disk), in_memory.predict(X))
 
 
-def test_an_epoch_order_is_numpys_permutation_held_in_four_byte_positions():
-    from nlayer.training import rows
-    for n in (1, 1000, 1_000_003):
-        rng, reference = np.random.default_rng(n), np.random.default_rng(n)
-        order = rows.epoch_order(rng, n)
-        np.testing.assert_array_equal(order, reference.permutation(n))
-        assert order.dtype == np.int32  # 4 bytes a row: the one per-row array of an epoch
-        assert rng.bit_generator.state == reference.bit_generator.state  # same draws
-
-
-def test_block_shuffling_reads_long_runs_and_is_a_permutation(monkeypatch):
-    from nlayer.training import rows
-    monkeypatch.setattr(rows, "SHUFFLE_RUN_BYTES", 800)  # runs of 10 rows of 80 bytes
-    monkeypatch.setattr(rows, "SHUFFLE_WINDOW_RUNS", 4)  # windows of 40 rows
-    short = rows.epoch_order(np.random.default_rng(0), 1005, "blocks", row_bytes=80)
-    assert sorted(short) == list(range(1005))  # a short last run, anywhere in the order
-    order = rows.epoch_order(np.random.default_rng(0), 1000, "blocks", row_bytes=80)
-    for w in range(0, 1000, 40):  # each window holds 4 whole runs, shuffled together
-        window = order[w:w + 40]
-        assert len({r // 10 for r in window}) <= 4
-        assert list(window) != sorted(window)
-    assert list(rows.epoch_order(None, 5, "blocks")) == [0, 1, 2, 3, 4]
-
-
 def test_block_shuffled_fit_resumes_to_the_same_bits_and_says_what_it_takes(table, tmp_path):
     X, y, path = table
     mapped = np.load(path, mmap_mode="r")

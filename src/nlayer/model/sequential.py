@@ -320,7 +320,7 @@ class Sequential:
             development set; not with ``validation_data`` ``(X_dev, y_dev)``.
         shuffle : bool or "blocks", default True
             ``"blocks"`` reads runs of rows in random order, for a slow disk or an X bigger
-            than memory (:func:`nlayer.training.rows.epoch_order`).
+            than memory (:func:`nlayer.training.order.epoch_order`).
         seed : int, optional
         callbacks : list of Callback, optional
         verbose : {0, 1, 2}, default 0

@@ -18,10 +18,11 @@ import numpy as np
 from ..callbacks import Callback, CallbackList, History, progress
 from ..errors import TrainingDivergedError
 from ..layers import BatchNorm
-from ..preprocessing import train_dev_split
+from ..preprocessing import dev_rows
 from ..utils import checks
 from . import augmentation, memory, resume, targets, threads
-from .rows import Rows, epoch_order
+from .order import RowsBut, epoch_order
+from .rows import Rows
 from .state import FitState
 
 __all__ = ["fit", "batch_orders"]
@@ -238,14 +239,14 @@ def _split(model, X, Y, W, validation_split, validation_data, rng, class_weight)
                 targets.row_weights(model, Y_dev, None, class_weight))
     if not validation_split:
         return X, targets.rows(Y, model.dtype), W, None, None, None
-    train, dev = train_dev_split(X.shape[0], float(validation_split), rng,
-                                 targets.strata(model, Y))
+    dev = dev_rows(X.shape[0], float(validation_split), rng, targets.strata(model, Y))
+    train = RowsBut(X.shape[0], dev)  # the training rows, without an array of them
     X_train = Rows(X.source, model.dtype, model.normalizer, index=train)
     Y_train = targets.rows(Y, model.dtype, train)  # gathered per batch too: no copy of Y
     X_dev = X.raw(dev)  # the development rows are the one part of X held in memory
     if W is None:
         return X_train, Y_train, None, X_dev, Y[dev], None
-    return X_train, Y_train, W[train], X_dev, Y[dev], W[dev]
+    return X_train, Y_train, train.of(W), X_dev, Y[dev], W[dev]
 
 
 def _generators(seed):
@@ -263,9 +264,10 @@ def batch_orders(seed, n_rows, epochs, shuffle=True, row_bytes=1):
 
     ``n_rows`` counts the training rows after the development split; ``row_bytes`` (a row
     of X as stored: features x item size) matters to ``shuffle="blocks"`` only (see
-    :func:`nlayer.training.rows.epoch_order`). Peers in a comparison use it to see
+    :func:`nlayer.training.order.epoch_order`). Peers in a comparison use it to see
     exactly the same batches.
     """
     rng = _generators(seed)[2]
-    return [epoch_order(rng, n_rows, shuffle, row_bytes) for _ in range(epochs)]
+    # read whole, epoch by epoch: a block order draws its windows as it is read
+    return [epoch_order(rng, n_rows, shuffle, row_bytes)[0:n_rows] for _ in range(epochs)]
 

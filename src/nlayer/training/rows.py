@@ -3,7 +3,8 @@
 ``fit``, ``predict`` and ``evaluate`` take X as a NumPy array or as any array-like with
 ``shape``, ``dtype`` and row indexing: a memory map (``np.load(path, mmap_mode="r")``),
 an h5py or zarr array. A :class:`Rows` stands for some rows of such an X (all of them,
-or the training rows given by their indices) and hands out blocks of them in the
+or the training rows given by their indices, an array or a
+:class:`~nlayer.training.order.RowsBut`) and hands out blocks of them in the
 model's dtype, normalised as they are gathered::
 
     A^[0] = (X[rows] - shift) * (1 / scale)
@@ -21,47 +22,10 @@ import numpy as np
 
 from ..utils import checks
 
-__all__ = ["Rows", "BLOCK_BYTES", "epoch_order", "index_dtype", "SHUFFLE_RUN_BYTES", "SHUFFLE_WINDOW_RUNS"]
+__all__ = ["Rows", "BLOCK_BYTES"]
 
 #: How much of X one block of :meth:`Rows.blocks` holds (checks and normaliser fits).
 BLOCK_BYTES = 1 << 22
-#: ``shuffle="blocks"``: runs of consecutive rows of about this size are read in random
-#: order, and the rows of each window of SHUFFLE_WINDOW_RUNS runs are shuffled together.
-SHUFFLE_RUN_BYTES = 1 << 20
-SHUFFLE_WINDOW_RUNS = 64
-
-
-def epoch_order(rng, n, shuffle=True, row_bytes=1):
-    """The order of an epoch's n rows.
-
-    ``shuffle=True``: a uniform permutation (every batch reads rows from all over X);
-    ``"blocks"``: runs of consecutive rows (about SHUFFLE_RUN_BYTES each) in random order,
-    then the rows inside each window of SHUFFLE_WINDOW_RUNS runs shuffled: a batch reads
-    from one window (about 64 MiB) in long runs, so a file on a slow disk or larger than
-    memory is read nearly sequentially. Each batch then mixes rows of a few dozen runs
-    instead of the whole data: keep rows in a random order on disk when they come sorted.
-    ``False``: the rows in order. ``rng`` is None when not shuffling. The positions are
-    4-byte integers when n allows (the order is the one per-row array an epoch holds)."""
-    if rng is None or not shuffle:
-        return np.arange(n, dtype=index_dtype(n))
-    if shuffle is True:
-        order = np.arange(n, dtype=index_dtype(n))
-        rng.shuffle(order)  # rng.permutation(n)'s draws and values, in half the memory
-        return order
-    run = max(1, SHUFFLE_RUN_BYTES // max(1, row_bytes))
-    dtype = index_dtype(n + run)
-    starts = rng.permutation(-(-n // run)).astype(dtype) * dtype(run)
-    order = (starts[:, None] + np.arange(run, dtype=dtype)).ravel()
-    order = order[order < n]  # the last run may be short, anywhere in the sequence
-    ends = np.cumsum(np.minimum(run, n - starts))[SHUFFLE_WINDOW_RUNS - 1::SHUFFLE_WINDOW_RUNS]
-    for a, b in zip([0, *ends], [*ends, n]):  # windows of whole runs
-        rng.shuffle(order[a:b])
-    return order
-
-
-def index_dtype(n):
-    """The integer type of row positions below n: int32 when it holds them (half of intp)."""
-    return np.int32 if n <= np.iinfo(np.int32).max else np.intp
 
 
 class Rows:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..losses import CategoricalCrossentropy, _check_one_hot_fits, class_ids
 from . import sample_weights
+from .order import select
 from .rows import Rows
 
 __all__ = ["check_rows", "prepare", "check_width", "prepare_rows", "OneHotRows", "infer_output_units",
@@ -68,7 +69,7 @@ class OneHotRows:
     __getitem__ = gather
 
     def subset(self, index):
-        return OneHotRows(self.ids[index], self.k, self.dtype)
+        return OneHotRows(select(self.ids, index), self.k, self.dtype)
 
 
 def prepare_rows(model, y):

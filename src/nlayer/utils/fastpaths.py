@@ -18,6 +18,8 @@
 - ``row_max``: the maximum of each row. ``Z.max(axis=1)`` runs one short loop per
   row (10 classes: 45 ns a row); the transposed copy reduces whole columns at
   once, 3x faster at 128 rows and 9x at 4096.
+- ``index_dtype``: row positions in int32 while they fit (half the memory of intp: an
+  epoch's order and a split's positions are the per-row arrays of ``fit``).
 """
 
 import functools
@@ -57,6 +59,11 @@ def ones(shape, dtype):
 def _frozen(a):
     a.flags.writeable = False
     return a
+
+
+def index_dtype(n: int) -> type[np.integer[Any]]:
+    """The integer type of positions below n: int32 when it holds them, else intp."""
+    return np.int32 if n <= np.iinfo(np.int32).max else np.intp
 
 
 def row_max(Z):
