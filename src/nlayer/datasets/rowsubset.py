@@ -39,7 +39,8 @@ class RowSubset:
 
     def __init__(self, source: Any, index: NDArray[Any] | None = None, what: str = "X") -> None:
         if index is not None:
-            index = np.asarray(index, dtype=np.intp)
+            index = np.asarray(index)  # int32 row numbers (a split's) stay 4 bytes a row
+            index = index if index.dtype.kind in "iu" else index.astype(np.intp)
             if index.ndim != 1 or (index.size and (index[0] < 0 or index[-1] >= source.shape[0]
                                                    or np.any(np.diff(index) <= 0))):
                 raise ValueError("a row subset's index must be ascending row numbers of its "

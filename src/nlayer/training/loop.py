@@ -71,7 +71,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         model, X, Y, W, validation_split, validation_data, split_rng, class_weight)
     if model.normalizer is not None and not model.normalizer.fitted:
         model.normalizer.fit(X_train, W_train)  # block by block; X_train normalises from now
-    X_dev = None if X_dev is None else Rows(model._normalize(X_dev), model.dtype)
+    # normalised as gathered, as the training rows: no second copy of the development rows
+    X_dev = None if X_dev is None else Rows(X_dev, model.dtype, model.normalizer)
     if model.target_scaler is not None:
         if not model.target_scaler.fitted:
             model.target_scaler.fit(Y_train, W_train)
