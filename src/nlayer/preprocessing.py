@@ -245,7 +245,7 @@ def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
     dev = dev_rows(n_rows, dev_fraction, rng, strata, name)
     train = np.ones(n_rows, dtype=bool)
     train[dev] = False
-    return _positions(train), dev
+    return _positions(n_rows, n_rows - dev.size, lambda a, b: train[a:b]), dev
 
 
 def dev_rows(n_rows: int, dev_fraction: float, rng: np.random.Generator,
@@ -275,13 +275,15 @@ def dev_rows(n_rows: int, dev_fraction: float, rng: np.random.Generator,
     return np.sort(dev.astype(fastpaths.index_dtype(n_rows)))
 
 
-def _positions(mask: NDArray[np.bool_]) -> NDArray[np.integer[Any]]:
-    """np.flatnonzero(mask) in 4-byte integers when they hold the positions, found a
-    chunk at a time into the result (a large X's rows cost 4 bytes each, never 8 or 12)."""
-    out = np.empty(np.count_nonzero(mask), fastpaths.index_dtype(mask.size))
-    done, chunk = 0, 1 << 20
-    for a in range(0, mask.size, chunk):
-        part = np.flatnonzero(mask[a:a + chunk])
+def _positions(n: int, count: int, holds: Callable[[int, int], NDArray[np.bool_]],
+               ) -> NDArray[np.integer[Any]]:
+    """The ``count`` positions below n where ``holds(a, b)`` (a mask of rows a..b-1) is
+    True, found a chunk at a time into one array of 4-byte ints while they fit: no mask or
+    8-byte positions of all n rows at once."""
+    out = np.empty(count, fastpaths.index_dtype(n))
+    done, chunk = 0, 1 << 18
+    for a in range(0, n, chunk):
+        part = np.flatnonzero(holds(a, min(n, a + chunk)))
         np.add(part, a, out=out[done:done + part.size], casting="unsafe")
         done += part.size
     return out
@@ -304,8 +306,10 @@ def _stratified_rows(strata: NDArray[Any], n_pick: int,
         take[c] += 1
         short -= 1
     take = np.minimum(take, counts - 1)  # every class keeps a training row
-    picks = [rng.permutation(_positions(strata == c))[:k]
-             for c, k in zip(classes, take)]
+    # copies of the first k: a view would keep each class's whole permutation alive
+    picks = [rng.permutation(_positions(strata.size, count,
+                                        lambda a, b, c=c: strata[a:b] == c))[:k].copy()
+             for c, k, count in zip(classes, take, counts)]
     return np.concatenate(picks)
 
 
@@ -314,7 +318,9 @@ def _class_counts(strata: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]
     integer ids are counted without sorting a copy of the rows (np.unique would)."""
     if strata.dtype.kind in "iu" and strata.size and 0 <= strata.min() and \
             strata.max() < (1 << 16):
-        counts = np.bincount(strata)
+        k, chunk = int(strata.max()) + 1, 1 << 18  # bincount counts in intp: chunked
+        counts = sum(np.bincount(strata[a:a + chunk], minlength=k)
+                     for a in range(0, strata.size, chunk))
         present = np.flatnonzero(counts)
         return present, counts[present]
     return np.unique(strata, return_counts=True)

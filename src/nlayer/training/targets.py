@@ -12,7 +12,6 @@ import numpy as np
 
 from ..losses import CategoricalCrossentropy, _check_one_hot_fits, class_ids
 from . import sample_weights
-from .order import select
 from .rows import Rows
 
 __all__ = ["check_rows", "prepare", "check_width", "prepare_rows", "OneHotRows", "infer_output_units",
@@ -46,20 +45,23 @@ def check_width(model, Y, what="y"):
 
 class OneHotRows:
     """Class ids as the one-hot rows Y of the loss, made a batch at a time: the training
-    targets cost the ids (1 byte a row for up to 256 classes), not k floats a row.
+    targets cost the ids, which are the caller's integer labels themselves (no copy; other
+    labels: 1 byte a row for up to 256 classes), not k floats a row.
 
     Gives what :class:`~nlayer.training.rows.Rows` gives of a one-hot array: ``shape``,
-    ``dtype``, ``gather(positions, out)`` and indexing, with the same values."""
+    ``dtype``, ``gather(positions, out)`` and indexing, with the same values. ``index``:
+    the rows it stands for (positions or a :class:`~nlayer.training.order.RowsBut`), all
+    when None."""
 
-    def __init__(self, ids, k, dtype):
-        self.ids, self.k, self.dtype = ids, k, np.dtype(dtype)
-        self.shape = (len(ids), k)
+    def __init__(self, ids, k, dtype, index=None):
+        self.ids, self.k, self.dtype, self.index = ids, k, np.dtype(dtype), index
+        self.shape = (len(ids) if index is None else len(index), k)
 
     def __len__(self):
         return self.shape[0]
 
     def gather(self, positions, out=None):
-        ids = self.ids[positions]
+        ids = np.asarray(self.ids[positions if self.index is None else self.index[positions]])
         Y = np.zeros((len(ids), self.k), self.dtype) if out is None else out[:len(ids)]
         if out is not None:
             Y.fill(0)
@@ -69,7 +71,9 @@ class OneHotRows:
     __getitem__ = gather
 
     def subset(self, index):
-        return OneHotRows(select(self.ids, index), self.k, self.dtype)
+        """The rows ``index`` of these (which stand for all of the ids)."""
+        assert self.index is None, "a subset of a subset"
+        return OneHotRows(self.ids, self.k, self.dtype, index)
 
 
 def prepare_rows(model, y):
@@ -81,7 +85,7 @@ def prepare_rows(model, y):
     if not isinstance(model.loss, CategoricalCrossentropy) or labels.ndim != 1 or \
             not labels.size:
         return prepare(model, y)
-    # integer ids are checked as they are (class_ids would copy them to int64 first)
+    # integer ids are checked and used as they are (class_ids would copy them to int64)
     ids = labels if labels.dtype.kind in "iu" and labels.min() >= 0 else class_ids(labels)
     width = model.layers[-1].n_out if model.built else model.n_outputs
     if width is not None and ids.max() >= width:
@@ -89,7 +93,9 @@ def prepare_rows(model, y):
     if width is None:
         _check_one_hot_fits(ids, model.dtype)  # a huge id: refused before the output layer
     k = width if width is not None else int(ids.max()) + 1
-    return OneHotRows(ids.astype(np.min_scalar_type(k - 1)), k, model.dtype)
+    if ids is not labels:  # converted (floats, negatives refused): kept in the narrowest type
+        ids = ids.astype(np.min_scalar_type(k - 1))
+    return OneHotRows(ids, k, model.dtype)
 
 
 def rows(Y, dtype, index=None):
@@ -120,7 +126,7 @@ def strata(model, Y):
     if not model.loss.classification:
         return None
     if isinstance(Y, OneHotRows):
-        return Y.ids
+        return Y.ids if Y.index is None else Y.ids[Y.index[:]]
     return Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
 
 
