@@ -145,9 +145,11 @@ def test_compare_keeps_a_constant_rate_recipe_for_images():
     assert {k: v for k, v in mnist.items() if k not in ("dataset", "normalize")} == \
         {k: v for k, v in train.items() if k not in ("dataset", "normalize")}
     assert mnist["normalize"] == "minmax"
-    # the defaults: five of the fast network averaged; on mnist a wider net on moved images
+    # the defaults: five of the fast network averaged, on every training image (its epochs
+    # are fixed: a development split would only report); on mnist a wider net on moved images
     assert config.resolve({"dataset": "fashion-mnist"}) == {**train, "recipe": "default",
-                                                           "ensemble": 5}
+                                                           "ensemble": 5, "dev_split": 0.0}
+    assert train["dev_split"] == compare["dev_split"] == 0.1
     wide = config.resolve({"dataset": "mnist"})
     assert (wide["hidden"], wide["dropout"], wide["epochs"], wide["augment"],
             wide["normalize"]) == ([1024, 1024], 0.3, 30, "shift=2", "global")

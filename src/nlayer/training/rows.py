@@ -11,8 +11,9 @@ model's dtype, normalised as they are gathered::
 
 So the extra memory of a pass is a few batches, whatever the size of X, and the same
 data in memory or memory-mapped gives the same bits: every route computes each entry
-with the same two operations. Rows of a memory map or another array-like are read in
-ascending order (pages and chunks once each, in file order) and put back in the
+with the same two operations. Rows of an array, in memory or a memory map of the
+model's dtype, are taken as asked; of another array-like (h5py, zarr, a map of another
+dtype) read in ascending order (chunks once each, in file order) and put back in the
 batch's order in memory.
 """
 
@@ -40,8 +41,11 @@ class Rows:
         self.n_features = X.shape[1]
         self.row_bytes = self.n_features * np.dtype(X.dtype).itemsize  # in X, as read
         self.shape = (X.shape[0] if index is None else len(index), self.n_features)
-        # a plain array in memory is read as it is asked; anything else in ascending rows
-        self._direct = type(X) is np.ndarray and X.dtype == self.dtype
+        # an array (in memory or a memory map) is read as it is asked; anything else in
+        # ascending rows. A map's batch in ascending rows cost 0.12x of a page-cached
+        # epoch (0.88x the array's speed; taken as asked: 0.98x), and its pages are
+        # faulted in alike either way
+        self._direct = isinstance(X, np.ndarray) and X.dtype == self.dtype
 
     def __len__(self):
         return self.shape[0]
