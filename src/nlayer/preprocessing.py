@@ -230,7 +230,7 @@ def get_normalizer(spec: "str | _Normalizer | None") -> "_Normalizer | None":
 
 def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
                     strata: ArrayLike | None = None, name: str = "validation_split",
-                    ) -> tuple[NDArray[np.integer[Any]], NDArray[np.integer[Any]]]:
+                    ) -> tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]]]:
     """Split the row indices 0..n_rows-1 at random into (train, dev), each in ascending order
     (int32 when n_rows fits in it). ``fit`` keeps the dev part only (:func:`dev_rows`).
 
@@ -250,7 +250,7 @@ def train_dev_split(n_rows: int, dev_fraction: float, rng: np.random.Generator,
 
 def dev_rows(n_rows: int, dev_fraction: float, rng: np.random.Generator,
              strata: ArrayLike | None = None, name: str = "validation_split",
-             ) -> NDArray[np.integer[Any]]:
+             ) -> NDArray[np.signedinteger[Any]]:
     """The development part of :func:`train_dev_split` (the same draws), ascending."""
     if not 0.0 < dev_fraction < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {dev_fraction}")
@@ -276,7 +276,7 @@ def dev_rows(n_rows: int, dev_fraction: float, rng: np.random.Generator,
 
 
 def _positions(n: int, count: int, holds: Callable[[int, int], NDArray[np.bool_]],
-               ) -> NDArray[np.integer[Any]]:
+               ) -> NDArray[np.signedinteger[Any]]:
     """The ``count`` positions below n where ``holds(a, b)`` (a mask of rows a..b-1) is
     True, found a chunk at a time into one array of 4-byte ints while they fit: no mask or
     8-byte positions of all n rows at once."""
@@ -290,7 +290,7 @@ def _positions(n: int, count: int, holds: Callable[[int, int], NDArray[np.bool_]
 
 
 def _stratified_rows(strata: NDArray[Any], n_pick: int,
-                     rng: np.random.Generator) -> NDArray[np.integer[Any]]:
+                     rng: np.random.Generator) -> NDArray[np.signedinteger[Any]]:
     """About n_pick row indices, each class in proportion.
 
     Fewer than n_pick only where a class would otherwise give all its rows.
@@ -307,10 +307,14 @@ def _stratified_rows(strata: NDArray[Any], n_pick: int,
         short -= 1
     take = np.minimum(take, counts - 1)  # every class keeps a training row
     # copies of the first k: a view would keep each class's whole permutation alive
-    picks = [rng.permutation(_positions(strata.size, count,
-                                        lambda a, b, c=c: strata[a:b] == c))[:k].copy()
+    picks = [rng.permutation(_positions(strata.size, count, _class_mask(strata, c)))[:k].copy()
              for c, k, count in zip(classes, take, counts)]
     return np.concatenate(picks)
+
+
+def _class_mask(strata: NDArray[Any], c: Any) -> Callable[[int, int], NDArray[np.bool_]]:
+    """Which of rows a..b-1 hold class c, as :func:`_positions` asks."""
+    return lambda a, b: np.asarray(strata[a:b] == c)
 
 
 def _class_counts(strata: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -319,8 +323,9 @@ def _class_counts(strata: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]
     if strata.dtype.kind in "iu" and strata.size and 0 <= strata.min() and \
             strata.max() < (1 << 16):
         k, chunk = int(strata.max()) + 1, 1 << 18  # bincount counts in intp: chunked
-        counts = sum(np.bincount(strata[a:a + chunk], minlength=k)
-                     for a in range(0, strata.size, chunk))
+        counts = np.zeros(k, np.intp)
+        for a in range(0, strata.size, chunk):
+            counts += np.bincount(strata[a:a + chunk], minlength=k)
         present = np.flatnonzero(counts)
         return present, counts[present]
     return np.unique(strata, return_counts=True)

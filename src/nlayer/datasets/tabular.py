@@ -36,7 +36,7 @@ DIGITS_WHITE = 16.0  # the digits images have 17 grey levels, 0..16
 # ---------------------------------------------------------------- splitting
 
 def split_indices(y: Sequence[Any] | NDArray[Any], test_size: float = 0.2, seed: int = 0, stratify: bool = True
-                  ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+                  ) -> tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]]]:
     """Seeded train/test split of the rows of y; returns (train_idx, test_idx), ascending.
 
     The same split as ``fit``'s development set (:func:`nlayer.preprocessing.train_dev_split`):

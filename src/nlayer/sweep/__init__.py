@@ -76,7 +76,8 @@ def arrays_dataset(X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
         raise ValueError(f"X must be 2-D with one row per label; got X {X.shape}, y {y.shape}")
     classification = np.issubdtype(y.dtype, np.integer)
     if X_test is None:
-        train, test = split_indices(y, data.TEST_SIZE, data.SPLIT_SEED, stratify=classification)
+        train, test = (np.asarray(part, np.intp) for part in split_indices(
+            y, data.TEST_SIZE, data.SPLIT_SEED, stratify=classification))
         X, y, X_test, y_test = X[train], y[train], X[test], y[test]
     X_test, y_test = np.asarray(X_test, dtype=np.float32), np.asarray(y_test)
     n_classes = int(max(y.max(), y_test.max())) + 1 if classification else 0
