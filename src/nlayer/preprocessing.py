@@ -256,9 +256,7 @@ def dev_rows(n_rows: int, dev_fraction: float, rng: np.random.Generator,
         raise ValueError(f"{name} must be in (0, 1), got {dev_fraction}")
     n_dev = math.ceil(round(dev_fraction * n_rows, 9))  # round: 0.1 * 30 is 3.0000000000000004
     if strata is None:
-        dev = np.arange(n_rows, dtype=fastpaths.index_dtype(n_rows))
-        rng.shuffle(dev)  # rng.permutation(n_rows)'s draws, in 4-byte positions
-        dev = dev[:n_dev]
+        dev = fastpaths.permutation(rng, n_rows)[:n_dev]
     else:
         dev = _stratified_rows(np.asarray(strata), n_dev, rng)
     if dev.size == 0 and strata is not None and n_rows > 1:
@@ -272,7 +270,7 @@ def dev_rows(n_rows: int, dev_fraction: float, rng: np.random.Generator,
             f"{name}={dev_fraction} of {n_rows} rows leaves an empty training or "
             "development set; use more data or another fraction"
         )
-    return np.sort(dev.astype(fastpaths.index_dtype(n_rows)))
+    return np.sort(dev.astype(fastpaths.index_dtype(n_rows), copy=False))  # a copy: no view
 
 
 def _positions(n: int, count: int, holds: Callable[[int, int], NDArray[np.bool_]],

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nlayer.training import order as order_mod
-from nlayer.training.order import BlockOrder, RowsBut, epoch_order, select
+from nlayer.training.order import BlockOrder, RowsBut, epoch_order
 
 
 def listed_block_order(rng, n, run, window_runs):
@@ -81,5 +81,4 @@ def test_rows_but_some_are_the_rows_left_in_order(removed):
     np.testing.assert_array_equal(but.take(positions), rows[positions])
     np.testing.assert_array_equal(but[1:4], rows[1:4])
     values = np.arange(10) * 1.5
-    np.testing.assert_array_equal(select(values, but), values[rows])
-    np.testing.assert_array_equal(select(values, rows), values[rows])
+    np.testing.assert_array_equal(but.of(values), values[rows])

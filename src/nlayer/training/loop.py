@@ -71,8 +71,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         model, X, Y, W, validation_split, validation_data, split_rng, class_weight)
     if model.normalizer is not None and not model.normalizer.fitted:
         model.normalizer.fit(X_train, W_train)  # block by block; X_train normalises from now
-    # normalised as gathered, as the training rows: no second copy of the development rows
-    X_dev = None if X_dev is None else Rows(X_dev, model.dtype, model.normalizer)
+    # normalised once, in place where they are nlayer's own copy (not a view of a map)
+    X_dev = None if X_dev is None else Rows(X_train.normalized(X_dev), model.dtype)
     if model.target_scaler is not None:
         if not model.target_scaler.fitted:
             model.target_scaler.fit(Y_train, W_train)

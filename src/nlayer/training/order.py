@@ -10,9 +10,9 @@
 
 import numpy as np
 
-from ..utils.fastpaths import index_dtype
+from ..utils.fastpaths import index_dtype, permutation
 
-__all__ = ["epoch_order", "BlockOrder", "RowsBut", "select", "SHUFFLE_RUN_BYTES", "SHUFFLE_WINDOW_RUNS"]
+__all__ = ["epoch_order", "BlockOrder", "RowsBut", "SHUFFLE_RUN_BYTES", "SHUFFLE_WINDOW_RUNS"]
 
 #: ``shuffle="blocks"``: runs of consecutive rows of about this size are read in random
 #: order, and the rows of each window of SHUFFLE_WINDOW_RUNS runs are shuffled together.
@@ -34,11 +34,9 @@ def epoch_order(rng, n, shuffle=True, row_bytes=1):
     ``False``: the rows in order. ``rng`` is None when not shuffling."""
     if rng is None or not shuffle:
         return np.arange(n, dtype=index_dtype(n))
-    if shuffle is True:
-        order = np.arange(n, dtype=index_dtype(n))
-        rng.shuffle(order)  # what rng.permutation(n) does, in half the memory
-        return order
-    return BlockOrder(rng, n, max(1, SHUFFLE_RUN_BYTES // max(1, row_bytes)))
+    if shuffle == "blocks":
+        return BlockOrder(rng, n, max(1, SHUFFLE_RUN_BYTES // max(1, row_bytes)))
+    return permutation(rng, n)
 
 
 class BlockOrder:
@@ -122,8 +120,3 @@ class RowsBut:
     def of(self, values):
         """The entries of ``values`` (one per row of all n) at these rows: a copy."""
         return np.delete(values, self.removed, axis=0)
-
-
-def select(values, index):
-    """The entries of ``values`` at ``index`` (positions, or a :class:`RowsBut`): a copy."""
-    return index.of(values) if isinstance(index, RowsBut) else values[index]

@@ -61,18 +61,18 @@ class Rows:
         (fit's augmentation); the block is then nlayer's own, never a view of X."""
         block = self.raw(positions, out)
         if transform is None:
-            return self._normalized(block, owned=out is not None)
+            return self.normalized(block, owned=out is not None)
         if out is None and block.base is not None:
             block = block.copy()
-        return self._normalized(transform(block), owned=True)
+        return self.normalized(transform(block), owned=True)
 
     def batches(self, size):
         """(first position, rows) over all the rows in order, ``size`` at a time: checked as
         :meth:`check` does, then normalised (``predict`` and ``evaluate``)."""
         for start, block in self.blocks(size, checked=True):
-            yield start, self._normalized(block)
+            yield start, self.normalized(block)
 
-    def _normalized(self, block, owned=False):
+    def normalized(self, block, owned=False):
         """``(block - shift) * (1 / scale)``: in place when the block is nlayer's own, in
         a new array when it may be a view of the caller's X."""
         norm = self.normalizer

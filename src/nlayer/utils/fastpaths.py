@@ -19,7 +19,8 @@
   row (10 classes: 45 ns a row); the transposed copy reduces whole columns at
   once, 3x faster at 128 rows and 9x at 4096.
 - ``index_dtype``: row positions in int32 while they fit (half the memory of intp: an
-  epoch's order and a split's positions are the per-row arrays of ``fit``).
+  epoch's order and a split's positions are the per-row arrays of ``fit``);
+  ``permutation``: ``rng.permutation(n)``'s values and draws in such positions.
 """
 
 import functools
@@ -64,6 +65,13 @@ def _frozen(a):
 def index_dtype(n: int) -> type[np.integer[Any]]:
     """The integer type of positions below n: int32 when it holds them, else intp."""
     return np.int32 if n <= np.iinfo(np.int32).max else np.intp
+
+
+def permutation(rng: np.random.Generator, n: int) -> np.ndarray[Any, Any]:
+    """``rng.permutation(n)``: the same values from the same draws, in :func:`index_dtype`."""
+    order = np.arange(n, dtype=index_dtype(n))
+    rng.shuffle(order)
+    return order
 
 
 def row_max(Z):
