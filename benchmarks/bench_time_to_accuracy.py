@@ -8,11 +8,16 @@ process (so thread pools never share one); after every epoch the test accuracy
 is measured with the clock stopped, and the clock's total when it first reaches
 ``--target`` is the result:
 
-- nlayer: its ``fast`` recipe for ``fashion-mnist`` (``nlayer train --dataset
-  fashion-mnist --recipe fast``: the default before augmentation made the default
-  longer), trained on all the training rows (no dev split).
+- nlayer: its ``quick`` recipe for ``fashion-mnist`` (``nlayer train --dataset
+  fashion-mnist --recipe quick``: the ``fast`` recipe cut to 3 epochs without
+  dropout, chosen on the development split as the shortest run that clears 0.88),
+  trained on all the training rows (no dev split).
+- nlayer fast: its ``fast`` recipe (20 epochs, dropout 0.2), the same way.
 - nlayer one-cycle: nlayer with the peers' one-cycle recipe below, so that the
   per-epoch cost of the same math is compared too.
+- PyTorch quick: nlayer's quick recipe in PyTorch (the same network, initial
+  weights and batch order; ``torch.optim.Adam`` with nlayer's epsilon, its rate set
+  before every step from nlayer's cosine schedule), so the same math on both.
 - PyTorch: the same network, initial weights and batch order, SGD with
   Nesterov momentum and weight decay 5e-4, and ``OneCycleLR`` (peak 0.1, 30 %
   warm-up, momentum 0.9 -> 0.8 -> 0.9): the one-cycle recipe (nlayer's default
@@ -48,24 +53,27 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import bench_training as bench  # noqa: E402  (data, machine line, torch network)
 
-SYSTEMS = ["nlayer", "nlayer-onecycle", "torch", "keras", "sklearn"]
-NAMES = {"nlayer": "nlayer (fast recipe)", "nlayer-onecycle": "nlayer (one-cycle recipe)",
-         "torch": "PyTorch (one-cycle)", "keras": "Keras (one-cycle)",
-         "sklearn": "scikit-learn (adam, early stopping)"}
+SYSTEMS = ["nlayer", "nlayer-fast", "nlayer-onecycle", "torch-quick", "torch", "keras",
+           "sklearn"]
+NAMES = {"nlayer": "nlayer (quick recipe)", "nlayer-fast": "nlayer (fast recipe)",
+         "nlayer-onecycle": "nlayer (one-cycle recipe)",
+         "torch-quick": "PyTorch (nlayer's quick recipe)", "torch": "PyTorch (one-cycle)",
+         "keras": "Keras (one-cycle)", "sklearn": "scikit-learn (adam, early stopping)"}
 #: The peers' recipe on nlayer's network: SGD, Nesterov, one-cycle to a peak of 0.1.
 ONE_CYCLE = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True,
              "schedule": "onecycle", "warmup": None, "cycle_momentum": True,
              "weight_decay": 5e-4, "l2": 0.0}
-PEERS = {"torch": "torch", "keras": "keras", "sklearn": "sklearn"}
+PEERS = {"torch": "torch", "torch-quick": "torch", "keras": "keras", "sklearn": "sklearn"}
 SEED = 0
 
 
-def recipe(max_epochs=None, one_cycle=False):
-    """(settings, schedule): nlayer's fast Fashion-MNIST recipe, or with ``one_cycle``
-    the same network trained by the peers' one-cycle recipe (ONE_CYCLE)."""
+def recipe(max_epochs=None, one_cycle=False, name="quick"):
+    """(settings, schedule): nlayer's Fashion-MNIST recipe ``name``, or with ``one_cycle``
+    the fast recipe's network trained by the peers' one-cycle recipe (ONE_CYCLE)."""
     from nlayer.runs import config, train
 
-    cfg = {**config.resolve({"dataset": "fashion-mnist", "recipe": "fast"}), "dev_split": 0.0,
+    name = "fast" if one_cycle else name
+    cfg = {**config.resolve({"dataset": "fashion-mnist", "recipe": name}), "dev_split": 0.0,
            "patience": 0}
     if one_cycle:
         cfg.update(ONE_CYCLE)
@@ -96,12 +104,12 @@ class Clock:
 
 
 # ============================================================================ workers
-def worker_nlayer(spec, data, one_cycle=False):
+def worker_nlayer(spec, data, one_cycle=False, name="quick"):
     import nlayer as nl
     from nlayer.runs import train
 
     X, y, X_test, y_test = data
-    cfg, _ = recipe(spec["max_epochs"], one_cycle)
+    cfg, _ = recipe(spec["max_epochs"], one_cycle, name)
     model = train.build_model(cfg, "classification", 10)
     clock = Clock(X_test, y_test, spec["target"])
 
@@ -128,14 +136,38 @@ def _standardized(model, X, X_test):
 
 
 def _peer_model(cfg):
+    """nlayer's network with the initial weights ``fit(seed=SEED)`` draws: fit builds from
+    the second of the five generators it spawns from its seed (the peers' float64 test in
+    tests/benchmarks checks that they start where nlayer's own run does)."""
     from nlayer.runs import train
 
     model = train.build_model(cfg, "classification", 10)
-    model.build((None, 784), seed=SEED)
+    init = np.random.SeedSequence(SEED).spawn(5)[1]
+    model.build((None, 784), seed=np.random.default_rng(init))
     return model
 
 
-def worker_torch(spec, data):
+def _torch_one_cycle(torch, net, cfg, cycle, steps):
+    """SGD with Nesterov momentum and torch's own OneCycleLR (the peers' recipe)."""
+    low, high = cycle.momentum_range or (cfg["momentum"], cfg["momentum"])
+    opt = torch.optim.SGD(net.parameters(), lr=cycle.max_lr, momentum=high,
+                          nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
+    return opt, torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cycle.max_lr, epochs=cfg["epochs"], steps_per_epoch=steps,
+        pct_start=cycle.warmup, div_factor=cycle.div, final_div_factor=cycle.final_div,
+        cycle_momentum=cycle.momentum_range is not None, base_momentum=low, max_momentum=high)
+
+
+def _torch_adam_cosine(torch, net, cfg, cosine, steps):
+    """Adam with nlayer's epsilon, its rate set before every step from nlayer's schedule."""
+    from nlayer.optimizers import Adam
+
+    cosine.bind(steps, cfg["epochs"])
+    opt = torch.optim.Adam(net.parameters(), lr=cosine(0), eps=Adam().epsilon)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cosine(step) / cosine(0))
+
+
+def worker_torch(spec, data, quick=False):
     import torch
     from torch import nn
 
@@ -143,19 +175,14 @@ def worker_torch(spec, data):
 
     torch.manual_seed(SEED)
     X, y, X_test, y_test = data
-    cfg, cycle = recipe(spec["max_epochs"], one_cycle=True)
+    cfg, cycle = recipe(spec["max_epochs"], one_cycle=not quick)
     model = _peer_model(cfg)
     X, X_test = _standardized(model, X, X_test)
     net = bench._torch_net(model, nn)
     n, bs = X.shape[0], cfg["batch_size"]
     steps = -(-n // bs)
-    low, high = cycle.momentum_range or (cfg["momentum"], cfg["momentum"])
-    opt = torch.optim.SGD(net.parameters(), lr=cycle.max_lr, momentum=high,
-                          nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cycle.max_lr, epochs=cfg["epochs"], steps_per_epoch=steps,
-        pct_start=cycle.warmup, div_factor=cycle.div, final_div_factor=cycle.final_div,
-        cycle_momentum=cycle.momentum_range is not None, base_momentum=low, max_momentum=high)
+    opt, sched = (_torch_adam_cosine if quick else _torch_one_cycle)(torch, net, cfg, cycle,
+                                                                       steps)
     loss_fn = nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
     Xtest = torch.from_numpy(X_test)
@@ -267,7 +294,9 @@ def worker_sklearn(spec, data):
 
 
 WORKERS = {"nlayer": worker_nlayer,
+           "nlayer-fast": lambda spec, data: worker_nlayer(spec, data, name="fast"),
            "nlayer-onecycle": lambda spec, data: worker_nlayer(spec, data, one_cycle=True),
+           "torch-quick": lambda spec, data: worker_torch(spec, data, quick=True),
            "torch": worker_torch, "keras": worker_keras, "sklearn": worker_sklearn}
 
 
@@ -329,14 +358,15 @@ def summary(runs):
 
 def markdown(results, info, spec, machine):
     cfg, _ = recipe(spec["max_epochs"])
+    fast, _ = recipe(spec["max_epochs"], name="fast")
     peer, cycle = recipe(spec["max_epochs"], one_cycle=True)
     lines = [f"# Time to {spec['target']:.2f} test accuracy on Fashion-MNIST", "",
              f"Machine: {machine}", "",
              f"Data: {info['source']}; {info['train_rows']} training rows, "
              f"{info['test_rows']} test rows.", "",
-             f"nlayer's fast recipe (`nlayer train --dataset fashion-mnist --recipe fast`): "
-             f"{_describe(cfg)}.",
-             "",
+             f"nlayer's quick recipe (`nlayer train --dataset fashion-mnist --recipe quick`; "
+             f"PyTorch quick runs the same): {_describe(cfg)}.", "",
+             f"nlayer's fast recipe (`--recipe fast`): {_describe(fast)}.", "",
              f"One-cycle recipe (PyTorch, Keras, nlayer one-cycle): {_describe(peer)}, peak "
              f"{cycle.max_lr:g} at {cycle.warmup:g} of the run, momentum range "
              f"{cycle.momentum_range} (Keras: fixed momentum). scikit-learn: "

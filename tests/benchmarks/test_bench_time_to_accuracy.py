@@ -33,9 +33,12 @@ def test_never_reached_is_none():
 def test_peers_train_nlayers_network_with_the_one_cycle_recipe():
     import nlayer as nl
 
-    cfg, rate = tta.recipe()
-    assert cfg["dev_split"] == 0.0 and cfg["patience"] == 0
+    quick, rate = tta.recipe()
+    cfg, _ = tta.recipe(name="fast")
+    assert cfg["dev_split"] == quick["dev_split"] == 0.0 and cfg["patience"] == 0
     assert (cfg["optimizer"], cfg["schedule"]) == ("adam", "cosine")
+    assert quick == {**cfg, "recipe": "quick", "dropout": 0.0, "epochs": 3}
+    assert isinstance(rate, nl.schedules.CosineDecay) and rate.epochs == 3
     peer, cycle = tta.recipe(one_cycle=True)
     assert isinstance(cycle, nl.schedules.OneCycle) and cycle.max_lr == 0.1
     assert cycle.epochs == cfg["epochs"] and list(cycle.momentum_range) == [0.8, 0.9]
@@ -64,3 +67,39 @@ def test_nlayer_worker_trains_the_recipe_until_the_target():
     assert result["epochs_to_target"] is not None and result["epochs_to_target"] <= 3
     assert len(result["test_accuracy"]) == result["epochs_to_target"]
     assert result["recipe"]["epochs"] == 3
+
+
+def test_torch_quick_steps_with_nlayers_cosine_rates_and_epsilon():
+    torch = pytest.importorskip("torch")
+    import nlayer as nl
+
+    cfg, cosine = tta.recipe()
+    net = torch.nn.Linear(3, 2)
+    opt, sched = tta._torch_adam_cosine(torch, net, cfg, cosine, steps=4)
+    assert opt.param_groups[0]["eps"] == nl.Adam().epsilon == 1e-7
+    rates = []
+    for _ in range(12):  # 3 epochs of 4 steps: the rate of each update, as nlayer's Adam has it
+        rates.append(opt.param_groups[0]["lr"])
+        net(torch.ones(1, 3)).sum().backward()
+        opt.step()
+        sched.step()
+    assert rates == pytest.approx([cosine(k) for k in range(12)], rel=1e-12)
+    assert rates[0] == cfg["lr"] and rates[6] == pytest.approx(cfg["lr"] / 2)
+
+
+def test_torch_quick_runs_the_same_math_as_nlayers_quick_recipe(monkeypatch):
+    """Same network, weights, batches, Adam and rates: in float64 (where rounding cannot
+    tip Adam's sign-like first steps) the two give the same accuracy after every epoch."""
+    pytest.importorskip("torch")
+    recipe = tta.recipe
+    monkeypatch.setattr(tta, "recipe", lambda *a, **k: (lambda cfg, rate: (
+        {**cfg, "dtype": "float64"}, rate))(*recipe(*a, **k)))
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 10, size=2000)
+    X = (rng.random((2000, 784)) < 0.1) + np.eye(10, 784)[y] * 0.5
+    spec = {"target": 1.01, "max_epochs": 2}  # never reached: both train every epoch
+    ours = tta.worker_nlayer(spec, (X, y, X[:600], y[:600]))
+    theirs = tta.worker_torch(spec, (X, y, X[:600], y[:600]), quick=True)
+    assert len(ours["test_accuracy"]) == len(theirs["test_accuracy"]) == 2
+    assert ours["test_accuracy"] == theirs["test_accuracy"]
+    assert 0.3 < ours["test_accuracy"][-1] < 1.0  # learning, not saturated

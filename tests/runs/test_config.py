@@ -196,6 +196,12 @@ def test_a_named_recipe_replaces_the_datasets_row():
     assert {k: fast[k] for k in row} == {k: v for k, v in row.items()}
     assert resolve(["--dataset", "digits", "--recipe", "fast"]) == \
         {**resolve(["--dataset", "digits"]), "recipe": "fast"}
+    # quick: the fast recipe cut to 3 epochs (its cosine decay with them), without dropout
+    for name in ("fashion-mnist", "mnist"):
+        fast = resolve(["--dataset", name, "--recipe", "fast"])
+        assert resolve(["--dataset", name, "--recipe", "quick"]) == \
+            {**fast, "recipe": "quick", "epochs": 3, "dropout": 0.0}
+    assert resolve(["--dataset", "digits", "--recipe", "quick"])["epochs"] == 100
     with pytest.raises(UserError, match="--recipe: invalid choice: 'slow'"):
         parse(["train", "--recipe", "slow"])
 

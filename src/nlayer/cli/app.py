@@ -46,7 +46,8 @@ def _defaults_help():
             "Built-in defaults (--config and flags override them); every dataset also uses\n"
             "relu, he_normal, momentum 0.9 (SGD), dev split 0.1, normalize standard, float32,\n"
             "seed 0 (fashion-mnist and mnist: adam with a cosine decay of lr over the run,\n"
-            "mnist scaled globally; --recipe fast: the shorter 0.1 recipes):\n"
+            "mnist scaled globally; --recipe fast: the shorter 0.1 recipes; --recipe quick:\n"
+            "those cut to 3 epochs without dropout, for a first look in seconds):\n"
             + "\n".join(lines) + "\n\nl2 is lambda in J = mean loss + lambda/(2m) sum ||W||^2 "
             "(m = rows in the batch).\npatience 0 = no early stopping.")
 
@@ -111,8 +112,9 @@ def add_model_flags(p):
                    help="train K networks (seeds seed..seed+K-1, one development split) and "
                         "average them into one model (default 1)")
     g.add_argument("--recipe", choices=tuple(config.RECIPES),
-                   help="built-in settings to start from: default, or fast (the shorter "
-                        "recipes without augmentation)")
+                   help="built-in settings to start from: default, fast (the shorter "
+                        "recipes without augmentation), or quick (fast cut to 3 epochs "
+                        "without dropout: a first look in seconds)")
     g.add_argument("--dtype", choices=config.DTYPES)
     g.add_argument("--seed", type=int)
     g.add_argument("--config", metavar="FILE", default=None,

@@ -53,6 +53,12 @@ FAST = {
                       "epochs": 20, "patience": 0},
 }
 
+#: ``--recipe quick``: the fast recipe cut to 3 epochs without dropout (its cosine decay ends
+#: with the run), for a first look in seconds: on fashion-mnist's development split 0.8917-
+#: 0.8940 after 3 epochs against 2 epochs' 0.8883 (the shortest run that clears 0.88 with
+#: room; dropout only slows so short a run). Test: 0.886 in 5 s (mnist 0.978 in 4 s).
+QUICK = {name: {**row, "dropout": 0.0, "epochs": 3} for name, row in FAST.items()}
+
 #: The recipe each dataset trains with when no flag says otherwise. The image recipes were
 #: chosen on the development split only (benchmarks/results/fashion_recipe.md): on mnist a
 #: wider net on images moved by up to 2 pixels (global scaling: a shift moves ink into the
@@ -70,7 +76,7 @@ DEFAULTS = {
 }
 
 #: ``--recipe NAME``: the rows a named recipe has (``default``: DEFAULTS).
-RECIPES = {"default": DEFAULTS, "fast": {**DEFAULTS, **FAST}}
+RECIPES = {"default": DEFAULTS, "fast": {**DEFAULTS, **FAST}, "quick": {**DEFAULTS, **QUICK}}
 
 #: The recipe of ``nlayer compare``, which trains every system with a constant SGD rate and
 #: the method's L2 (no schedule, no weight decay): the images keep the earlier default recipe.
@@ -175,7 +181,7 @@ CHECKS = {
     "min_lr": _number(0), "cycle_momentum": _boolean, "weight_decay": _number(0),
     "monitor_metric": _key_name, "monitor": _optional(_integer(1)),
     "tensorboard": _boolean, "mlflow": _boolean, "augment": _augment,
-    "recipe": _choice(("default", "fast")), "ensemble": _integer(1),
+    "recipe": _choice(tuple(RECIPES)), "ensemble": _integer(1),
 }
 KEYS = tuple(CHECKS)
 #: the largest TOML file read (settings and sweep specs are a few lines)
