@@ -43,6 +43,9 @@ def test_run_directory_files(digits_run):
     assert 0.5 < summary["test_accuracy"] <= 1.0
     assert summary["metrics"]["test"]["accuracy"] == summary["test_accuracy"]
     assert summary["best_epoch"] <= summary["stopped_epoch"] <= 4
+    # what the float32 bits depend on: the BLAS threads and kernel set the run multiplied with
+    from nlayer.utils import blas
+    assert summary["blas_kernel"] == blas.kernel() and summary["blas_threads"] >= 1
     with open(out / "config.toml", "rb") as fh:
         cfg = tomllib.load(fh)
     assert cfg["hidden"] == [32] and cfg["epochs"] == 4 and cfg["dataset"] == "digits"

@@ -1,6 +1,7 @@
 """A run's summary: the dict ``summary.json`` holds (and ``--json`` prints)."""
 
 import nlayer
+from nlayer.utils import blas
 
 __all__ = ["epoch_metrics", "training_summary", "build"]
 
@@ -33,6 +34,7 @@ def training_summary(history, stopper, interrupted, seconds):
         "train_seconds": round(seconds, 3),
         # the numbers depend on it (float32 BLAS sums): see nlayer.training.threads
         "blas_threads": history.params.get("blas_threads"),
+        "blas_kernel": blas.kernel(),  # so is the kernel set: nlayer.utils.blas
     }
 
 
