@@ -136,14 +136,14 @@ def _standardized(model, X, X_test):
 
 
 def _peer_model(cfg):
-    """nlayer's network with the initial weights ``fit(seed=SEED)`` draws: fit builds from
-    the second of the five generators it spawns from its seed (the peers' float64 test in
-    tests/benchmarks checks that they start where nlayer's own run does)."""
+    """nlayer's network with the initial weights ``fit(seed=SEED)`` draws (from fit's own
+    weight-init generator; the peers' float64 test in tests/benchmarks checks that they
+    start where nlayer's own run does)."""
     from nlayer.runs import train
+    from nlayer.training.loop import _generators
 
     model = train.build_model(cfg, "classification", 10)
-    init = np.random.SeedSequence(SEED).spawn(5)[1]
-    model.build((None, 784), seed=np.random.default_rng(init))
+    model.build((None, 784), seed=_generators(SEED)[1])
     return model
 
 

@@ -44,8 +44,8 @@ def test_run_directory_files(digits_run):
     assert summary["metrics"]["test"]["accuracy"] == summary["test_accuracy"]
     assert summary["best_epoch"] <= summary["stopped_epoch"] <= 4
     # what the float32 bits depend on: the BLAS threads and kernel set the run multiplied with
-    from nlayer.utils import blas
-    assert summary["blas_kernel"] == blas.kernel() and summary["blas_threads"] >= 1
+    from nlayer.training import threads
+    assert summary["blas_kernel"] == threads.kernel() and summary["blas_threads"] >= 1
     with open(out / "config.toml", "rb") as fh:
         cfg = tomllib.load(fh)
     assert cfg["hidden"] == [32] and cfg["epochs"] == 4 and cfg["dataset"] == "digits"

@@ -147,3 +147,16 @@ def test_results_do_not_depend_on_the_thread_choice_in_float64(monkeypatch, rng)
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_kernel_is_openblass_own_architecture():
+    names = {lib["architecture"] for lib in threadpoolctl.threadpool_info()
+             if lib["internal_api"] == "openblas"}  # NumPy's, and SciPy's once it is loaded
+    if len(names) != 1:
+        pytest.skip(f"OpenBLAS libraries with {len(names)} kernel sets here")
+    assert _threads.kernel() == names.pop() != ""
+
+
+def test_kernel_is_unknown_without_threadpoolctl(monkeypatch):
+    monkeypatch.setattr(_threads, "_controller", False)  # as when the import failed
+    assert _threads.kernel() is None

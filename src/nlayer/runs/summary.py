@@ -1,7 +1,7 @@
 """A run's summary: the dict ``summary.json`` holds (and ``--json`` prints)."""
 
 import nlayer
-from nlayer.utils import blas
+from nlayer.training import threads
 
 __all__ = ["epoch_metrics", "training_summary", "build"]
 
@@ -32,9 +32,9 @@ def training_summary(history, stopper, interrupted, seconds):
         "early_stopped": stopper is not None and stopper.stopped_epoch is not None,
         "interrupted": bool(interrupted),
         "train_seconds": round(seconds, 3),
-        # the numbers depend on it (float32 BLAS sums): see nlayer.training.threads
+        # the numbers depend on them (float32 BLAS sums): see nlayer.training.threads
         "blas_threads": history.params.get("blas_threads"),
-        "blas_kernel": blas.kernel(),  # so is the kernel set: nlayer.utils.blas
+        "blas_kernel": threads.kernel(),
     }
 
 

@@ -30,7 +30,7 @@ its configured count (also fixed, so results are still reproducible on the machi
 import contextlib
 import os
 
-__all__ = ["SMALL_PRODUCT", "ENV", "choose", "limit", "configured"]
+__all__ = ["SMALL_PRODUCT", "ENV", "choose", "limit", "configured", "kernel"]
 
 #: Below this many multiply-adds per matrix product, one BLAS thread is as fast as two.
 SMALL_PRODUCT = 1 << 22  # about 4 million: e.g. 128 rows x 256 x 128
@@ -81,6 +81,17 @@ def configured():
     blas = _blas()
     counts = [lib.num_threads for lib in blas.lib_controllers] if blas else []
     return max(counts, default=None) or None
+
+
+def kernel():
+    """The kernel set OpenBLAS multiplies with ("Haswell", "SkylakeX", ...), or None where
+    unknown (another BLAS, or no ``threadpoolctl``). Like the thread count it is part of the
+    numbers (kernels sum float32 products in different orders): OpenBLAS picks it for the
+    CPU when NumPy loads it, unless ``OPENBLAS_CORETYPE`` names one."""
+    blas = _blas()
+    names = {getattr(lib, "architecture", None) for lib in blas.lib_controllers
+             if lib.internal_api == "openblas"} if blas else set()
+    return names.pop() if len(names) == 1 else None
 
 
 @contextlib.contextmanager
