@@ -263,3 +263,24 @@ def test_train_with_augmentation_records_it_and_a_bad_spec_is_one_line(tmp_path)
                           "augment: unknown augmentation 'wobble'", "shift=PIXELS")
     assert_one_line_error(cli("compare", "--dataset", "digits", "--augment", "flip",
                               "--peers"), "augment (flip) is nlayer's alone", "drop --augment")
+
+
+def test_train_with_adversarial_training_records_it_and_a_bad_epsilon_is_one_line(tmp_path):
+    out = tmp_path / "run"
+    result = cli("train", "--dataset", "digits", *FAST, "--epochs", "8", "--adversarial",
+                 "0.05", "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["config"]["adversarial"] == 0.05 and summary["test_accuracy"] > 0.8
+    assert tomllib.loads((out / "config.toml").read_text())["adversarial"] == 0.05
+    again = cli("train", "--config", out / "config.toml", "--out",
+                tmp_path / "again", "--json")  # the run's config file trains the same run
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["test_accuracy"] == summary["test_accuracy"]
+    plain = cli("train", "--dataset", "digits", *FAST, "--epochs", "8", "--json")
+    assert json.loads(plain.stdout)["test_loss"] != summary["test_loss"]  # it trained otherwise
+    assert_one_line_error(cli("train", "--adversarial", "-1"),
+                          "adversarial must be a number in [0, inf), got -1")
+    assert_one_line_error(cli("compare", "--dataset", "digits", "--adversarial", "0.1",
+                              "--peers"), "adversarial (0.1) is nlayer's alone",
+                          "drop --adversarial")

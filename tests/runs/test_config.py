@@ -145,10 +145,11 @@ def test_compare_keeps_a_constant_rate_recipe_for_images():
     assert {k: v for k, v in mnist.items() if k not in ("dataset", "normalize")} == \
         {k: v for k, v in train.items() if k not in ("dataset", "normalize")}
     assert mnist["normalize"] == "minmax"
-    # the defaults: five of the fast network averaged, on every training image (its epochs
-    # are fixed: a development split would only report); on mnist a wider net on moved images
-    assert config.resolve({"dataset": "fashion-mnist"}) == {**train, "recipe": "default",
-                                                           "ensemble": 5, "dev_split": 0.0}
+    # the defaults: three of the fast network trained adversarially, averaged, on every
+    # training image (its epochs are fixed: a development split would only report); on mnist
+    # a wider net on moved images
+    assert config.resolve({"dataset": "fashion-mnist"}) == {
+        **train, "recipe": "default", "ensemble": 3, "dev_split": 0.0, "adversarial": 0.01}
     assert train["dev_split"] == compare["dev_split"] == 0.1
     wide = config.resolve({"dataset": "mnist"})
     assert (wide["hidden"], wide["dropout"], wide["epochs"], wide["augment"],
@@ -188,6 +189,33 @@ def test_augment_is_kept_in_its_canonical_text_from_flags_and_files(tmp_path):
     path.write_text("augment = 3\n")
     with pytest.raises(UserError, match="augment: an augmentation is a list such as"):
         resolve(["--config", str(path)])
+
+
+def test_adversarial_training_is_an_epsilon_from_flags_and_files_and_0_turns_it_off(tmp_path):
+    assert resolve(["--adversarial", "0.02"])["adversarial"] == 0.02
+    assert resolve(["--adversarial", "0"])["adversarial"] is None
+    assert resolve(["--dataset", "digits"])["adversarial"] is None
+    path = tmp_path / "c.toml"
+    path.write_text("adversarial = 0.05\n")
+    assert resolve(["--config", str(path)])["adversarial"] == 0.05
+    path.write_text('adversarial = "none"\n')
+    assert resolve(["--config", str(path)])["adversarial"] is None
+    with pytest.raises(UserError, match=r"adversarial must be a number in \[0, inf\), got -0.1"):
+        resolve(["--adversarial", "-0.1"])
+    path.write_text('adversarial = "a"\n')
+    with pytest.raises(UserError, match="adversarial must be a number"):
+        resolve(["--config", str(path)])
+
+
+def test_a_recipe_setting_turned_off_stays_off_in_the_written_config(tmp_path):
+    # None is left out of a TOML file, and a left-out key takes the dataset's recipe again
+    path = tmp_path / "config.toml"
+    for flags, key in ((["--dataset", "mnist", "--augment", "none"], "augment"),
+                       (["--dataset", "fashion-mnist", "--adversarial", "0"], "adversarial")):
+        cfg = resolve(flags)
+        assert cfg[key] is None and resolve(flags[:2])[key] is not None
+        path.write_text(toml_text(cfg))
+        assert config.resolve({}, path) == cfg
 
 
 def test_a_named_recipe_replaces_the_datasets_row():

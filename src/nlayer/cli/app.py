@@ -36,7 +36,7 @@ def _cell(key, value):
 def _defaults_help():
     """The per-dataset defaults as a small text table for ``train --help``."""
     keys = ("hidden", "optimizer", "lr", "batch_size", "epochs", "patience", "l2", "dropout",
-            "augment", "ensemble")
+            "augment", "adversarial", "ensemble")
     rows = [("dataset", *keys)]
     rows += [(name, *(_cell(k, row[k]) for k in keys))
              for name, row in config.defaults_table().items()]
@@ -108,6 +108,10 @@ def add_model_flags(p):
                    help="transform each training batch anew: comma-separated shift=PIXELS, "
                         "flip, rotate=DEGREES, zoom=FRACTION, elastic=ALPHA:SIGMA (e.g. "
                         "shift=2,flip); 'none' for none")
+    g.add_argument("--adversarial", type=float, metavar="EPS",
+                   help="adversarial training: each step also learns from the batch moved by "
+                        "EPS (in normalised input units) along the sign of the cost's "
+                        "gradient (Goodfellow et al. 2015; twice the work a step); 0 for none")
     g.add_argument("--ensemble", type=int, metavar="K",
                    help="train K networks (seeds seed..seed+K-1, one development split) and "
                         "average them into one model (default 1)")

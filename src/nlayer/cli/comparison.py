@@ -59,10 +59,11 @@ def resolve(args):
     if cfg["ensemble"] > 1:
         raise UserError(f"compare trains one network per system, and ensemble "
                         f"{cfg['ensemble']} asks for {cfg['ensemble']}; drop --ensemble")
-    if cfg["augment"] is not None:
-        raise UserError(f"compare gives every system the same batches, and augment "
-                        f"({cfg['augment']}) is nlayer's alone; drop --augment (or the "
-                        "config file's augment key) to compare")
+    for key in ("augment", "adversarial"):
+        if cfg[key] is not None:
+            raise UserError(f"compare gives every system the same batches, and {key} "
+                            f"({cfg[key]}) is nlayer's alone; drop --{key} (or the config "
+                            f"file's {key} key) to compare")
     return cfg
 
 

@@ -20,7 +20,8 @@ def describe_start(console, ds, cfg):
     classes = f", {len(ds.class_names)} classes" if ds.class_names else ""
     extras = "".join([", batchnorm" if cfg["batchnorm"] else "",
                       f", dropout {cfg['dropout']:g}" if cfg["dropout"] else "",
-                      f", augment {cfg['augment']}" if cfg.get("augment") else ""])
+                      f", augment {cfg['augment']}" if cfg.get("augment") else "",
+                      f", adversarial {cfg['adversarial']:g}" if cfg.get("adversarial") else ""])
     opt = f"{cfg['optimizer']} lr={cfg['lr']:g}"
     if cfg["schedule"] != "constant":
         opt += f" ({cfg['schedule']})"

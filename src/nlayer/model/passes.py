@@ -15,6 +15,14 @@ Every backward pass is linear in the gradient it receives, so ``fit`` starts
 back propagation from ``s dZ`` with the optimiser's ``gradient_scale`` s (SGD:
 its learning rate) and every gradient arrives already multiplied by s, which
 saves the optimiser a pass over all the weights (see ``optimizers``).
+
+Adversarial training (Goodfellow et al. 2015, the fast gradient sign method) takes each
+step on the average cost of the batch and of its adversarial copy, the rows moved by
+``epsilon`` along the sign of the cost's gradient with respect to them::
+
+    X_adv = X + epsilon sign(dJ/dX),    J~ = (J(X) + J(X_adv)) / 2
+
+``dJ/dX = dZ^[1] W^[1]T`` is the back propagation's one step further, to the input.
 """
 
 import math
@@ -57,17 +65,19 @@ def output_logits(model: Any) -> NDArray[Any] | None:
 
 
 def backward(model: Any, A: NDArray[Any], Y: NDArray[Any], scale: float,
-             batch: sample_weights.Batch | None) -> None:
+             batch: sample_weights.Batch | None,
+             need_dX: bool = False) -> NDArray[Any] | None:
     """Back propagation from ``scale`` times the loss's dZ (or dA); ``batch``: the rows'
-    :class:`~nlayer.training.sample_weights.Batch`, or None (every row counts once)."""
+    :class:`~nlayer.training.sample_weights.Batch`, or None (every row counts once).
+    With ``need_dX``, returns ``scale dJ/dX`` (a buffer the next pass overwrites)."""
     if batch is None:
-        return _backward_pass(model, A, Y, scale, None)
+        return _backward_pass(model, A, Y, scale, None, need_dX)
     with sample_weights.weighted_l2(model._dense_layers(), batch.total):
-        return _backward_pass(model, A, Y, scale, batch.r)
+        return _backward_pass(model, A, Y, scale, batch.r, need_dX)
 
 
 def _backward_pass(model: Any, A: NDArray[Any], Y: NDArray[Any], scale: float,
-                   r: NDArray[Any] | None) -> None:
+                   r: NDArray[Any] | None, need_dX: bool) -> NDArray[Any] | None:
     layers = model.layers
     start = model._fused_start()
     if start is None:
@@ -78,7 +88,7 @@ def _backward_pass(model: Any, A: NDArray[Any], Y: NDArray[Any], scale: float,
         i -= 1  # the activation layer's dZ is the dA of the layer below
         is_dZ = False
     for j in range(i, -1, -1):
-        layer, need = layers[j], j > 0
+        layer, need = layers[j], j > 0 or need_dX
         if is_dZ:
             # a dZ at layer j (not an Activation: see above) is the fused output Dense's
             grad = cast(layers_mod.Dense, layer).backward(grad, need_dA_prev=need,
@@ -86,6 +96,7 @@ def _backward_pass(model: Any, A: NDArray[Any], Y: NDArray[Any], scale: float,
             is_dZ = False
         else:
             grad = layer.backward(grad, need_dA_prev=need, scale=scale)
+    return grad if need_dX else None
 
 
 def cost(model: Any, A: NDArray[Any], Y: NDArray[Any],
@@ -108,18 +119,53 @@ def l2_term(model: Any, m: float) -> float:
 
 
 def train_step(model: Any, Xb: NDArray[Any], Yb: NDArray[Any], rng: np.random.Generator | None,
-               Wb: NDArray[Any] | None = None) -> tuple[float, NDArray[Any]]:
-    """One mini-batch: forward, cost, backward with the optimiser's update; (J, A)."""
+               Wb: NDArray[Any] | None = None,
+               adversarial: float | None = None) -> tuple[float, NDArray[Any]]:
+    """One mini-batch: forward, cost, backward with the optimiser's update; (J, A).
+    With ``adversarial`` (an epsilon), the update descends J~ of the batch and its
+    adversarial copy instead (module docstring), and J is J~."""
     A = model.forward(Xb, training=True, rng=rng)
     batch = None if Wb is None else sample_weights.Batch(Wb)  # r and sum w, once
     J = cost(model, A, Yb, batch)
     if not math.isfinite(J):
         return J, A
     scale = model.optimizer.gradient_scale  # SGD: lr, folded into dZ for free
-    backward(model, A, Yb, scale, batch)
+    if adversarial is None:
+        backward(model, A, Yb, scale, batch)
+    else:
+        J, A = _adversarial_pass(model, Xb, Yb, A, J, rng, batch, scale, adversarial)
+        if not math.isfinite(J):
+            return J, A
     tap = model._step_tap  # set by a LayerMonitor for its sampled steps only
     if tap is not None:
         tap(scale)
     # one update of the packed parameters from the packed gradients (see _pack_parameters)
     model.optimizer.step([model._flat_params], [model._flat_grads], scale)
     return J, A
+
+
+def _adversarial_pass(model: Any, Xb: NDArray[Any], Yb: NDArray[Any], A: NDArray[Any],
+                      J: float, rng: np.random.Generator | None,
+                      batch: sample_weights.Batch | None, scale: float,
+                      epsilon: float) -> tuple[float, NDArray[Any]]:
+    """The gradients of ``J~ = (J(X) + J(X_adv)) / 2`` once ``A = forward(X)`` and ``J(X)``
+    are known; returns (J~, A). Each forward pass draws its own dropout masks, and a
+    BatchNorm's moving averages see both batches."""
+    dX = cast(NDArray[Any], backward(model, A, Yb, scale, batch, need_dX=True))
+    X_adv = np.sign(dX)  # scale > 0 leaves the sign as it is
+    X_adv *= X_adv.dtype.type(epsilon)
+    X_adv += Xb
+    grads = model._flat_grads
+    clean = model._clean_grads  # reused: one copy of the gradients a step
+    if clean is None or clean.shape != grads.shape or clean.dtype != grads.dtype:
+        clean = model._clean_grads = np.empty_like(grads)
+    np.copyto(clean, grads)
+    A = A.copy()  # the second forward pass writes over the layers' outputs
+    A_adv = model.forward(X_adv, training=True, rng=rng)
+    J_adv = cost(model, A_adv, Yb, batch)
+    if not math.isfinite(J_adv):
+        return J_adv, A
+    backward(model, A_adv, Yb, scale, batch)
+    grads += clean
+    grads *= grads.dtype.type(0.5)
+    return (J + J_adv) / 2, A

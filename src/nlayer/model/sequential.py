@@ -66,6 +66,8 @@ class Sequential:
     #: called as ``tap(scale)`` between back propagation and the optimiser's step when set
     #: (nlayer.LayerMonitor sets it for the steps it samples; each fit starts without one)
     _step_tap: Callable[[float], None] | None = None
+    #: an adversarial step's copy of the clean batch's gradients, kept for the next step
+    _clean_grads: NDArray[Any] | None = None
 
     def __init__(self, layers: Iterable[layers_mod.Layer] | None = None,
                  dtype: DTypeLike = "float32", name: str = "sequential") -> None:
@@ -147,7 +149,7 @@ class Sequential:
         # copies (deepcopy, pickle) cannot keep the layers' arrays as views into the packed
         # buffers; they carry the layers' arrays and pack them again in __setstate__
         return {k: v for k, v in self.__dict__.items()
-                if k not in ("_flat_params", "_flat_grads", "_step_tap")}
+                if k not in ("_flat_params", "_flat_grads", "_step_tap", "_clean_grads")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -265,7 +267,7 @@ class Sequential:
         are the rows' weights w_i (see :meth:`cost`).
         """
         batch = None if weights is None else sample_weights.Batch(weights)
-        return passes.backward(self, A, Y, scale, batch)
+        passes.backward(self, A, Y, scale, batch)
 
     def cost(self, A: NDArray[Any], Y: NDArray[Any],
              weights: NDArray[Any] | None = None) -> float:
@@ -289,12 +291,14 @@ class Sequential:
         return [l.grads[k] for l in self.layers for k in l.trainable_names]
 
     def train_step(self, Xb: NDArray[Any], Yb: NDArray[Any], rng: np.random.Generator | None,
-                   Wb: NDArray[Any] | None = None) -> tuple[float, NDArray[Any]]:
+                   Wb: NDArray[Any] | None = None,
+                   adversarial: float | None = None) -> tuple[float, NDArray[Any]]:
         """One mini-batch: forward, cost, backward with the optimiser's update. Returns (J, A).
 
-        ``Wb``: the rows' weights w_i, or None (every row counts once).
+        ``Wb``: the rows' weights w_i, or None (every row counts once); ``adversarial``:
+        fit's epsilon (:func:`nlayer.model.passes.train_step`).
         """
-        return passes.train_step(self, Xb, Yb, rng, Wb)
+        return passes.train_step(self, Xb, Yb, rng, Wb, adversarial)
 
     # -- training ---------------------------------------------------------------
     def fit(self, X: _Features, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
@@ -304,7 +308,8 @@ class Sequential:
             verbose: int = 0, resume_from: _Path | None = None,
             sample_weight: ArrayLike | None = None,
             class_weight: str | Mapping[int, float] | None = None,
-            augment: Augmentation | Transform | list[Transform] | None = None) -> History:
+            augment: Augmentation | Transform | list[Transform] | None = None,
+            adversarial: float | None = None) -> History:
         """Train on (X, y) by mini-batch gradient descent and return a :class:`History`.
 
         Parameters
@@ -338,6 +343,10 @@ class Sequential:
         class_weight : "balanced", dict or None
         augment : Augmentation, transform or list of transforms, optional
             E.g. ``[nl.RandomTranslation(2), nl.RandomFlip()]``: transforms each training batch anew.
+        adversarial : float, optional
+            Adversarial training (Goodfellow et al. 2015): each step descends the mean cost
+            of the batch and of its rows moved by this epsilon (> 0, in the units of the
+            normalised inputs) along the sign of the cost's gradient; twice the passes.
 
         Returns
         -------
@@ -352,7 +361,7 @@ class Sequential:
         """
         return training.fit(self, X, y, epochs, batch_size, validation_split, validation_data,
                             shuffle, seed, callbacks, verbose, resume_from, sample_weight,
-                            class_weight, augment)
+                            class_weight, augment, adversarial)
 
     def _totals(self, penalised: bool = True) -> Totals:
         """Running sums of loss (with the L2 penalty apart when there is one and

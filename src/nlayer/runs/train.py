@@ -97,6 +97,7 @@ def fit(model, ds, cfg, reporter=None, out=None, resume=False, monitor=None, cal
                             seed=cfg["seed"], callbacks=[guard, *callbacks],
                             class_weight=None if cfg["class_weight"] == "none" else
                             cfg["class_weight"], augment=augmentation(cfg),
+                            adversarial=cfg.get("adversarial"),
                             resume_from=out / rundir.CHECKPOINT if resume else None)
     interrupted = guard.requested and history.interrupted
     return history, stopper, interrupted, time.perf_counter() - start

@@ -81,10 +81,12 @@ _SETTINGS = {
     "epochs": lambda v: is_whole(v, 0),
 }
 #: settings that 0.1.0 did not record yet: the BLAS threads the run used, its augmentation
+#: and adversarial epsilon
 _SETTINGS_OPTIONAL = {"blas_threads": lambda v: v is None or is_whole(v, 1),
                       # compared with fit's own on resume (a different one is refused)
                       "augment": lambda v: v is None or (isinstance(v, dict) and
-                                                         isinstance(v.get("transforms"), list))}
+                                                         isinstance(v.get("transforms"), list)),
+                      "adversarial": lambda v: v is None or (is_real(v) and 0 < v < math.inf)}
 
 
 def _check_section(section, path):

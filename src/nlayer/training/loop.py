@@ -30,7 +30,7 @@ __all__ = ["fit", "batch_orders"]
 
 def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
         shuffle=True, seed=None, callbacks=None, verbose=0, resume_from=None,
-        sample_weight=None, class_weight=None, augment=None):
+        sample_weight=None, class_weight=None, augment=None, adversarial=None):
     """Train ``model`` (see :meth:`Sequential.fit`); returns its History."""
     model._require_compiled()
     reporter = progress.reporter(verbose)  # None when silent: the batches run as without it
@@ -55,6 +55,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
                           "near-empty border has almost no spread, so ink moved onto it is "
                           "scaled to tens of standard deviations; compile(normalize='global')"
                           " scales every pixel alike", stacklevel=3)
+    if adversarial is not None:
+        adversarial = checks.real(adversarial, "adversarial", low=0.0, low_open=True)
     targets.check_rows(y, X)
     X.check()
     # class ids stay ids (one-hot a batch at a time); an unbuilt output takes their width
@@ -81,7 +83,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         Y_dev = model._scale_targets(Y_dev)
     state = FitState(model, epochs, min(batch_size, X_train.shape[0]), X_train.shape[0],
                      shuffle_rng if shuffle else None, dropout_rng, callbacks,
-                     augment, augment_rng)
+                     augment, augment_rng, adversarial)
     state.shuffle = shuffle if shuffle == "blocks" else bool(shuffle)
     _batches_batch_norm_can_use(model, state)
     # what a checkpoint records and a resume compares; worked out only when one asks
@@ -93,7 +95,8 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_d
         "fingerprint": resume.fingerprint(X_train, Y_train, W_train),
         "dev_fingerprint": None if X_dev is None else
         resume.fingerprint(X_dev, Y_dev, W_dev), "epochs": epochs,
-        "augment": None if augment is None else augment.get_config()}
+        "augment": None if augment is None else augment.get_config(),
+        "adversarial": adversarial}
     if resumed is not None:
         resume.check_settings(resumed, state.settings, resume_from)
         state.resume(resumed)
@@ -151,7 +154,7 @@ def _train_loop(model, X, Y, W, X_dev, Y_dev, W_dev, state, resumed, resume_from
                 # mode="clip" skips the bounds check (idx is a permutation): 1.6x faster
                 Yb = Y.gather(idx, out=buf_Y)
                 Wb = None if W is None else W.take(idx, out=buf_W[:idx.size], mode="clip")
-                J, A = model.train_step(Xb, Yb, rng, Wb)
+                J, A = model.train_step(Xb, Yb, rng, Wb, state.adversarial)
                 if not math.isfinite(J):
                     _restore(model, good)
                     raise TrainingDivergedError(epoch, b + 1, J, divergence_fixes(model))

@@ -20,11 +20,12 @@ class FitState:
     """
 
     def __init__(self, model, epochs, batch_size, rows, shuffle_rng, dropout_rng, callbacks,
-                 augment=None, augment_rng=None):
+                 augment=None, augment_rng=None, adversarial=None):
         self.model, self.epochs, self.batch_size = model, epochs, batch_size
         self.rows, self.n_batches = rows, -(-rows // batch_size)  # fit may join a 1-row tail
         self.shuffle_rng, self.dropout_rng, self.callbacks = shuffle_rng, dropout_rng, callbacks
         self.augment, self.augment_rng = augment, augment_rng  # augment_rng used with augment
+        self.adversarial = adversarial  # fit's epsilon, or None
         self.epoch, self.batch, self.epoch_ended, self.interrupting = 1, 0, False, False
         self.shuffle_state, self.totals = None, None
         self.describe, self._settings = dict, None  # fit sets describe (see settings)
