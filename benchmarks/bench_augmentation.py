@@ -1,5 +1,5 @@
-"""What data augmentation costs a training epoch (issue 22's target: shifts and flips at
-most 1.3x a plain epoch of Fashion-MNIST).
+"""What data augmentation, and adversarial training, cost a training epoch (issue 22's
+target: shifts and flips at most 1.3x a plain epoch of Fashion-MNIST).
 
     python benchmarks/bench_augmentation.py [--rounds 5] [--data-dir DIR] [--out FILE.md]
 
@@ -8,7 +8,8 @@ training images (or as many synthetic 28 x 28 images when the files are absent) 
 augmentation and with each augmentation in turn, on the default recipe's network
 (784-512-256-10, dropout 0.2, Adam, batches of 128, float32), and reports each one's
 median epoch time over the plain epoch's. Also the augmentation alone, in ms per batch
-of 128 images.
+of 128 images. ``adversarial=EPS`` is ``fit(adversarial=EPS)`` on the plain images (a second
+forward and backward pass a step, nothing to time apart).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from training_bench.machine import _load1, machine_info, machine_line  # noqa: E
 
 TARGET = 1.3
 CASES = ("none", "shift=2,flip", "shift=1", "rotate=10,zoom=0.1", "elastic=34:4",
-         "shift=2,flip,elastic=34:4")
+         "shift=2,flip,elastic=34:4", "adversarial=0.01")
+ADVERSARIAL = "adversarial="
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -47,9 +49,10 @@ def images(data_dir):
 def epoch_seconds(X, y, spec):
     model = nl.MLP(hidden=(512, 256), dropout=0.2, n_outputs=10)
     model.compile(optimizer=nl.Adam(1e-3), normalize="global")
-    augment = None if spec == "none" else nl.Augmentation.parse(spec)
+    adversarial = float(spec[len(ADVERSARIAL):]) if spec.startswith(ADVERSARIAL) else None
+    augment = None if spec == "none" or adversarial else nl.Augmentation.parse(spec)
     start = time.perf_counter()
-    model.fit(X, y, epochs=1, batch_size=128, seed=0, augment=augment)
+    model.fit(X, y, epochs=1, batch_size=128, seed=0, augment=augment, adversarial=adversarial)
     return time.perf_counter() - start
 
 
@@ -73,7 +76,7 @@ def measure(X, y, rounds, cases=CASES):
 
 def report(seconds, per_batch, what, rounds, load):
     plain = statistics.median(seconds["none"])
-    lines = ["# What augmentation costs an epoch", "",
+    lines = ["# What augmentation and adversarial training cost an epoch", "",
              machine_line(machine_info()) + f"; 1-minute load average {load[1]:.2f} at the "
              "end.", "",
              f"Data: {what}. 784-512-256-10, dropout 0.2, Adam, batches of 128, float32, one "
@@ -86,7 +89,7 @@ def report(seconds, per_batch, what, rounds, load):
         mark = ""
         if spec == "shift=2,flip":
             mark = f" (target <= {TARGET}: {'PASS' if ratio <= TARGET else 'MISS'})"
-        alone = "-" if spec == "none" else f"{per_batch[spec]:.2f}"
+        alone = f"{per_batch[spec]:.2f}" if spec in per_batch else "-"
         lines.append(f"| `{spec}` | {statistics.median(values):.2f} | {min(values):.2f}-"
                      f"{max(values):.2f} | {ratio:.2f}{mark} | {alone} |")
     return "\n".join(lines + [""])
@@ -103,7 +106,8 @@ def main(argv=None):
     cases = tuple(dict.fromkeys(["none", *args.cases.split(";")]))
     X, y, what = images(args.data_dir)
     start = _load1()
-    per_batch = {spec: batch_ms(X, spec) for spec in cases if spec != "none"}
+    per_batch = {spec: batch_ms(X, spec) for spec in cases
+                 if spec != "none" and not spec.startswith(ADVERSARIAL)}
     seconds = measure(X, y, args.rounds, cases)
     text = report(seconds, per_batch, what, args.rounds, (start, _load1()))
     print(text)

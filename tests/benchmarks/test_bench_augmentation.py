@@ -15,8 +15,9 @@ import recipe_search  # noqa: E402
 def test_the_cost_table_gives_each_ratio_and_judges_shifts_and_flips(monkeypatch, tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.random((256, 784), dtype=np.float32), rng.integers(0, 10, 256)
-    seconds = bench.measure(X, y, rounds=2, cases=("none", "shift=2,flip"))
-    assert {k: len(v) for k, v in seconds.items()} == {"none": 2, "shift=2,flip": 2}
+    seconds = bench.measure(X, y, rounds=2, cases=("none", "shift=2,flip", "adversarial=0.01"))
+    assert {k: len(v) for k, v in seconds.items()} == \
+        {"none": 2, "shift=2,flip": 2, "adversarial=0.01": 2}
     assert bench.batch_ms(X, "shift=2,flip", repeats=3) > 0
     text = bench.report({"none": [1.0, 1.2], "shift=2,flip": [1.5, 1.5]},
                         {"shift=2,flip": 0.2}, "test data", 2, (0.1, 0.2))
@@ -24,6 +25,9 @@ def test_the_cost_table_gives_each_ratio_and_judges_shifts_and_flips(monkeypatch
     text = bench.report({"none": [1.0], "shift=2,flip": [1.2]}, {"shift=2,flip": 0.2},
                         "test data", 1, (0.1, 0.2))
     assert "1.20 (target <= 1.3: PASS)" in text
+    text = bench.report({"none": [1.0], "adversarial=0.01": [2.1]}, {}, "test data", 1,
+                        (0.1, 0.2))
+    assert "| `adversarial=0.01` | 2.10 | 2.10-2.10 | 2.10 | - |" in text
 
 
 def test_recipe_search_scores_candidates_on_the_development_split_only(tmp_path, capsys):
