@@ -148,9 +148,18 @@ def _optional(check):
     return lambda key, v: None if v is None else check(key, v)
 
 
+#: settings that None turns off, each with the value that reads back as off: a settings file
+#: writes it (rundir.toml_text), since a key left out takes the dataset's recipe again
+OFF = {"augment": "none", "adversarial": 0}
+
+
+def _off(v):
+    return v is None or (isinstance(v, str) and v.strip().lower() == "none")
+
+
 def _augment(key, v):
     """The augmentation's text (``shift=2,flip``) in its canonical form; None without."""
-    if v is None or (isinstance(v, str) and v.strip().lower() == "none"):
+    if _off(v):
         return None
     try:
         return Augmentation.parse(v).spec()
@@ -160,7 +169,7 @@ def _augment(key, v):
 
 def _adversarial(key, v):
     """fit's adversarial epsilon (> 0), or None: 0 or "none" turns it off."""
-    if v is None or (isinstance(v, str) and v.strip().lower() == "none"):
+    if _off(v):
         return None
     v = _number(0)(key, v)
     return v or None

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from nlayer.saving.atomic import write_csv, write_text
 
+from . import config
 from .errors import UserError
 
 RUN_FILES = ("model.nlayer", "config.toml", "history.csv", "learning_curves.png",
@@ -188,17 +189,12 @@ def _toml_value(value):
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
 
 
-#: settings that None turns off and a dataset's recipe would turn on again if they were left
-#: out (mnist's augmentation): written as the value that reads back as off
-_OFF = {"augment": "none", "adversarial": 0}
-
-
 def toml_text(settings):
     """TOML for a flat dict of scalars and lists; None values are left out (TOML has no
-    null), except where that would read back as another run (``_OFF``)."""
+    null), except where that would read back as another run (``config.OFF``)."""
     lines = ["# nlayer train settings; rerun with: nlayer train --config config.toml"]
-    lines += [f"{key} = {_toml_value(_OFF[key] if v is None else v)}"
-              for key, v in settings.items() if v is not None or key in _OFF]
+    lines += [f"{key} = {_toml_value(config.OFF[key] if v is None else v)}"
+              for key, v in settings.items() if v is not None or key in config.OFF]
     return "\n".join(lines) + "\n"
 
 
